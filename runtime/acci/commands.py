@@ -1,0 +1,154 @@
+"""Commands and command handlers: validate, load, decide, append with the loaded version."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from acci.aggregate import Aggregate
+from acci.errors import (
+    AggregateAlreadyExists,
+    AggregateNotFound,
+    ConcurrencyError,
+    DuplicateCommandError,
+)
+from acci.events import DomainEvent, EventMetadata, RecordedEvent
+from acci.repository import Repository
+from acci.store.base import CommandRecord, EventStore
+
+
+class CommandData(BaseModel):
+    """Base of typed command payloads: an intention, named in the imperative."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_type: ClassVar[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMetadata:
+    """The guide's CommandMetadata: who sends the command, in which flow, for which tenant."""
+
+    user_id: str
+    tenant_id: str
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+C = TypeVar("C", bound=CommandData)
+A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
+
+
+@dataclass(frozen=True, slots=True)
+class Command(Generic[C]):
+    """The guide's Command: an id (the idempotency key), the data and the metadata."""
+
+    data: C
+    metadata: CommandMetadata
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a handled command produced. `replayed` is True when the command id had been handled
+    before: nothing was appended and `events` are those of the first time."""
+
+    events: list[RecordedEvent]
+    version: int
+    replayed: bool = False
+
+
+class Precondition(enum.Enum):
+    """What must be true of the aggregate before the command is decided."""
+
+    NONE = "none"
+    MUST_NOT_EXIST = "must_not_exist"
+    MUST_EXIST = "must_exist"
+
+
+class CommandHandler(ABC, Generic[C, A]):
+    """Handles one command type for one aggregate type.
+
+    Subclasses set `aggregate_class` (and `precondition`, `retries_on_conflict` if wanted) and
+    implement `aggregate_id` and `decide`. `handle` does the rest: it returns the first result
+    for a command id it has seen, loads the aggregate, checks the precondition, decides, and
+    appends with the loaded version, so that a concurrent change raises ConcurrencyError (or,
+    with retries allowed, reloads and decides again). Events carry the command's correlation id
+    and the command id as their causation id.
+    """
+
+    aggregate_class: ClassVar[type[Aggregate]]  # type: ignore[type-arg]
+    precondition: ClassVar[Precondition] = Precondition.NONE
+    #: How often to reload and decide again after a ConcurrencyError. Only for commands whose
+    #: decision is safe to repeat against newer state.
+    retries_on_conflict: ClassVar[int] = 0
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.repository: Repository[A] = Repository(store, self.aggregate_class)  # type: ignore[arg-type]
+
+    @abstractmethod
+    def aggregate_id(self, command: Command[C]) -> str:
+        """The id of the aggregate the command is for."""
+
+    def validate(self, command: Command[C]) -> None:
+        """Check the command before anything is loaded; raise CommandValidationError."""
+
+    @abstractmethod
+    def decide(self, aggregate: A, command: Command[C]) -> Sequence[DomainEvent]:
+        """The events the command produces, or CommandRejected. Pure, like `Aggregate.evolve`."""
+
+    async def handle(self, command: Command[C]) -> CommandResult:
+        self.validate(command)
+        tenant_id = command.metadata.tenant_id
+        first = await self.store.find_command(tenant_id, command.id)
+        if first is not None:
+            return await self._replay(first)
+        metadata = EventMetadata(
+            correlation_id=command.metadata.correlation_id,
+            user_id=command.metadata.user_id,
+            causation_id=str(command.id),
+            tenant_id=tenant_id,
+        )
+        attempt = 0
+        while True:
+            aggregate = await self.repository.load(tenant_id, self.aggregate_id(command))
+            self.check_precondition(aggregate)
+            events = self.decide(aggregate, command)
+            try:
+                recorded = await self.repository.save(
+                    aggregate,
+                    events,
+                    metadata=metadata,
+                    command_id=command.id,
+                    command_type=type(command.data).command_type,
+                )
+            except DuplicateCommandError:
+                # The same command id won a race with us: answer with its result.
+                record = await self.store.find_command(tenant_id, command.id)
+                if record is None:  # pragma: no cover - the row was committed before the error
+                    raise
+                return await self._replay(record)
+            except ConcurrencyError:
+                if attempt >= self.retries_on_conflict:
+                    raise
+                attempt += 1
+                continue
+            return CommandResult(recorded, aggregate.version)
+
+    def check_precondition(self, aggregate: A) -> None:
+        if self.precondition is Precondition.MUST_NOT_EXIST and aggregate.exists:
+            raise AggregateAlreadyExists(aggregate.stream, aggregate.version)
+        if self.precondition is Precondition.MUST_EXIST and not aggregate.exists:
+            raise AggregateNotFound(aggregate.stream)
+
+    async def _replay(self, record: CommandRecord) -> CommandResult:
+        events = await self.store.command_events(record)
+        return CommandResult(events, record.last_version, replayed=True)

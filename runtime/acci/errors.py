@@ -1,0 +1,145 @@
+"""The errors ACCI raises: one tree under `AcciError`.
+
+Every message says what failed, for which stream or command, and what to do about it. psycopg's
+errors are translated into this tree at a single boundary, `translate_database_error`, by SQLSTATE.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from acci.streams import StreamId
+
+
+class AcciError(Exception):
+    """The root of every error ACCI raises on purpose."""
+
+
+class ConfigurationError(AcciError):
+    """ACCI was set up wrongly: a missing setting, an unknown event type, a bad name."""
+
+
+class DatabaseError(AcciError):
+    """The database failed in a way ACCI has no more specific error for.
+
+    `sqlstate` holds PostgreSQL's code when there is one; the original psycopg error is `__cause__`.
+    """
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class TransientDatabaseError(DatabaseError):
+    """A failure that may pass if the same work is tried again: a lost connection, a serialization
+    failure, a deadlock, the server shutting down."""
+
+
+class MigrationError(AcciError):
+    """A schema migration could not be applied, or an applied one has changed on disk."""
+
+
+class ConcurrencyError(AcciError):
+    """An append expected a stream version that was not the stream's version when it ran.
+
+    Nothing was written. Reload the aggregate and decide again (command handlers do this by
+    themselves when they allow retries).
+    """
+
+    def __init__(self, stream: StreamId, expected: int | None, actual: int) -> None:
+        wanted = "no stream" if expected == 0 else f"version {expected}"
+        found = "no stream" if actual == 0 else f"version {actual}"
+        super().__init__(
+            f"concurrency conflict on stream {stream}: expected {wanted}, found {found}; "
+            "nothing was written. Reload the aggregate and decide again."
+        )
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateCommandError(AcciError):
+    """A command id was already recorded. Command handlers catch this and return the first result."""
+
+    def __init__(self, tenant_id: str, command_id: UUID) -> None:
+        super().__init__(
+            f"command {command_id} of tenant {tenant_id!r} was already handled; nothing was written. "
+            "Look up its first result instead of sending it again."
+        )
+        self.tenant_id = tenant_id
+        self.command_id = command_id
+
+
+class AggregateNotFound(AcciError):
+    """A command needed an existing aggregate and the stream has no events."""
+
+    def __init__(self, stream: StreamId) -> None:
+        super().__init__(f"{stream} does not exist; create it first, or check the id and the tenant.")
+        self.stream = stream
+
+
+class AggregateAlreadyExists(AcciError):
+    """A command that creates an aggregate found the stream already written."""
+
+    def __init__(self, stream: StreamId, version: int) -> None:
+        super().__init__(
+            f"{stream} already exists (version {version}); use a new id, or send a command that "
+            "changes the existing aggregate."
+        )
+        self.stream = stream
+        self.version = version
+
+
+class CommandRejected(AcciError):
+    """A command broke a business rule. Nothing was appended.
+
+    `reason` is the rule in words, shown to whoever sent the command; `code` is a stable name
+    for it that callers can match on.
+    """
+
+    def __init__(self, reason: str, *, code: str = "rejected", details: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.details = details or {}
+
+
+class CommandValidationError(CommandRejected):
+    """A command's data failed validation before the aggregate was even loaded."""
+
+    def __init__(self, command_type: str, problems: list[str]) -> None:
+        listing = "; ".join(problems)
+        super().__init__(
+            f"command {command_type} is invalid: {listing}. Fix the command's data and send it again.",
+            code="invalid",
+            details={"problems": problems},
+        )
+        self.command_type = command_type
+        self.problems = problems
+
+
+class UnknownEventType(AcciError):
+    """A stored event has a type (or schema version) no class is registered for."""
+
+    def __init__(self, event_type: str, schema_version: int, known: list[str]) -> None:
+        hint = f" Known types: {', '.join(sorted(known))}." if known else ""
+        super().__init__(
+            f"no event class is registered for {event_type!r} at schema version {schema_version}; "
+            f"register it (and an upcaster for older versions) in the EventRegistry.{hint}"
+        )
+        self.event_type = event_type
+        self.schema_version = schema_version
+
+
+class EventDecodeError(AcciError):
+    """A stored event's data does not fit its class."""
+
+    def __init__(self, event_type: str, schema_version: int, position: str, problem: str) -> None:
+        super().__init__(
+            f"event {event_type} v{schema_version} at {position} does not fit its class: {problem}. "
+            "Add or fix the upcaster for this version."
+        )
+        self.event_type = event_type
+        self.schema_version = schema_version

@@ -1,0 +1,109 @@
+"""The EventRegistry: which class decodes which stored event type, and how older schema versions
+are upcast to the current one on every read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from acci.errors import ConfigurationError, EventDecodeError, UnknownEventType
+from acci.events import DomainEvent, RecordedEvent
+from acci.streams import check_type_name
+
+#: Turns the data of one schema version into the data of the next.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class EventRegistry:
+    """Maps event types to their current DomainEvent class, with upcasters for older versions.
+
+    Stored events are never rewritten: an event stored at version 1 is upcast step by step
+    (1 -> 2 -> 3) each time it is read, then validated as the current class.
+    """
+
+    def __init__(self, classes: Iterable[type[DomainEvent]] = ()) -> None:
+        self._classes: dict[str, type[DomainEvent]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        for cls in classes:
+            self.register(cls)
+
+    def register(self, cls: type[DomainEvent]) -> type[DomainEvent]:
+        """Register `cls` as the current class of its event type. Usable as a class decorator."""
+        event_type = getattr(cls, "event_type", None)
+        if not isinstance(event_type, str):
+            raise ConfigurationError(f"{cls.__qualname__} needs a ClassVar event_type: str to be registered.")
+        check_type_name("event type", event_type)
+        known = self._classes.get(event_type)
+        if known is not None and known is not cls:
+            raise ConfigurationError(
+                f"event type {event_type!r} is registered twice ({known.__qualname__} and "
+                f"{cls.__qualname__}); give one of them another event_type."
+            )
+        self._classes[event_type] = cls
+        return cls
+
+    def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
+        """Register the step that turns `event_type` data at `from_version` into `from_version + 1`."""
+        key = (event_type, from_version)
+        if key in self._upcasters:
+            raise ConfigurationError(f"an upcaster for {event_type} v{from_version} is already registered.")
+        self._upcasters[key] = upcaster
+
+    def merge(self, other: EventRegistry) -> None:
+        """Add every class and upcaster of `other` (for services with several domains)."""
+        for cls in other._classes.values():
+            self.register(cls)
+        for (event_type, version), upcaster in other._upcasters.items():
+            self.register_upcaster(event_type, version, upcaster)
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._classes)
+
+    def class_for(self, event_type: str) -> type[DomainEvent]:
+        try:
+            return self._classes[event_type]
+        except KeyError:
+            raise UnknownEventType(event_type, 0, list(self._classes)) from None
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._classes
+
+    def upcast(self, event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+        """Bring `data` written at `schema_version` up to the current version of `event_type`."""
+        current = self.class_for(event_type).schema_version
+        version = schema_version
+        while version < current:
+            step = self._upcasters.get((event_type, version))
+            if step is None:
+                raise ConfigurationError(
+                    f"{event_type} v{schema_version} cannot be read as v{current}: no upcaster is "
+                    f"registered from v{version} to v{version + 1}. Register one with register_upcaster()."
+                )
+            data = step(data)
+            version += 1
+        return data
+
+    def decode(self, event: RecordedEvent) -> DomainEvent:
+        """The typed payload of a stored event, upcast to the current schema version."""
+        cls = self._classes.get(event.event_type)
+        if cls is None:
+            raise UnknownEventType(event.event_type, event.schema_version, list(self._classes))
+        try:
+            if event.schema_version == cls.schema_version:
+                # The common case: validate straight from the stored JSON text.
+                return cls.model_validate_json(event.data_json)
+            if event.schema_version > cls.schema_version:
+                raise UnknownEventType(event.event_type, event.schema_version, list(self._classes))
+            data = self.upcast(event.event_type, event.schema_version, json.loads(event.data_json))
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problem = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+            )
+            raise EventDecodeError(
+                event.event_type, event.schema_version, f"{event.stream} version {event.version}", problem
+            ) from error

@@ -1,0 +1,110 @@
+"""Loading aggregates (from a snapshot plus later events, or as of a version or time) and saving
+their new events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from acci.aggregate import Aggregate
+from acci.errors import AcciError
+from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from acci.store.base import EventStore
+
+A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
+
+log = logging.getLogger("acci.repository")
+
+
+class Repository(Generic[A]):
+    """Loads and saves one aggregate class through an event store."""
+
+    def __init__(self, store: EventStore, aggregate_class: type[A]) -> None:
+        self.store = store
+        self.aggregate_class = aggregate_class
+
+    async def load(
+        self,
+        tenant_id: str,
+        aggregate_id: str,
+        *,
+        at_version: int | None = None,
+        as_of: datetime | None = None,
+        use_snapshot: bool = True,
+    ) -> A:
+        """The aggregate as of now, as of `at_version`, or as of the time `as_of`.
+
+        A snapshot is used when its schema hash matches the class and it is not newer than the
+        version or time asked for; otherwise the stream is replayed from the start.
+        """
+        aggregate = self.aggregate_class(tenant_id, aggregate_id)
+        if use_snapshot:
+            snapshot = await self.store.load_snapshot(aggregate.stream)
+            usable = (
+                snapshot is not None
+                and snapshot.schema_hash == aggregate.schema_hash()
+                and (at_version is None or snapshot.version <= at_version)
+                and (as_of is None or snapshot.event_timestamp <= as_of)
+            )
+            if snapshot is not None and usable:
+                try:
+                    aggregate.restore(snapshot)
+                except ValidationError:
+                    # The hash matched but the data does not fit: treat it as stale, never misread it.
+                    log.warning(
+                        "ignoring a snapshot of %s that does not fit its state class", aggregate.stream
+                    )
+                    aggregate = self.aggregate_class(tenant_id, aggregate_id)
+        for event in await self.store.read_stream(
+            aggregate.stream, from_version=aggregate.version, to_version=at_version, as_of=as_of
+        ):
+            aggregate.apply(event)
+        return aggregate
+
+    async def save(
+        self,
+        aggregate: A,
+        events: Sequence[DomainEvent],
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+    ) -> list[RecordedEvent]:
+        """Append `events` expecting the version the aggregate was loaded at; apply them to it.
+
+        Saves a snapshot when the new version passes a multiple of `snapshot_every`.
+        """
+        loaded_version = aggregate.version
+        recorded = await self.store.append(
+            aggregate.stream,
+            [NewEvent.of(event) for event in events],
+            loaded_version,
+            metadata=metadata,
+            command_id=command_id,
+            command_type=command_type,
+        )
+        for payload, stored in zip(events, recorded, strict=True):
+            aggregate.apply_payload(payload, stored.version, stored.timestamp)
+        every = aggregate.snapshot_every
+        if every and recorded and aggregate.version // every > loaded_version // every:
+            await self._snapshot(aggregate)
+        return recorded
+
+    async def save_snapshot(self, aggregate: A) -> None:
+        """Save a snapshot of the aggregate now."""
+        await self.store.save_snapshot(aggregate.snapshot())
+
+    async def _snapshot(self, aggregate: A) -> None:
+        # The events are stored already; a failed snapshot only costs a longer replay later.
+        try:
+            await self.store.save_snapshot(aggregate.snapshot())
+        except AcciError:
+            log.exception(
+                "could not save a snapshot of %s; loads replay more events until the next one",
+                aggregate.stream,
+            )

@@ -1,0 +1,180 @@
+"""The EventStore interface, shared by the PostgreSQL store and the in-memory store."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from acci.errors import ConcurrencyError
+from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+from acci.subscriptions import Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The guide's Snapshot: an aggregate's state at `version`, tagged with its state schema's hash."""
+
+    stream: StreamId
+    version: int
+    state_json: str
+    schema_hash: str
+    event_timestamp: datetime
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """A handled command: its events are versions first_version..last_version of `stream`."""
+
+    command_id: UUID
+    command_type: str
+    stream: StreamId
+    first_version: int
+    last_version: int
+
+
+class Waiter(ABC):
+    """Wakes a subscription when new events may have been appended."""
+
+    @abstractmethod
+    async def wait(self, max_seconds: float) -> None:
+        """Return when woken, or after `max_seconds`."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class EventStore(ABC):
+    """Stores events in streams and reads them back, per stream and in one global order.
+
+    Every stream belongs to one tenant. Appends are atomic and carry an expected version that
+    the storage itself enforces. The global order is safe for checkpointing readers: an event
+    that commits late never appears behind a position a reader has already passed.
+    """
+
+    @abstractmethod
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+    ) -> list[RecordedEvent]:
+        """Append `events` atomically, if the stream is at `expected_version`.
+
+        `expected_version` is NO_STREAM (0), an exact version, or ANY (None). On a mismatch
+        ConcurrencyError is raised and nothing is written. With `command_id`, the command is
+        recorded in the same transaction; a command id seen before raises DuplicateCommandError.
+        """
+
+    @abstractmethod
+    async def read_stream(
+        self,
+        stream: StreamId,
+        *,
+        from_version: int = 0,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """Events with from_version < version <= to_version, written at or before `as_of`."""
+
+    @abstractmethod
+    async def stream_version(self, stream: StreamId) -> int:
+        """The stream's current version; 0 when it has no events."""
+
+    @abstractmethod
+    async def read_all(
+        self,
+        after: Position = START,
+        *,
+        limit: int = 500,
+        event_types: Sequence[str] | None = None,
+        tenant_id: str | None = None,
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after` in the global order, of the given types and tenant.
+
+        Only events that no still-running transaction can precede are returned, so a reader
+        that resumes from the last position it saw never skips an event.
+        """
+
+    @abstractmethod
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """The guide's save_snapshot: keep the newest snapshot of the stream (an upsert)."""
+
+    @abstractmethod
+    async def load_snapshot(self, stream: StreamId) -> Snapshot | None:
+        """The guide's load_snapshot; callers check `schema_hash` before trusting it."""
+
+    @abstractmethod
+    async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
+        """The record of a handled command, or None."""
+
+    @abstractmethod
+    async def waiter(self) -> Waiter:
+        """Something a subscription can wait on for new events (NOTIFY, or an in-process signal)."""
+
+    async def close(self) -> None:  # noqa: B027 - stores without resources need no close
+        """Release connections."""
+
+    # -- conveniences -----------------------------------------------------------------------
+
+    async def command_events(self, record: CommandRecord) -> list[RecordedEvent]:
+        """The events a handled command produced."""
+        if record.last_version < record.first_version:
+            return []
+        return await self.read_stream(
+            record.stream, from_version=record.first_version - 1, to_version=record.last_version
+        )
+
+    def subscribe(
+        self,
+        after: Position = START,
+        *,
+        event_types: Sequence[str] | None = None,
+        tenant_id: str | None = None,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+    ) -> Subscription:
+        """Catch up from `after`, then follow new events as they commit."""
+        return Subscription(
+            self,
+            after,
+            event_types=event_types,
+            tenant_id=tenant_id,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+
+    async def store_event(
+        self,
+        stream: StreamId,
+        event: NewEvent,
+        expected_version: ExpectedVersion = ANY,
+        *,
+        metadata: EventMetadata | None = None,
+    ) -> RecordedEvent:
+        """The guide's store_event: append one event. Unlike the guide's, it checks the version
+        in the same statement that writes, so two writers can never both pass the check."""
+        (recorded,) = await self.append(stream, [event], expected_version, metadata=metadata)
+        return recorded
+
+    async def get_events(self, stream: StreamId, from_version: int | None = None) -> list[RecordedEvent]:
+        """The guide's get_events: the stream's events after `from_version`, in version order."""
+        return await self.read_stream(stream, from_version=from_version or 0)
+
+    async def check_version(self, stream: StreamId, expected_version: int) -> None:
+        """The guide's check_version: raise ConcurrencyError unless the stream is at that version.
+
+        This is a read, so it can only warn early: the guarantee comes from passing the expected
+        version to `append`, which checks it atomically with the write.
+        """
+        actual = await self.stream_version(stream)
+        if actual != expected_version:
+            raise ConcurrencyError(stream, expected_version, actual)

@@ -1,0 +1,169 @@
+"""An in-memory event store: the same contract as the PostgreSQL store, for fast unit tests of
+domain logic (the guide's MockEventStore, but a real implementation that passes the same tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from acci.errors import ConcurrencyError, DuplicateCommandError
+from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
+from acci.store.prepare import append_params, metadata_for
+from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+
+
+@dataclass
+class _State:
+    streams: dict[StreamId, list[RecordedEvent]] = field(default_factory=dict)
+    log: list[RecordedEvent] = field(default_factory=list)
+    snapshots: dict[StreamId, Snapshot] = field(default_factory=dict)
+    commands: dict[tuple[str, UUID], CommandRecord] = field(default_factory=dict)
+    event_ids: set[UUID] = field(default_factory=set)
+    next_transaction: int = 1
+    next_position: int = 1
+
+
+class InMemoryEventStore(EventStore):
+    """Keeps everything in process memory. Each append is one "transaction" that commits at once,
+    so the global order is simply the append order."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = asyncio.Lock()
+        self._appended = asyncio.Condition()
+
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+    ) -> list[RecordedEvent]:
+        meta = metadata_for(stream, metadata)
+        # The same validation (and serialization) as the PostgreSQL store.
+        _, types = append_params(stream, events, expected_version, meta, command_id, command_type)
+        async with self._lock:
+            state = self._state
+            existing = state.streams.get(stream, [])
+            actual = len(existing)
+            if expected_version is not None and actual != expected_version:
+                raise ConcurrencyError(stream, expected_version, actual)
+            if command_id is not None and (stream.tenant_id, command_id) in state.commands:
+                raise DuplicateCommandError(stream.tenant_id, command_id)
+            if any(event.event_id in state.event_ids for event in events):
+                raise ConcurrencyError(stream, expected_version, actual)
+            transaction = state.next_transaction
+            state.next_transaction += 1
+            now = datetime.now(UTC)
+            recorded = []
+            for offset, (event, (event_type, schema_version, data_json)) in enumerate(
+                zip(events, types, strict=True), start=1
+            ):
+                recorded.append(
+                    RecordedEvent(
+                        id=event.event_id,
+                        aggregate_type=stream.aggregate_type,
+                        aggregate_id=stream.aggregate_id,
+                        event_type=event_type,
+                        version=actual + offset,
+                        schema_version=schema_version,
+                        data_json=data_json,
+                        metadata=meta,
+                        timestamp=now,
+                        position=Position(transaction, state.next_position),
+                    )
+                )
+                state.next_position += 1
+            if command_id is not None:
+                state.commands[(stream.tenant_id, command_id)] = CommandRecord(
+                    command_id, command_type, stream, actual + 1, actual + len(events)
+                )
+            if recorded:
+                state.streams[stream] = [*existing, *recorded]
+                state.log.extend(recorded)
+                state.event_ids.update(event.event_id for event in events)
+        if recorded:
+            async with self._appended:
+                self._appended.notify_all()
+        return recorded
+
+    async def read_stream(
+        self,
+        stream: StreamId,
+        *,
+        from_version: int = 0,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        return [
+            event
+            for event in self._state.streams.get(stream, [])
+            if from_version < event.version
+            and (to_version is None or event.version <= to_version)
+            and (as_of is None or event.timestamp <= as_of)
+        ]
+
+    async def stream_version(self, stream: StreamId) -> int:
+        return len(self._state.streams.get(stream, []))
+
+    async def read_all(
+        self,
+        after: Position = START,
+        *,
+        limit: int = 500,
+        event_types: Sequence[str] | None = None,
+        tenant_id: str | None = None,
+    ) -> list[RecordedEvent]:
+        wanted = set(event_types) if event_types is not None else None
+        page: list[RecordedEvent] = []
+        for event in self._state.log:
+            if event.position <= after:
+                continue
+            if wanted is not None and event.event_type not in wanted:
+                continue
+            if tenant_id is not None and event.tenant_id != tenant_id:
+                continue
+            page.append(event)
+            if len(page) == limit:
+                break
+        return page
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        current = self._state.snapshots.get(snapshot.stream)
+        if (
+            current is None
+            or current.version < snapshot.version
+            or current.schema_hash != snapshot.schema_hash
+        ):
+            self._state.snapshots[snapshot.stream] = copy.copy(snapshot)
+
+    async def load_snapshot(self, stream: StreamId) -> Snapshot | None:
+        return self._state.snapshots.get(stream)
+
+    async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
+        return self._state.commands.get((tenant_id, command_id))
+
+    async def waiter(self) -> Waiter:
+        return _ConditionWaiter(self._appended)
+
+
+class _ConditionWaiter(Waiter):
+    def __init__(self, condition: asyncio.Condition) -> None:
+        self._condition = condition
+
+    async def wait(self, max_seconds: float) -> None:
+        async with self._condition:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._condition.wait(), max_seconds)
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,302 @@
+"""The PostgreSQL event store (psycopg 3, async, with a connection pool)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Self
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
+from acci.store.pg_errors import database_errors, translate
+from acci.store.prepare import append_params, metadata_for
+from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+
+# The columns every read returns, in the order _to_event expects them.
+_EVENT_COLUMNS = """
+    id, tenant_id, aggregate_type, aggregate_id, event_type, version, schema_version, data::text,
+    user_id, correlation_id, causation_id, metadata::text, "timestamp",
+    transaction_id::text::bigint, global_position
+"""
+
+_APPEND = """
+SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
+  FROM acci.append_events(%s, %s, %s, %s::bigint, %s::uuid[], %s::text[], %s::int[], %s::text[],
+                          %s, %s, %s, %s, %s::uuid, %s, %s)
+"""
+
+_READ_STREAM = f"""
+SELECT {_EVENT_COLUMNS} FROM acci.events
+ WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
+   AND version > %s AND version <= %s AND "timestamp" <= %s
+ ORDER BY version
+"""  # noqa: S608 - a constant column list, no input
+
+# The horizon: only rows of transactions older than the oldest one still running are read, so
+# a transaction that took its positions early and commits late is never passed over.
+_READ_ALL = f"""
+SELECT {_EVENT_COLUMNS} FROM acci.events
+ WHERE (transaction_id, global_position) > (%s::text::xid8, %s)
+   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   AND (%s::text[] IS NULL OR event_type = ANY(%s::text[]))
+   AND (%s::text IS NULL OR tenant_id = %s::text)
+ ORDER BY transaction_id, global_position
+ LIMIT %s
+"""  # noqa: S608 - a constant column list, no input
+
+_FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+_MAX_VERSION = 2**62
+
+_NOTIFY_CHANNEL = "acci_events"
+
+
+class PostgresEventStore(EventStore):
+    """The event store on PostgreSQL, in the `acci` schema that acci.migrations creates.
+
+    Use `await PostgresEventStore.open(url)` (and `close()`), or `async with`.
+    `notify=False` turns off the NOTIFY on append; subscribers then rely on polling alone.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]], *, notify: bool = True):
+        self.pool = pool
+        self.notify = notify
+        self._conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
+
+    @classmethod
+    async def open(cls, conninfo: str, *, min_size: int = 1, max_size: int = 10, notify: bool = True) -> Self:
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            conninfo, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
+        )
+        with database_errors("connecting to the event store"):
+            await pool.open(wait=True)
+        return cls(pool, notify=notify)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def append(
+        self,
+        stream: StreamId,
+        events: Sequence[NewEvent],
+        expected_version: ExpectedVersion = ANY,
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+    ) -> list[RecordedEvent]:
+        meta = metadata_for(stream, metadata)
+        params, types = append_params(stream, events, expected_version, meta, command_id, command_type)
+        params.append(self.notify)
+        try:
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(_APPEND, params)).fetchall()
+        except psycopg.Error as error:
+            raise translate(
+                error,
+                "appending events",
+                stream=stream,
+                expected=expected_version,
+                tenant_id=stream.tenant_id,
+                command_id=command_id,
+            ) from error
+        return [
+            RecordedEvent(
+                id=event.event_id,
+                aggregate_type=stream.aggregate_type,
+                aggregate_id=stream.aggregate_id,
+                event_type=event_type,
+                version=version,
+                schema_version=schema_version,
+                data_json=data_json,
+                metadata=meta,
+                timestamp=timestamp,
+                position=Position(xid, position),
+            )
+            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
+                events, types, rows, strict=True
+            )
+        ]
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        s = snapshot.stream
+        with database_errors("saving a snapshot", stream=s):
+            async with self.pool.connection() as conn:
+                # Never replace a newer snapshot of the same schema with an older one.
+                await conn.execute(
+                    """
+                    INSERT INTO acci.snapshots AS cur (tenant_id, aggregate_type, aggregate_id, version,
+                                                       state, schema_hash, event_timestamp)
+                    VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)
+                    ON CONFLICT (tenant_id, aggregate_type, aggregate_id) DO UPDATE
+                       SET version = EXCLUDED.version, state = EXCLUDED.state,
+                           schema_hash = EXCLUDED.schema_hash, event_timestamp = EXCLUDED.event_timestamp,
+                           "timestamp" = clock_timestamp()
+                     WHERE cur.version < EXCLUDED.version OR cur.schema_hash <> EXCLUDED.schema_hash
+                    """,
+                    [
+                        s.tenant_id,
+                        s.aggregate_type,
+                        s.aggregate_id,
+                        snapshot.version,
+                        snapshot.state_json,
+                        snapshot.schema_hash,
+                        snapshot.event_timestamp,
+                    ],
+                )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def read_stream(
+        self,
+        stream: StreamId,
+        *,
+        from_version: int = 0,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        params = [
+            stream.tenant_id,
+            stream.aggregate_type,
+            stream.aggregate_id,
+            from_version,
+            _MAX_VERSION if to_version is None else to_version,
+            _FAR_FUTURE if as_of is None else as_of,
+        ]
+        with database_errors("reading a stream", stream=stream):
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(_READ_STREAM, params, prepare=True)).fetchall()
+        return [_to_event(row) for row in rows]
+
+    async def stream_version(self, stream: StreamId) -> int:
+        with database_errors("reading a stream's version", stream=stream):
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT version FROM acci.streams "
+                    "WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s",
+                    [stream.tenant_id, stream.aggregate_type, stream.aggregate_id],
+                )
+                row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def read_all(
+        self,
+        after: Position = START,
+        *,
+        limit: int = 500,
+        event_types: Sequence[str] | None = None,
+        tenant_id: str | None = None,
+    ) -> list[RecordedEvent]:
+        types = list(event_types) if event_types is not None else None
+        params = [after.transaction_id, after.global_position, types, types, tenant_id, tenant_id, limit]
+        with database_errors("reading the global order"):
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(_READ_ALL, params, prepare=True)).fetchall()
+        return [_to_event(row) for row in rows]
+
+    async def load_snapshot(self, stream: StreamId) -> Snapshot | None:
+        with database_errors("loading a snapshot", stream=stream):
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    """
+                    SELECT version, state::text, schema_hash, event_timestamp, "timestamp"
+                      FROM acci.snapshots
+                     WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
+                    """,
+                    [stream.tenant_id, stream.aggregate_type, stream.aggregate_id],
+                )
+                row = await cur.fetchone()
+        if row is None:
+            return None
+        version, state_json, schema_hash, event_timestamp, timestamp = row
+        return Snapshot(stream, version, state_json, schema_hash, event_timestamp, timestamp)
+
+    async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
+        with database_errors("looking up a command"):
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    """
+                    SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+                      FROM acci.commands WHERE tenant_id = %s AND command_id = %s
+                    """,
+                    [tenant_id, command_id],
+                )
+                row = await cur.fetchone()
+        if row is None:
+            return None
+        command_type, aggregate_type, aggregate_id, first, last = row
+        return CommandRecord(
+            command_id, command_type, StreamId(tenant_id, aggregate_type, aggregate_id), first, last
+        )
+
+    async def waiter(self) -> Waiter:
+        with database_errors("listening for new events"):
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
+        return _NotifyWaiter(conn)
+
+
+class _NotifyWaiter(Waiter):
+    """Waits on a LISTEN connection of its own (a pooled one would lose notifications)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        self._conn = conn
+
+    async def wait(self, max_seconds: float) -> None:
+        with database_errors("waiting for new events"):
+            async for _ in self._conn.notifies(timeout=max_seconds, stop_after=1):
+                pass
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+
+def _to_event(row: TupleRow) -> RecordedEvent:
+    (
+        event_id,
+        tenant_id,
+        aggregate_type,
+        aggregate_id,
+        event_type,
+        version,
+        schema_version,
+        data_json,
+        user_id,
+        correlation_id,
+        causation_id,
+        metadata_json,
+        timestamp,
+        transaction_id,
+        global_position,
+    ) = row
+    return RecordedEvent(
+        id=event_id,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        event_type=event_type,
+        version=version,
+        schema_version=schema_version,
+        data_json=data_json,
+        metadata=EventMetadata(
+            correlation_id=correlation_id,
+            user_id=user_id,
+            causation_id=causation_id,
+            tenant_id=tenant_id,
+            extra=json.loads(metadata_json) if metadata_json != "{}" else {},
+        ),
+        timestamp=timestamp,
+        position=Position(transaction_id, global_position),
+    )

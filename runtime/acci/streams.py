@@ -1,0 +1,70 @@
+"""Stream identity, expected versions and positions in the global order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from acci.errors import ConfigurationError
+
+#: Append only if the stream has no events yet (the aggregate must not exist).
+NO_STREAM: Final = 0
+#: Append whatever the stream's version is. Still atomic: versions never collide.
+ANY: Final = None
+
+#: An expected version: NO_STREAM, ANY, or the exact version (>= 1) the stream must be at.
+ExpectedVersion = int | None
+
+# Aggregate types and event types end up in SQL as values, never as names, but they are also
+# Python class names and metric labels, so keep them to a sane alphabet.
+_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
+
+
+def check_type_name(kind: str, name: str) -> str:
+    """Return `name` if it is a valid aggregate or event type name, else raise ConfigurationError."""
+    if not _TYPE_NAME.match(name):
+        raise ConfigurationError(
+            f"{kind} {name!r} is not a valid name: use a letter, then letters, digits, '_' or '.', "
+            "at most 128 characters."
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class StreamId:
+    """A stream: one aggregate instance of one tenant. Two tenants may use the same aggregate id."""
+
+    tenant_id: str
+    aggregate_type: str
+    aggregate_id: str
+
+    def __post_init__(self) -> None:
+        if not self.tenant_id:
+            raise ConfigurationError("a stream needs a tenant_id; pass the tenant the data belongs to.")
+        if not self.aggregate_id:
+            raise ConfigurationError(f"a {self.aggregate_type} stream needs a non-empty aggregate_id.")
+        check_type_name("aggregate type", self.aggregate_type)
+
+    def __str__(self) -> str:
+        return f"{self.aggregate_type} {self.aggregate_id!r} (tenant {self.tenant_id!r})"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in the global order: the writing transaction's id, then the global position.
+
+    Readers order and checkpoint by this pair. A transaction that took its positions early but
+    commits late still sorts after everything a reader has already passed, because readers only
+    look below the oldest transaction still running (see acci.store.postgres).
+    """
+
+    transaction_id: int
+    global_position: int
+
+    def __str__(self) -> str:
+        return f"{self.transaction_id}/{self.global_position}"
+
+
+#: The position before the first event.
+START: Final = Position(0, 0)

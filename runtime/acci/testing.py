@@ -1,0 +1,94 @@
+"""pytest fixtures that give each test a fresh, migrated PostgreSQL database.
+
+Enable with `pytest_plugins = ["acci.testing"]` in a conftest.py (or `-p acci.testing`).
+The server is ACCI_DATABASE_URL when set; otherwise an embedded PostgreSQL started once per
+test session. Tests never skip for lack of a server.
+
+A service whose tests need its own migrations (generated read models) overrides the
+`acci_migrations` fixture in its conftest.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+import pytest_asyncio
+from psycopg import sql
+
+from acci.database import check_server, database_url, with_database
+from acci.migrations import Migration, migrate, runtime_migrations
+from acci.store.memory import InMemoryEventStore
+from acci.store.postgres import PostgresEventStore
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def acci_server_url() -> Iterator[str]:
+    """The URL of the PostgreSQL server the tests use (its maintenance database)."""
+    with database_url() as url:
+        check_server(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def acci_migrations() -> list[Migration]:
+    """The migrations every test database gets. Override to add a service's own."""
+    return runtime_migrations()
+
+
+@pytest.fixture(scope="session")
+def acci_template_database(acci_server_url: str, acci_migrations: list[Migration]) -> Iterator[str]:
+    """A database migrated once per session, copied for each test (CREATE DATABASE ... TEMPLATE)."""
+    name = f"acci_template_{os.getpid()}"
+    _create_database(acci_server_url, name)
+    try:
+        asyncio.run(migrate(with_database(acci_server_url, name), acci_migrations))
+        yield name
+    finally:
+        _drop_database(acci_server_url, name)
+
+
+@pytest.fixture
+def acci_database_url(acci_server_url: str, acci_template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of its own for one test; dropped afterwards."""
+    name = f"acci_test_{os.getpid()}_{next(_counter)}"
+    _create_database(acci_server_url, name, template=acci_template_database)
+    try:
+        yield with_database(acci_server_url, name)
+    finally:
+        _drop_database(acci_server_url, name)
+
+
+@pytest_asyncio.fixture
+async def postgres_store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
+    """A PostgresEventStore on a fresh database."""
+    store = await PostgresEventStore.open(acci_database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def memory_store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+def _create_database(server_url: str, name: str, *, template: str | None = None) -> None:
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        query = sql.SQL("{} TEMPLATE {}").format(query, sql.Identifier(template))
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(query)
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
