@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -48,7 +49,10 @@ def acci_template_database(acci_server_url: str, acci_migrations: list[Migration
     name = f"acci_template_{os.getpid()}"
     _create_database(acci_server_url, name)
     try:
-        asyncio.run(migrate(with_database(acci_server_url, name), acci_migrations))
+        # In a thread of its own: this fixture may be set up from inside a running event loop.
+        url = with_database(acci_server_url, name)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, migrate(url, acci_migrations)).result()
         yield name
     finally:
         _drop_database(acci_server_url, name)

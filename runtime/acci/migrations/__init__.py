@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -33,7 +33,7 @@ class Migration:
     component: str
     version: int
     name: str
-    sql: str
+    sql: str = field(repr=False)
     source: str
 
     @property

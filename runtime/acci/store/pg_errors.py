@@ -56,19 +56,15 @@ def translate(
             "Raise the pool's max_size, or look for connections held too long.",
             sqlstate=None,
         )
-    if (
-        (sqlstate is None
-        and isinstance(error, psycopg.OperationalError))
-        or (
-            sqlstate is not None and (sqlstate in _TRANSIENT_CODES or sqlstate.startswith(_TRANSIENT_CLASSES))
-        )
+    if (sqlstate is None and isinstance(error, psycopg.OperationalError)) or (
+        sqlstate is not None and (sqlstate in _TRANSIENT_CODES or sqlstate.startswith(_TRANSIENT_CLASSES))
     ):
         return TransientDatabaseError(
             f"{doing}{where} failed with a transient database error [{sqlstate or 'no SQLSTATE'}]: "
             f"{reason}. Try again; if it persists, check the database server.",
             sqlstate=sqlstate,
         )
-    if sqlstate is not None and sqlstate.startswith("42"):
+    if sqlstate is not None and (sqlstate.startswith("42") or sqlstate == "3F000"):
         return DatabaseError(
             f"{doing}{where} failed [{sqlstate}]: {reason}. Is the database migrated? "
             "Run `acci migrate` (or acci.migrations.migrate) first.",

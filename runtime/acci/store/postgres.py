@@ -69,12 +69,25 @@ class PostgresEventStore(EventStore):
         self._conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
 
     @classmethod
-    async def open(cls, conninfo: str, *, min_size: int = 1, max_size: int = 10, notify: bool = True) -> Self:
+    async def open(
+        cls,
+        conninfo: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        notify: bool = True,
+        timeout: float = 30.0,
+    ) -> Self:
+        """Connect a pool of `min_size` to `max_size` connections; give up after `timeout` seconds."""
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             conninfo, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
         )
         with database_errors("connecting to the event store"):
-            await pool.open(wait=True)
+            try:
+                await pool.open(wait=True, timeout=timeout)
+            except BaseException:
+                await pool.close()
+                raise
         return cls(pool, notify=notify)
 
     async def close(self) -> None:
