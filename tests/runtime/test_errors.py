@@ -42,4 +42,4 @@ def test_serialization_failures_are_transient(acci_database_url: str) -> None:
 
 async def test_an_unreachable_server_is_transient() -> None:
     with pytest.raises(TransientDatabaseError, match="connecting to the event store"):
-        await PostgresEventStore.open("postgresql://nobody@127.0.0.1:1/none", max_size=1, timeout=1)
+        await PostgresEventStore.open("postgresql://nobody@127.0.0.1:1/none", max_size=1, connect_timeout=1)

@@ -72,7 +72,7 @@ def test_migration_files_are_numbered_without_gaps(tmp_path: Path) -> None:
 
 def test_migration_file_names_are_checked(tmp_path: Path) -> None:
     write(tmp_path, "1_Create.sql", "SELECT 1;")
-    with pytest.raises(MigrationError, match="look like 0001_create_tables.sql"):
+    with pytest.raises(MigrationError, match=r"look like 0001_create_tables\.sql"):
         load_migrations("shop", tmp_path)
 
 

@@ -76,15 +76,15 @@ class PostgresEventStore(EventStore):
         min_size: int = 1,
         max_size: int = 10,
         notify: bool = True,
-        timeout: float = 30.0,
+        connect_timeout: float = 30.0,
     ) -> Self:
-        """Connect a pool of `min_size` to `max_size` connections; give up after `timeout` seconds."""
+        """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
             conninfo, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
         )
         with database_errors("connecting to the event store"):
             try:
-                await pool.open(wait=True, timeout=timeout)
+                await pool.open(wait=True, timeout=connect_timeout)
             except BaseException:
                 await pool.close()
                 raise
