@@ -189,9 +189,14 @@ BEGIN
                WITH ORDINALITY AS u(id, event_type, schema_version, data, ord)
          ORDER BY u.ord
         RETURNING e.version, e.transaction_id, e.global_position, e."timestamp";
-        IF p_notify THEN
-            -- A wake-up hint for subscribers; they poll as well.
+        -- A wake-up hint for subscribers, who poll as well. A notifying commit holds a
+        -- cluster-wide lock while it flushes, which would serialize concurrent writers, so each
+        -- session notifies at most once per 20 ms; a busy stream still wakes readers promptly.
+        IF p_notify AND clock_timestamp() - coalesce(
+               nullif(current_setting('acci.notified_at', true), '')::timestamptz, 'epoch')
+             > interval '20 milliseconds' THEN
             PERFORM pg_notify('acci_events', p_tenant_id);
+            PERFORM set_config('acci.notified_at', clock_timestamp()::text, false);
         END IF;
     END IF;
 END;
