@@ -6,7 +6,6 @@ import asyncio
 import time
 
 import pytest
-
 from acci import NewEvent, PostgresEventStore, StreamId
 from acci.database import DATABASE_URL_ENV, check_server, database_url
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
-
 from acci import (
     ConfigurationError,
     DomainEvent,
@@ -58,14 +57,14 @@ def test_current_and_old_versions_decode_to_the_current_class() -> None:
 
 def test_a_missing_upcaster_is_named() -> None:
     reg = EventRegistry([Renamed])
-    with pytest.raises(ConfigurationError, match="no upcaster is registered from v1 to v2"):
+    with pytest.raises(ConfigurationError, match=r"no upcaster is registered from v1 to v2"):
         reg.decode(stored('{"name": "B"}', 1))
 
 
 def test_unknown_types_and_future_versions_are_refused() -> None:
-    with pytest.raises(UnknownEventType, match="'Other' at schema version 1.*Known types: Renamed"):
+    with pytest.raises(UnknownEventType, match=r"'Other' at schema version 1.*Known types: Renamed"):
         registry().decode(stored("{}", 1, "Other"))
-    with pytest.raises(UnknownEventType, match="schema version 4"):
+    with pytest.raises(UnknownEventType, match=r"schema version 4"):
         registry().decode(stored("{}", 4))
 
 
