@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from uuid import UUID
 
 import psycopg
@@ -17,6 +17,9 @@ from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
 from acci.store.pg_errors import database_errors, translate
 from acci.store.prepare import append_params, metadata_for
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+
+if TYPE_CHECKING:
+    from acci.projections.base import Projection
 
 # The columns every read returns, in the order _to_event expects them.
 _EVENT_COLUMNS = """
@@ -50,6 +53,12 @@ SELECT {_EVENT_COLUMNS} FROM acci.events
  LIMIT %s
 """  # noqa: S608 - a constant column list, no input
 
+# Without the horizon: every committed row. Only for callers that hold a lock which keeps every
+# writer of the event types they read out (the swap of an inline projection's rebuild).
+_READ_ALL_COMMITTED = _READ_ALL.replace(
+    "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())\n", ""
+)
+
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _MAX_VERSION = 2**62
 
@@ -63,9 +72,17 @@ class PostgresEventStore(EventStore):
     `notify=False` turns off the NOTIFY on append; subscribers then rely on polling alone.
     """
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]], *, notify: bool = True):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]],
+        *,
+        notify: bool = True,
+        inline_projections: Sequence[Projection] = (),
+    ):
         self.pool = pool
         self.notify = notify
+        #: Projections updated in the append's own transaction (read-your-writes).
+        self.inline_projections = list(inline_projections)
         self._conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
 
     @classmethod
@@ -76,6 +93,7 @@ class PostgresEventStore(EventStore):
         min_size: int = 1,
         max_size: int = 10,
         notify: bool = True,
+        inline_projections: Sequence[Projection] = (),
         connect_timeout: float = 30.0,
     ) -> Self:
         """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
@@ -88,7 +106,7 @@ class PostgresEventStore(EventStore):
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, notify=notify)
+        return cls(pool, notify=notify, inline_projections=inline_projections)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -114,9 +132,22 @@ class PostgresEventStore(EventStore):
         meta = metadata_for(stream, metadata)
         params, types = append_params(stream, events, expected_version, meta, command_id, command_type)
         params.append(self.notify)
+        inline = [p for p in self.inline_projections if any(t[0] in p.event_types for t in types)]
         try:
             async with self.pool.connection() as conn:
-                rows = await (await conn.execute(_APPEND, params)).fetchall()
+                if not inline:
+                    rows = await (await conn.execute(_APPEND, params)).fetchall()
+                    return _recorded(stream, meta, events, types, rows)
+                async with conn.transaction():
+                    # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
+                    for projection in inline:
+                        await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
+                    rows = await (await conn.execute(_APPEND, params)).fetchall()
+                    recorded = _recorded(stream, meta, events, types, rows)
+                    for projection in inline:
+                        mine = [e for e in recorded if e.event_type in projection.event_types]
+                        await projection.apply_batch(conn, projection.table_identifier(), mine)
+                    return recorded
         except psycopg.Error as error:
             raise translate(
                 error,
@@ -126,23 +157,6 @@ class PostgresEventStore(EventStore):
                 tenant_id=stream.tenant_id,
                 command_id=command_id,
             ) from error
-        return [
-            RecordedEvent(
-                id=event.event_id,
-                aggregate_type=stream.aggregate_type,
-                aggregate_id=stream.aggregate_id,
-                event_type=event_type,
-                version=version,
-                schema_version=schema_version,
-                data_json=data_json,
-                metadata=meta,
-                timestamp=timestamp,
-                position=Position(xid, position),
-            )
-            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
-                events, types, rows, strict=True
-            )
-        ]
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         s = snapshot.stream
@@ -213,12 +227,11 @@ class PostgresEventStore(EventStore):
         event_types: Sequence[str] | None = None,
         tenant_id: str | None = None,
     ) -> list[RecordedEvent]:
-        types = list(event_types) if event_types is not None else None
-        params = [after.transaction_id, after.global_position, types, types, tenant_id, tenant_id, limit]
         with database_errors("reading the global order"):
             async with self.pool.connection() as conn:
-                rows = await (await conn.execute(_READ_ALL, params, prepare=True)).fetchall()
-        return [_to_event(row) for row in rows]
+                return await read_all_on(
+                    conn, after, limit=limit, event_types=event_types, tenant_id=tenant_id
+                )
 
     async def load_snapshot(self, stream: StreamId) -> Snapshot | None:
         with database_errors("loading a snapshot", stream=stream):
@@ -277,6 +290,32 @@ class _NotifyWaiter(Waiter):
         await self._conn.close()
 
 
+def _recorded(
+    stream: StreamId,
+    meta: EventMetadata,
+    events: Sequence[NewEvent],
+    types: list[tuple[str, int, str]],
+    rows: list[TupleRow],
+) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(
+            id=event.event_id,
+            aggregate_type=stream.aggregate_type,
+            aggregate_id=stream.aggregate_id,
+            event_type=event_type,
+            version=version,
+            schema_version=schema_version,
+            data_json=data_json,
+            metadata=meta,
+            timestamp=timestamp,
+            position=Position(xid, position),
+        )
+        for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
+            events, types, rows, strict=True
+        )
+    ]
+
+
 def _to_event(row: TupleRow) -> RecordedEvent:
     (
         event_id,
@@ -313,3 +352,20 @@ def _to_event(row: TupleRow) -> RecordedEvent:
         timestamp=timestamp,
         position=Position(transaction_id, global_position),
     )
+
+
+async def read_all_on(
+    conn: psycopg.AsyncConnection[TupleRow],
+    after: Position = START,
+    *,
+    limit: int = 500,
+    event_types: Sequence[str] | None = None,
+    tenant_id: str | None = None,
+    below_horizon: bool = True,
+) -> list[RecordedEvent]:
+    """`EventStore.read_all` on a given connection, inside the caller's transaction if any."""
+    types = list(event_types) if event_types is not None else None
+    params = [after.transaction_id, after.global_position, types, types, tenant_id, tenant_id, limit]
+    query = _READ_ALL if below_horizon else _READ_ALL_COMMITTED
+    rows = await (await conn.execute(query, params, prepare=True)).fetchall()
+    return [_to_event(row) for row in rows]
