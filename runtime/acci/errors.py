@@ -143,3 +143,28 @@ class EventDecodeError(AcciError):
         )
         self.event_type = event_type
         self.schema_version = schema_version
+
+
+class ProjectionHalted(AcciError):
+    """A projection stopped at an event its handler kept failing on (its poison policy is "halt").
+
+    Fix the handler, then replay the dead letters (`acci projections replay`), which resumes it.
+    """
+
+    def __init__(self, projection: str, detail: str = "") -> None:
+        super().__init__(
+            f"projection {projection!r} is halted{': ' + detail if detail else ''}. Fix its handler, then "
+            "replay its dead letters to resume it."
+        )
+        self.projection = projection
+
+
+class ProjectionFailed(AcciError):
+    """A projection handler failed where failing fast is the policy (rebuilds, checks)."""
+
+    def __init__(self, projection: str, event: str, problem: str) -> None:
+        super().__init__(
+            f"projection {projection!r} failed on {event}: {problem}. Nothing of this run was kept; "
+            "fix the handler and run it again."
+        )
+        self.projection = projection

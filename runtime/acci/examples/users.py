@@ -1,11 +1,15 @@
 """The guide's User example, written by hand against the runtime: events, state, aggregate,
-commands and handlers. acci-gen generates the same shape from domains/identity.yaml."""
+commands, handlers and the user_view projection. acci-gen generates the same shape from
+domains/identity.yaml."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import resources
 from typing import ClassVar
 
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
 from pydantic import BaseModel, ConfigDict
 
 from acci import (
@@ -17,7 +21,10 @@ from acci import (
     DomainEvent,
     EventRegistry,
     Precondition,
+    RecordedEvent,
 )
+from acci.migrations import Migration, load_migrations
+from acci.projections import Projection
 
 TYPE = "User"
 
@@ -113,3 +120,44 @@ class UpdateUserHandler(CommandHandler[UpdateUser, User]):
         if data.email is None and data.name is None:
             raise CommandRejected("an update must change the email or the name", code="empty_update")
         return [UserUpdated(user_id=data.user_id, email=data.email, name=data.name)]
+
+
+class UserProjection(Projection):
+    """The guide's UserProjection: user_view, one row per user."""
+
+    name: ClassVar[str] = "user_view"
+    event_types: ClassVar[Sequence[str]] = ("UserCreated", "UserUpdated")
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        payload = registry.decode(event)
+        match payload:
+            case UserCreated():
+                await conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (tenant_id, id, email, name, status, created_at, updated_at) "
+                        "VALUES (%s, %s, %s, %s, 'active', %s, %s) ON CONFLICT (tenant_id, id) DO NOTHING"
+                    ).format(table),
+                    [
+                        event.tenant_id,
+                        payload.user_id,
+                        payload.email,
+                        payload.name,
+                        event.timestamp,
+                        event.timestamp,
+                    ],
+                )
+            case UserUpdated():
+                await conn.execute(
+                    sql.SQL(
+                        "UPDATE {} SET email = coalesce(%s, email), name = coalesce(%s, name), "
+                        "updated_at = %s WHERE tenant_id = %s AND id = %s"
+                    ).format(table),
+                    [payload.email, payload.name, event.timestamp, event.tenant_id, payload.user_id],
+                )
+
+
+def migrations() -> list[Migration]:
+    """The example's read-model migrations (component "examples")."""
+    return load_migrations("examples", resources.files("acci.examples") / "migrations")

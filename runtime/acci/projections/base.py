@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import psycopg
-from acci.errors import ConfigurationError
-from acci.events import RecordedEvent
 from psycopg import sql
 from psycopg.rows import TupleRow
+
+from acci.errors import ConfigurationError
+from acci.events import RecordedEvent
 
 Connection = psycopg.AsyncConnection[TupleRow]
 
@@ -40,6 +41,9 @@ class Projection(ABC):
     event_types: ClassVar[Sequence[str]]
     schema: ClassVar[str] = "public"
     table: ClassVar[str] = ""
+    #: Inline projections are updated in the append's own transaction (read-your-writes) by a
+    #: PostgresEventStore opened with them; the others by a ProjectionRunner.
+    inline: ClassVar[bool] = False
 
     @classmethod
     def table_name(cls) -> str:

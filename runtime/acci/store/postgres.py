@@ -70,6 +70,7 @@ class PostgresEventStore(EventStore):
 
     Use `await PostgresEventStore.open(url)` (and `close()`), or `async with`.
     `notify=False` turns off the NOTIFY on append; subscribers then rely on polling alone.
+    Inline projections among `projections` are updated in each append's transaction.
     """
 
     def __init__(
@@ -77,13 +78,14 @@ class PostgresEventStore(EventStore):
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]],
         *,
         notify: bool = True,
-        inline_projections: Sequence[Projection] = (),
+        projections: Sequence[Projection] = (),
     ):
         self.pool = pool
         self.notify = notify
-        #: Projections updated in the append's own transaction (read-your-writes).
-        self.inline_projections = list(inline_projections)
-        self._conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
+        #: Projections updated in the append's own transaction (read-your-writes); the others
+        #: in `projections` are run by a ProjectionRunner.
+        self.inline_projections = [p for p in projections if p.inline]
+        self.conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
 
     @classmethod
     async def open(
@@ -93,7 +95,7 @@ class PostgresEventStore(EventStore):
         min_size: int = 1,
         max_size: int = 10,
         notify: bool = True,
-        inline_projections: Sequence[Projection] = (),
+        projections: Sequence[Projection] = (),
         connect_timeout: float = 30.0,
     ) -> Self:
         """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
@@ -106,7 +108,7 @@ class PostgresEventStore(EventStore):
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, notify=notify, inline_projections=inline_projections)
+        return cls(pool, notify=notify, projections=projections)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -270,7 +272,7 @@ class PostgresEventStore(EventStore):
 
     async def waiter(self) -> Waiter:
         with database_errors("listening for new events"):
-            conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
             await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
         return _NotifyWaiter(conn)
 
@@ -369,3 +371,10 @@ async def read_all_on(
     query = _READ_ALL if below_horizon else _READ_ALL_COMMITTED
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
     return [_to_event(row) for row in rows]
+
+
+async def read_event_on(conn: psycopg.AsyncConnection[TupleRow], event_id: UUID) -> RecordedEvent | None:
+    """One event by its id."""
+    cur = await conn.execute(f"SELECT {_EVENT_COLUMNS} FROM acci.events WHERE id = %s", [event_id])  # noqa: S608
+    row = await cur.fetchone()
+    return _to_event(row) if row is not None else None

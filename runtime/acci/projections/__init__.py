@@ -1,0 +1,31 @@
+"""Projections: read models built from events, by a runner or inline with the append."""
+
+from acci.projections.base import Projection
+from acci.projections.checkpoints import Checkpoint
+from acci.projections.dead_letters import DeadLetter
+from acci.projections.operations import (
+    ProjectionStatus,
+    ReplayResult,
+    list_dead_letters,
+    projection_status,
+    replay_dead_letters,
+)
+from acci.projections.rebuild import ConsistencyReport, check_consistency, rebuild
+from acci.projections.runner import ProjectionRunner, RunnerSettings, StepResult
+
+__all__ = [
+    "Checkpoint",
+    "ConsistencyReport",
+    "DeadLetter",
+    "Projection",
+    "ProjectionRunner",
+    "ProjectionStatus",
+    "ReplayResult",
+    "RunnerSettings",
+    "StepResult",
+    "check_consistency",
+    "list_dead_letters",
+    "projection_status",
+    "rebuild",
+    "replay_dead_letters",
+]

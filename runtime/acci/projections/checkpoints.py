@@ -1,0 +1,78 @@
+"""Projection checkpoints: where a projection is in the global order, written in the same
+transaction as its read-model changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from acci.projections.base import Connection
+from acci.streams import Position
+
+RUNNING = "running"
+HALTED = "halted"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    name: str
+    position: Position
+    status: str
+    updated_at: datetime
+
+
+async def read_checkpoint(conn: Connection, name: str) -> Checkpoint:
+    """The checkpoint row, created at the start of the log if there is none."""
+    await conn.execute(
+        "INSERT INTO acci.checkpoints (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [name], prepare=True
+    )
+    cur = await conn.execute(
+        """
+        SELECT transaction_id::text::bigint, global_position, status, updated_at
+          FROM acci.checkpoints WHERE name = %s
+        """,
+        [name],
+        prepare=True,
+    )
+    row = await cur.fetchone()
+    assert row is not None  # inserted above
+    xid, position, status, updated_at = row
+    return Checkpoint(name, Position(xid, position), status, updated_at)
+
+
+async def advance_checkpoint(conn: Connection, name: str, expected: Position, new: Position) -> bool:
+    """Move the checkpoint from `expected` to `new`; False if it had moved (another runner won)."""
+    cur = await conn.execute(
+        """
+        UPDATE acci.checkpoints
+           SET transaction_id = %s::text::xid8, global_position = %s, updated_at = clock_timestamp()
+         WHERE name = %s AND transaction_id = %s::text::xid8 AND global_position = %s
+        """,
+        [new.transaction_id, new.global_position, name, expected.transaction_id, expected.global_position],
+        prepare=True,
+    )
+    return cur.rowcount == 1
+
+
+async def set_checkpoint(conn: Connection, name: str, position: Position, status: str = RUNNING) -> None:
+    await conn.execute(
+        """
+        INSERT INTO acci.checkpoints (name, transaction_id, global_position, status)
+        VALUES (%s, %s::text::xid8, %s, %s)
+        ON CONFLICT (name) DO UPDATE
+           SET transaction_id = EXCLUDED.transaction_id, global_position = EXCLUDED.global_position,
+               status = EXCLUDED.status, updated_at = clock_timestamp()
+        """,
+        [name, position.transaction_id, position.global_position, status],
+    )
+
+
+async def set_status(conn: Connection, name: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE acci.checkpoints SET status = %s, updated_at = clock_timestamp() WHERE name = %s",
+        [status, name],
+    )
+
+
+async def delete_checkpoint(conn: Connection, name: str) -> None:
+    await conn.execute("DELETE FROM acci.checkpoints WHERE name = %s", [name])

@@ -1,0 +1,114 @@
+"""What an operator does with projections: status and lag, dead letters, replay and resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from acci.projections.base import Projection
+from acci.projections.checkpoints import RUNNING, read_checkpoint, set_status
+from acci.projections.dead_letters import (
+    DeadLetter,
+    fail_dead_letter,
+    fetch_dead_letters,
+    resolve_dead_letter,
+)
+from acci.store.pg_errors import database_errors
+from acci.store.postgres import PostgresEventStore, read_event_on
+from acci.streams import Position
+
+# Counting a backlog stops here; the status then says "at least".
+_LAG_COUNT_CAP = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    name: str
+    position: Position
+    status: str
+    updated_at: datetime
+    #: Events of the projection's types written after its checkpoint (capped at 1,000,000).
+    lag_events: int
+    #: Age of the oldest such event, in seconds; 0 when there is none.
+    lag_seconds: float
+    dead_letters: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    replayed: int
+    failed: list[DeadLetter]
+
+
+async def projection_status(store: PostgresEventStore, projection: Projection) -> ProjectionStatus:
+    with database_errors(f"reading the status of {projection.name!r}"):
+        async with store.pool.connection() as conn:
+            checkpoint = await read_checkpoint(conn, projection.name)
+            if projection.inline:
+                lag_events, oldest = 0, None
+            else:
+                cur = await conn.execute(
+                    """
+                    SELECT count(*), min("timestamp") FROM (
+                        SELECT "timestamp" FROM acci.events
+                         WHERE (transaction_id, global_position) > (%s::text::xid8, %s)
+                           AND event_type = ANY(%s::text[])
+                         LIMIT %s) AS pending
+                    """,
+                    [
+                        checkpoint.position.transaction_id,
+                        checkpoint.position.global_position,
+                        list(projection.event_types),
+                        _LAG_COUNT_CAP,
+                    ],
+                )
+                row = await cur.fetchone()
+                lag_events, oldest = (int(row[0]), row[1]) if row else (0, None)
+            cur = await conn.execute(
+                "SELECT count(*) FROM acci.dead_letters WHERE projection = %s AND resolved_at IS NULL",
+                [projection.name],
+            )
+            dead = await cur.fetchone()
+    lag_seconds = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    return ProjectionStatus(
+        projection.name,
+        checkpoint.position,
+        checkpoint.status,
+        checkpoint.updated_at,
+        lag_events,
+        max(lag_seconds, 0.0),
+        int(dead[0]) if dead else 0,
+    )
+
+
+async def list_dead_letters(
+    store: PostgresEventStore, projection: str | None = None, *, include_resolved: bool = False
+) -> list[DeadLetter]:
+    with database_errors("listing dead letters"):
+        async with store.pool.connection() as conn:
+            return await fetch_dead_letters(conn, projection, include_resolved=include_resolved)
+
+
+async def replay_dead_letters(store: PostgresEventStore, projection: Projection) -> ReplayResult:
+    """Apply each unresolved dead letter again, in log order, each in its own transaction under the
+    projection's lock. When none is left, a halted projection runs again."""
+    replayed = 0
+    failed: list[DeadLetter] = []
+    with database_errors(f"replaying the dead letters of {projection.name!r}"):
+        async with store.pool.connection() as conn:
+            for letter in await fetch_dead_letters(conn, projection.name):
+                try:
+                    async with conn.transaction():
+                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
+                        event = await read_event_on(conn, letter.event_id)
+                        if event is not None:
+                            async with conn.transaction():
+                                await projection.apply(conn, projection.table_identifier(), event)
+                        await resolve_dead_letter(conn, letter.id)
+                    replayed += 1
+                except Exception as error:  # a handler error: keep the letter, record the try
+                    await fail_dead_letter(conn, letter.id, error)
+                    failed.append(letter)
+            if not failed:
+                await set_status(conn, projection.name, RUNNING)
+    return ReplayResult(replayed, failed)
