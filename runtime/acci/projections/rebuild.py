@@ -146,9 +146,16 @@ async def _replay_into_scratch(
     runner = ProjectionRunner(
         store, projection, replace(base, fail_fast=True), checkpoint=checkpoint, table_suffix=suffix
     )
-    replayed = await runner.catch_up(
-        until=until, progress=(lambda n: progress("replaying", n)) if progress else None
-    )
+    try:
+        replayed = await runner.catch_up(
+            until=until, progress=(lambda n: progress("replaying", n)) if progress else None
+        )
+    except BaseException:
+        # Leave nothing behind: the live table was never touched.
+        async with store.pool.connection() as conn, conn.transaction():
+            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
+            await delete_checkpoint(conn, checkpoint)
+        raise
     return _Scratch(runner, checkpoint, scratch, until, replayed)
 
 

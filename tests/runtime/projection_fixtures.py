@@ -1,0 +1,72 @@
+"""Projections the projection tests use; importable by the subprocesses of the kill test."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import ClassVar
+
+from acci import PostgresEventStore, RecordedEvent
+from acci.examples.users import UserProjection
+from acci.projections import Projection, ProjectionRunner, RunnerSettings
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+
+APPLIED_TABLE = """
+CREATE TABLE IF NOT EXISTS public.applied (
+    event_id uuid PRIMARY KEY,
+    times    integer NOT NULL,
+    n        integer NOT NULL
+)
+"""
+
+
+class CountingProjection(Projection):
+    """Counts how often each event was applied: exactly-once means every count is 1."""
+
+    name: ClassVar[str] = "applied"
+    event_types: ClassVar[Sequence[str]] = ("Counted",)
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        await conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (event_id, times, n) VALUES (%s, 1, %s) "
+                "ON CONFLICT (event_id) DO UPDATE SET times = applied.times + 1"
+            ).format(table),
+            [event.id, event.data["n"]],
+        )
+
+
+class FlakyUserProjection(UserProjection):
+    """user_view, with a handler that fails on users named POISON until `fixed` is set."""
+
+    fixed: ClassVar[bool] = False
+    calls: ClassVar[int] = 0
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        if event.data.get("name") == "POISON" and not type(self).fixed:
+            type(self).calls += 1
+            raise ValueError("cannot project a poisoned user")
+        await super().apply(conn, table, event)
+
+
+class InlineUserProjection(UserProjection):
+    inline: ClassVar[bool] = True
+
+
+async def _run_forever(url: str) -> None:
+    async with await PostgresEventStore.open(url) as store:
+        runner = ProjectionRunner(
+            store, CountingProjection(), RunnerSettings(batch_size=37, poll_interval=0.01)
+        )
+        await runner.run()
+
+
+if __name__ == "__main__":
+    # The kill test's runner process: run until killed.
+    asyncio.run(_run_forever(sys.argv[1]))
