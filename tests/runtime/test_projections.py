@@ -4,7 +4,11 @@ rebuilds under load, consistency checks, inline projections."""
 from __future__ import annotations
 
 import asyncio
+import random
+import signal
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -29,6 +33,7 @@ from tests.runtime.projection_fixtures import (
     InlineUserProjection,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN = CommandMetadata(user_id="admin", tenant_id="tenant1")
 
 
@@ -114,7 +119,7 @@ async def test_a_halting_projection_stops_at_the_poison_until_replayed(store: Po
     await create_user(store, "bad", name="POISON")
     await create_user(store, "c")
     settings = RunnerSettings(max_attempts=1, on_poison="halt")
-    with pytest.raises(ProjectionHalted, match="user_view.*halted"):
+    with pytest.raises(ProjectionHalted, match=r"user_view.*halted"):
         await ProjectionRunner(store, FlakyUserProjection(), settings).catch_up()
     assert await rows(store, "SELECT id FROM user_view") == [("a",)]
     with pytest.raises(ProjectionHalted):
@@ -219,7 +224,7 @@ async def test_a_rebuild_fails_fast_and_keeps_the_live_table(store: PostgresEven
     await ProjectionRunner(store, FlakyUserProjection()).catch_up()
     await create_user(store, "bad", name="POISON")
     FlakyUserProjection.fixed = False
-    with pytest.raises(ProjectionFailed, match="user_view.*UserCreated"):
+    with pytest.raises(ProjectionFailed, match=r"user_view.*UserCreated"):
         await rebuild(store, FlakyUserProjection())
     assert await rows(store, "SELECT id FROM user_view") == [("a",)]
     assert await rows(store, "SELECT to_regclass('public.user_view__rebuild')") == [(None,)]
@@ -264,24 +269,17 @@ async def test_a_runner_killed_at_random_points_applies_every_event_once(
 ) -> None:
     """SIGKILL the runner process again and again while events are written: afterwards every
     event has been applied exactly once."""
-    import random
-    import signal
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
     rng = random.Random(42)
     total = 3000
     writer = asyncio.create_task(count_events(store, total))
     kills = 0
     while not writer.done() or kills < 6:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.runtime.projection_fixtures", acci_database_url], cwd=root
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.runtime.projection_fixtures", acci_database_url, cwd=ROOT
         )
         await asyncio.sleep(0.4 + rng.random() * 0.6)
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        await process.wait()
         kills += 1
     await writer
     await ProjectionRunner(store, CountingProjection()).catch_up()
