@@ -25,6 +25,7 @@ from acci import (
 )
 from acci.migrations import Migration, load_migrations
 from acci.projections import Projection
+from acci.service import Service
 
 TYPE = "User"
 
@@ -161,3 +162,7 @@ class UserProjection(Projection):
 def migrations() -> list[Migration]:
     """The example's read-model migrations (component "examples")."""
     return load_migrations("examples", resources.files("acci.examples") / "migrations")
+
+
+#: The example as a service, for the operator's command line: `acci --app acci.examples.users:service`.
+service = Service("users", projections=[UserProjection()], migrations=migrations(), registry=registry)

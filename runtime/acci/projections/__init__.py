@@ -6,6 +6,7 @@ from acci.projections.dead_letters import DeadLetter
 from acci.projections.operations import (
     ProjectionStatus,
     ReplayResult,
+    count_events,
     list_dead_letters,
     projection_status,
     replay_dead_letters,
@@ -24,6 +25,7 @@ __all__ = [
     "RunnerSettings",
     "StepResult",
     "check_consistency",
+    "count_events",
     "list_dead_letters",
     "projection_status",
     "rebuild",

@@ -112,3 +112,15 @@ async def replay_dead_letters(store: PostgresEventStore, projection: Projection)
             if not failed:
                 await set_status(conn, projection.name, RUNNING)
     return ReplayResult(replayed, failed)
+
+
+async def count_events(store: PostgresEventStore, projection: Projection) -> int:
+    """How many events a full replay of the projection reads (for progress bars)."""
+    with database_errors(f"counting the events of {projection.name!r}"):
+        async with store.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) FROM acci.events WHERE event_type = ANY(%s::text[])",
+                [list(projection.event_types)],
+            )
+            row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,67 @@
+"""The operator's command line, run in-process against a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+import pytest
+from acci import NewEvent, PostgresEventStore, StreamId
+from acci.cli import main
+from acci.examples.users import UserCreated
+
+APP = "acci.examples.users:service"
+
+
+def seed(url: str, users: int) -> None:
+    async def write() -> None:
+        async with await PostgresEventStore.open(url) as store:
+            for i in range(users):
+                event = UserCreated(user_id=f"u{i}", email=f"u{i}@example.com", name=f"User {i}")
+                await store.append(StreamId("t", "User", f"u{i}"), [NewEvent.of(event)])
+
+    asyncio.run(write())
+
+
+def test_migrate_status_rebuild_check(acci_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--url", acci_database_url, "--app", APP]
+    assert main([*args, "migrate"]) == 0
+    assert "0 migration(s) applied" in capsys.readouterr().out
+    seed(acci_database_url, 20)
+
+    assert main([*args, "projections", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "user_view" in status and " 20 " in status
+
+    assert main([*args, "projections", "rebuild", "--all"]) == 0
+    assert "20/20 events replayed, then swapped in" in capsys.readouterr().err
+    assert main([*args, "projections", "check", "user_view"]) == 0
+    assert "consistent" in capsys.readouterr().out
+
+    with psycopg.connect(acci_database_url, autocommit=True) as conn:
+        conn.execute("UPDATE user_view SET name = 'tampered' WHERE id = 'u3'")
+    assert main([*args, "projections", "check", "user_view"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "only in the read model" in out and "tampered" in out and "acci projections rebuild user_view" in out
+    )
+
+    assert main([*args, "dead-letters", "list"]) == 0
+    assert "no unresolved dead letters" in capsys.readouterr().out
+    assert main([*args, "migrations"]) == 0
+    assert "examples" in capsys.readouterr().out
+
+
+def test_errors_are_one_line_and_exit_1(acci_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--url", acci_database_url, "projections", "status"]) == 1
+    assert "needs the service: pass --app" in capsys.readouterr().err
+    assert main(["--url", acci_database_url, "--app", "no.such.module:service", "migrate"]) == 1
+    assert "cannot import 'no.such.module'" in capsys.readouterr().err
+    assert main(["--url", acci_database_url, "--app", APP, "projections", "check", "nope"]) == 1
+    assert "has no projection 'nope'; it has: user_view" in capsys.readouterr().err
+
+
+def test_bad_usage_exits_2() -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["projections"])
+    assert caught.value.code == 2
