@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from acci import metrics
 from acci.aggregate import Aggregate
 from acci.errors import AcciError
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
@@ -97,12 +98,14 @@ class Repository(Generic[A]):
 
     async def save_snapshot(self, aggregate: A) -> None:
         """Save a snapshot of the aggregate now."""
-        await self.store.save_snapshot(aggregate.snapshot())
+        snapshot = aggregate.snapshot()
+        await self.store.save_snapshot(snapshot)
+        metrics.SNAPSHOT_SIZE.labels(aggregate.aggregate_type).observe(len(snapshot.state_json))
 
     async def _snapshot(self, aggregate: A) -> None:
         # The events are stored already; a failed snapshot only costs a longer replay later.
         try:
-            await self.store.save_snapshot(aggregate.snapshot())
+            await self.save_snapshot(aggregate)
         except AcciError:
             log.exception(
                 "could not save a snapshot of %s; loads replay more events until the next one",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from acci import metrics
 from acci.projections.base import Projection
 from acci.projections.checkpoints import RUNNING, read_checkpoint, set_status
 from acci.projections.dead_letters import (
@@ -70,6 +71,10 @@ async def projection_status(store: PostgresEventStore, projection: Projection) -
             )
             dead = await cur.fetchone()
     lag_seconds = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    dead_letters = int(dead[0]) if dead else 0
+    metrics.PROJECTION_LAG_EVENTS.labels(projection.name).set(lag_events)
+    metrics.PROJECTION_LAG_SECONDS.labels(projection.name).set(max(lag_seconds, 0.0))
+    metrics.DEAD_LETTERS.labels(projection.name).set(dead_letters)
     return ProjectionStatus(
         projection.name,
         checkpoint.position,
@@ -77,7 +82,7 @@ async def projection_status(store: PostgresEventStore, projection: Projection) -
         checkpoint.updated_at,
         lag_events,
         max(lag_seconds, 0.0),
-        int(dead[0]) if dead else 0,
+        dead_letters,
     )
 
 

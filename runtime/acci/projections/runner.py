@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
 
-from acci.errors import ProjectionFailed, ProjectionHalted, TransientDatabaseError
+from acci import metrics
+from acci.errors import AcciError, ProjectionFailed, ProjectionHalted, TransientDatabaseError
 from acci.events import RecordedEvent
 from acci.projections.base import Connection, Projection, projection_lock_key
 from acci.projections.checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
 from acci.projections.dead_letters import record_dead_letter
+from acci.projections.operations import projection_status
 from acci.store.pg_errors import translate
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import Position
@@ -39,6 +42,8 @@ class RunnerSettings:
     poll_interval: float = 0.5
     #: How often a standby instance tries to become the active one.
     takeover_interval: float = 1.0
+    #: How often a live runner refreshes its lag and dead-letter gauges (acci.metrics).
+    metrics_interval: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +82,15 @@ class ProjectionRunner:
         """Handle the next batch (events up to `until` when given)."""
         async with self.store.pool.connection() as conn:
             try:
-                return await self._fast_batch(conn, until)
-            except _HandlerFailed:
-                return await self._careful_batch(conn, until)
+                try:
+                    result = await self._fast_batch(conn, until)
+                except _HandlerFailed:
+                    result = await self._careful_batch(conn, until)
             except psycopg.Error as error:
                 raise translate(error, f"running projection {self.projection.name!r}") from error
+        if result.handled:
+            metrics.PROJECTION_EVENTS.labels(self.checkpoint_name).inc(result.handled)
+        return result
 
     async def _begin(
         self, conn: Connection, until: Position | None
@@ -153,6 +162,7 @@ class ProjectionRunner:
                         break
                     del self._attempts[event.id]
                     await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
+                    metrics.DEAD_LETTERS_PARKED.labels(self.checkpoint_name).inc()
                     log.error("%s parked %s after %d tries: %s", self.projection.name, where, attempts, error)
                     if self.settings.on_poison == "halt":
                         await set_status(conn, self.checkpoint_name, HALTED)
@@ -228,7 +238,12 @@ class ProjectionRunner:
 
     async def _follow(self, stop: asyncio.Event, wait: Callable[[float], Awaitable[None]]) -> None:
         delay = self.settings.retry_delay
+        measured = 0.0
         while not stop.is_set():
+            if time.monotonic() - measured >= self.settings.metrics_interval:
+                measured = time.monotonic()
+                with contextlib.suppress(AcciError):
+                    await projection_status(self.store, self.projection)  # sets the gauges
             try:
                 result = await self.step()
             except TransientDatabaseError as error:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
 
+from acci import metrics
 from acci.errors import ConcurrencyError, DuplicateCommandError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
@@ -56,6 +57,7 @@ class InMemoryEventStore(EventStore):
             existing = state.streams.get(stream, [])
             actual = len(existing)
             if expected_version is not None and actual != expected_version:
+                metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
                 raise ConcurrencyError(stream, expected_version, actual)
             if command_id is not None and (stream.tenant_id, command_id) in state.commands:
                 raise DuplicateCommandError(stream.tenant_id, command_id)
@@ -91,6 +93,7 @@ class InMemoryEventStore(EventStore):
                 state.streams[stream] = [*existing, *recorded]
                 state.log.extend(recorded)
                 state.event_ids.update(event.event_id for event in events)
+        metrics.record_appended(recorded)
         if recorded:
             async with self._appended:
                 self._appended.notify_all()

@@ -12,6 +12,8 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from acci import metrics
+from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
 from acci.store.pg_errors import database_errors, translate
@@ -139,7 +141,9 @@ class PostgresEventStore(EventStore):
             async with self.pool.connection() as conn:
                 if not inline:
                     rows = await (await conn.execute(_APPEND, params)).fetchall()
-                    return _recorded(stream, meta, events, types, rows)
+                    recorded = _recorded(stream, meta, events, types, rows)
+                    metrics.record_appended(recorded)
+                    return recorded
                 async with conn.transaction():
                     # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
                     for projection in inline:
@@ -149,16 +153,20 @@ class PostgresEventStore(EventStore):
                     for projection in inline:
                         mine = [e for e in recorded if e.event_type in projection.event_types]
                         await projection.apply_batch(conn, projection.table_identifier(), mine)
-                    return recorded
+                metrics.record_appended(recorded)
+                return recorded
         except psycopg.Error as error:
-            raise translate(
+            translated = translate(
                 error,
                 "appending events",
                 stream=stream,
                 expected=expected_version,
                 tenant_id=stream.tenant_id,
                 command_id=command_id,
-            ) from error
+            )
+            if isinstance(translated, ConcurrencyError):
+                metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
+            raise translated from error
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         s = snapshot.stream

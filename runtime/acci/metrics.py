@@ -1,0 +1,84 @@
+"""Prometheus metrics (the guide's Monitoring section), in a registry of ACCI's own.
+
+`serve(port)` exposes them over HTTP with one call; `exposition()` returns the text for a
+service's own /metrics endpoint. Values are process-wide, like any Prometheus client's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+
+if TYPE_CHECKING:
+    from acci.events import RecordedEvent
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+EVENTS_APPENDED = Counter(
+    "acci_events_appended", "Events appended, by event type.", ["event_type"], registry=REGISTRY
+)
+CONCURRENCY_CONFLICTS = Counter(
+    "acci_concurrency_conflicts",
+    "Appends refused because the stream was not at the expected version, by aggregate type.",
+    ["aggregate_type"],
+    registry=REGISTRY,
+)
+COMMAND_DURATION = Histogram(
+    "acci_command_duration_seconds",
+    "Time to handle a command, by command type and outcome "
+    "(ok, replayed, rejected, conflict, not_found, already_exists, error).",
+    ["command", "outcome"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+SNAPSHOT_SIZE = Histogram(
+    "acci_snapshot_size_bytes",
+    "Size of saved snapshots (JSON), by aggregate type.",
+    ["aggregate_type"],
+    registry=REGISTRY,
+    buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576),
+)
+PROJECTION_EVENTS = Counter(
+    "acci_projection_events_handled",
+    "Events handled by projection runners.",
+    ["projection"],
+    registry=REGISTRY,
+)
+PROJECTION_LAG_SECONDS = Gauge(
+    "acci_projection_lag_seconds",
+    "Age of the oldest event a projection has not handled yet (0 when caught up).",
+    ["projection"],
+    registry=REGISTRY,
+)
+PROJECTION_LAG_EVENTS = Gauge(
+    "acci_projection_lag_events",
+    "Events a projection has not handled yet.",
+    ["projection"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Gauge(
+    "acci_dead_letters", "Unresolved dead letters, by projection.", ["projection"], registry=REGISTRY
+)
+DEAD_LETTERS_PARKED = Counter(
+    "acci_dead_letters_parked",
+    "Events parked as dead letters, by projection.",
+    ["projection"],
+    registry=REGISTRY,
+)
+
+
+def record_appended(events: Iterable[RecordedEvent]) -> None:
+    for event in events:
+        EVENTS_APPENDED.labels(event.event_type).inc()
+
+
+def serve(port: int, addr: str = "127.0.0.1") -> None:
+    """Serve the metrics at http://addr:port/metrics from a background thread."""
+    start_http_server(port, addr=addr, registry=REGISTRY)
+
+
+def exposition() -> bytes:
+    """The metrics in the Prometheus text format, for a service's own HTTP endpoint."""
+    return generate_latest(REGISTRY)
