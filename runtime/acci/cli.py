@@ -8,6 +8,7 @@
     acci ... projections check NAME                         compare the read model with a fresh replay
     acci ... dead-letters list [NAME]                       list unresolved dead letters
     acci ... dead-letters replay NAME                       apply them again (resumes a halted projection)
+    acci ... events upgrade                                 rewrite old events into their current version
     acci demo                                               walk through the guide's User example
 
 --app (or ACCI_APP) names the service's acci.service.Service; --url (or ACCI_DATABASE_URL) the
@@ -41,6 +42,7 @@ from acci.projections import (
 )
 from acci.service import Service, load_service
 from acci.store.postgres import PostgresEventStore
+from acci.upgrade import count_outdated, upgrade_events
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("name", nargs="?")
     replay = letters.add_parser("replay", help="apply a projection's dead letters again")
     replay.add_argument("name")
+    events = commands.add_parser("events", help="offline work on stored events").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    events.add_parser("upgrade", help="rewrite events stored at old schema versions into the current ones")
     return parser
 
 
@@ -131,7 +137,18 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None)
     async with await PostgresEventStore.open(url, projections=service.projections) as store:
         if args.command == "projections":
             return await _projections(args, store, service)
+        if args.command == "events":
+            return await _upgrade(store, service)
         return await _dead_letters(args, store, service)
+
+
+async def _upgrade(store: PostgresEventStore, service: Service) -> int:
+    bar = ProgressBar("upgrading", await count_outdated(store, service.registry))
+    result = await upgrade_events(store, service.registry, progress=bar.update)
+    bar.finish(result.rewritten, "rewritten; originals kept in acci.event_rewrites")
+    for line in result.failed:
+        print(f"  not upgraded: {line}", file=sys.stderr)
+    return 1 if result.failed else 0
 
 
 async def _projections(args: argparse.Namespace, store: PostgresEventStore, service: Service) -> int:

@@ -87,6 +87,32 @@ class EventRegistry:
             version += 1
         return data
 
+    def current_version(self, event_type: str) -> int:
+        return self.class_for(event_type).schema_version
+
+    def upcast_recorded(self, event: RecordedEvent) -> RecordedEvent:
+        """The stored event with its data brought up to the current schema version (unvalidated).
+
+        For consumers of raw events (projections reading `data`); typed readers use `decode`.
+        Events of unregistered types are returned as they are.
+        """
+        cls = self._classes.get(event.event_type)
+        if cls is None or event.schema_version >= cls.schema_version:
+            return event
+        data = self.upcast(event.event_type, event.schema_version, json.loads(event.data_json))
+        return RecordedEvent(
+            id=event.id,
+            aggregate_type=event.aggregate_type,
+            aggregate_id=event.aggregate_id,
+            event_type=event.event_type,
+            version=event.version,
+            schema_version=cls.schema_version,
+            data_json=json.dumps(data, separators=(",", ":")),
+            metadata=event.metadata,
+            timestamp=event.timestamp,
+            position=event.position,
+        )
+
     def decode(self, event: RecordedEvent) -> DomainEvent:
         """The typed payload of a stored event, upcast to the current schema version."""
         cls = self._classes.get(event.event_type)
@@ -98,7 +124,17 @@ class EventRegistry:
                 return cls.model_validate_json(event.data_json)
             if event.schema_version > cls.schema_version:
                 raise UnknownEventType(event.event_type, event.schema_version, list(self._classes))
-            data = self.upcast(event.event_type, event.schema_version, json.loads(event.data_json))
+            try:
+                data = self.upcast(event.event_type, event.schema_version, json.loads(event.data_json))
+            except (ConfigurationError, UnknownEventType):
+                raise
+            except Exception as error:  # an upcaster that does not fit this row
+                raise EventDecodeError(
+                    event.event_type,
+                    event.schema_version,
+                    f"{event.stream} version {event.version}",
+                    f"upcasting failed with {type(error).__name__}: {error}",
+                ) from error
             return cls.model_validate(data)
         except ValidationError as error:
             problem = "; ".join(
