@@ -30,9 +30,11 @@ _EVENT_COLUMNS = """
     transaction_id::text::bigint, global_position
 """
 
+# The arrays go in binary (%b): psycopg's text array dumper quotes every element in Python, which
+# halved the speed of a 10,000-event append.
 _APPEND = """
 SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
-  FROM acci.append_events(%s, %s, %s, %s::bigint, %s::uuid[], %s::text[], %s::int[], %s::text[],
+  FROM acci.append_events(%s, %s, %s, %s::bigint, %b::uuid[], %b::text[], %b::int[], %b::text[],
                           %s, %s, %s, %s, %s::uuid, %s, %s)
 """
 
