@@ -168,3 +168,12 @@ class ProjectionFailed(AcciError):
             "fix the handler and run it again."
         )
         self.projection = projection
+
+
+class InvalidQuery(AcciError):
+    """A query's parameters failed validation; nothing was read."""
+
+    def __init__(self, query: str, problems: list[str]) -> None:
+        super().__init__(f"query {query} is invalid: {'; '.join(problems)}. Fix the parameters and ask again.")
+        self.query = query
+        self.problems = problems
