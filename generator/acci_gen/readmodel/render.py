@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from acci_gen.model import Domain
+from acci_gen.pycode import Imports
 from acci_gen.readmodel.code import projections_view, queries_view, sql_constant, str_constant, strings_tuple
+from acci_gen.readmodel.tests_code import tests_view
 
 
 def render_readmodel(domain: Domain, header: str, environment: Any) -> dict[str, str]:
-    """{path below the output directory: text} of the read-model modules (none without projections)."""
-    if not domain.projections:
-        return {}
+    """{path below the output directory: text} of the read-model modules and the service module."""
     env = environment.overlay()
     env.filters["sql_constant"] = sql_constant
     env.filters["str_constant"] = str_constant
@@ -23,7 +23,22 @@ def render_readmodel(domain: Domain, header: str, environment: Any) -> dict[str,
         return text.rstrip("\n") + "\n"
 
     pkg = domain.name
-    return {
-        f"{pkg}/projections.py": render("projections.py.jinja2", **projections_view(domain)),
-        f"{pkg}/queries.py": render("queries.py.jinja2", **queries_view(domain, local_types)),
-    }
+    files = {f"{pkg}/service.py": render("service.py.jinja2", **_service_view(domain))}
+    if domain.projections:
+        files[f"{pkg}/projections.py"] = render("projections.py.jinja2", **projections_view(domain))
+        files[f"{pkg}/queries.py"] = render("queries.py.jinja2", **queries_view(domain, local_types))
+        files[f"{pkg}/tests/test_{pkg}_read_models.py"] = render(
+            "test_read_models.py.jinja2", **tests_view(domain)
+        )
+    return files
+
+
+def _service_view(domain: Domain) -> dict[str, Any]:
+    imports = Imports()
+    imports.add("acci.service", "Service")
+    imports.add(".registry", "REGISTRY")
+    if domain.projections:
+        imports.add("importlib", "resources")
+        imports.add("acci.migrations", "Migration", "load_migrations")
+        imports.add(".projections", "PROJECTIONS")
+    return {"imports": imports.render(), "has_read_models": bool(domain.projections)}
