@@ -60,7 +60,7 @@ def projections_view(domain: Domain) -> dict[str, Any]:
     views = []
     for projection in domain.projections:
         statements = []
-        for event_name, handler in projection.handlers.items():
+        for event_name, handler in effective_handlers(projection).items():
             event = next(e for e in domain.events if e.name == event_name)
             imports.add(".events", event.name)
             statements.append(_statement(projection, event, handler, imports))
@@ -72,6 +72,11 @@ def projections_view(domain: Domain) -> dict[str, Any]:
             }
         )
     return {"imports": imports.render() if views else "", "projections": views}
+
+
+def effective_handlers(projection: Projection) -> dict[str, dict[str, Any]]:
+    """The handlers that change the table: an `update: {}` changes nothing, so its event is not read."""
+    return {name: h for name, h in projection.handlers.items() if h.get("update", True) != {}}
 
 
 def _statement(projection: Projection, event: Event, handler: dict[str, Any], imports: Imports) -> Statement:

@@ -8,7 +8,7 @@ from typing import Any
 from acci_gen.model import Domain, Event, Projection, Query
 from acci_gen.pycode import Imports
 from acci_gen.pytypes import literal, validate_call
-from acci_gen.readmodel.code import pascal, wrap
+from acci_gen.readmodel.code import effective_handlers, pascal, wrap
 from acci_gen.samples import sample, sample_data
 
 _CHECKED_KINDS = ("string", "email", "int", "decimal", "bool", "uuid", "date", "datetime", "enum")
@@ -29,7 +29,7 @@ def tests_view(domain: Domain) -> dict[str, Any]:
     tests: list[dict[str, Any]] = []
     for projection in domain.projections:
         imports.add("..projections", f"{pascal(projection.name)}Projection")
-        for event_name, handler in projection.handlers.items():
+        for event_name, handler in effective_handlers(projection).items():
             tests.append(_handler_test(domain, projection, event_name, handler, types, imports))
     for query in domain.queries:
         projection = next(p for p in domain.projections if p.name == query.projection)
