@@ -1,0 +1,120 @@
+"""Declarative upcast steps: what each does to a payload (at generation time, to compute the
+expected values of the generated tests) and to a set of fields (to check compatibility).
+
+    add:     {field: default, ...}          a new field with a default
+    rename:  {old: new, ...}
+    remove:  [field, ...]
+    map:     {field: {old value: new value}}  e.g. an enum value renamed
+    split:   {field: old, into: [a, b], separator: " "}   the first parts, the rest in the last
+    combine: {fields: [a, b], into: new, separator: " "}
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from acci_gen.model import MISSING, Field, TypeRef
+
+KINDS = ("add", "rename", "remove", "map", "split", "combine")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    args: Any
+
+
+@dataclass
+class OldVersion:
+    """An older schema version of an event: its fields, and how it becomes the next version."""
+
+    version: int
+    fields: list[Field]
+    steps: list[Step] = field(default_factory=list)
+    #: A hand-written upcaster instead of (after) the steps.
+    custom: bool = False
+    example: dict[str, Any] | None = None
+
+
+def apply_to_data(steps: list[Step], data: dict[str, Any]) -> dict[str, Any]:
+    """The payload after the steps, as the generated upcaster computes it."""
+    out = copy.deepcopy(data)
+    for step in steps:
+        args = step.args
+        if step.kind == "add":
+            for name, value in args.items():
+                out.setdefault(name, copy.deepcopy(value))
+        elif step.kind == "rename":
+            for old, new in args.items():
+                if old in out:
+                    out[new] = out.pop(old)
+        elif step.kind == "remove":
+            for name in args:
+                out.pop(name, None)
+        elif step.kind == "map":
+            for name, table in args.items():
+                if name in out and out[name] in table:
+                    out[name] = table[out[name]]
+        elif step.kind == "split":
+            value = out.pop(args["field"], None)
+            parts = (
+                [] if value is None else str(value).split(args.get("separator", " "), len(args["into"]) - 1)
+            )
+            for index, name in enumerate(args["into"]):
+                out[name] = parts[index] if index < len(parts) else ""
+        elif step.kind == "combine":
+            separator = args.get("separator", " ")
+            values = [out.pop(name, None) for name in args["fields"]]
+            out[args["into"]] = separator.join(str(v) for v in values if v not in (None, ""))
+    return out
+
+
+def apply_to_fields(steps: list[Step], fields: dict[str, Field]) -> dict[str, Field]:
+    """The fields a payload has after the steps (for the compatibility check)."""
+    out = dict(fields)
+    string = TypeRef("string", "string")
+    for step in steps:
+        args = step.args
+        if step.kind == "add":
+            for name, value in args.items():
+                if name not in out:
+                    out[name] = Field(name, _type_of(value), default=value)
+        elif step.kind == "rename":
+            for old, new in args.items():
+                if old in out:
+                    moved = out.pop(old)
+                    out[new] = Field(new, moved.type, optional=moved.optional, default=moved.default)
+        elif step.kind == "remove":
+            for name in args:
+                out.pop(name, None)
+        elif step.kind == "map":
+            pass  # values change, the field stays
+        elif step.kind == "split":
+            source = out.pop(args["field"], None)
+            for name in args["into"]:
+                out[name] = Field(name, string, optional=source is None or source.optional)
+        elif step.kind == "combine":
+            for name in args["fields"]:
+                out.pop(name, None)
+            out[args["into"]] = Field(args["into"], string)
+    return out
+
+
+def _type_of(value: Any) -> TypeRef:
+    if isinstance(value, bool):
+        return TypeRef("bool", "bool")
+    if isinstance(value, int):
+        return TypeRef("int", "int")
+    if isinstance(value, float):
+        return TypeRef("decimal", "decimal")
+    if isinstance(value, list):
+        return TypeRef("list", "list")
+    if isinstance(value, dict):
+        return TypeRef("object", "object")
+    return TypeRef("string", "string")
+
+
+def has_default(field: Field) -> bool:
+    return field.optional or field.default is not MISSING
