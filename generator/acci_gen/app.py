@@ -1,0 +1,86 @@
+"""One run of acci-gen over some domain files: load, validate, render, then plan and write."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from acci_gen.errors import Diagnostic, DomainError
+from acci_gen.loader import load_file
+from acci_gen.model import Domain
+from acci_gen.render import render_domain
+from acci_gen.validate import validate
+from acci_gen.writer import MANIFEST, DomainOutput, Plan, manifest_text, plan, read_manifest
+
+
+@dataclass(frozen=True)
+class Run:
+    out: Path
+    outputs: list[DomainOutput]
+    plan: Plan
+
+
+def display_path(path: Path, out: Path) -> str:
+    """The domain file's path as the headers name it: relative to the output directory's parent,
+    so that the output does not depend on the working directory."""
+    try:
+        return Path(os.path.relpath(path.resolve(), out.resolve().parent)).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.resolve().as_posix()
+
+
+def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
+    """Validated domains with the source path their headers use; DomainError lists every problem."""
+    diagnostics: list[Diagnostic] = []
+    domains: list[tuple[Domain, str]] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        shown = display_path(path, out)
+        doc, problems = load_file(path, shown)
+        diagnostics.extend(problems)
+        if doc is None:
+            continue
+        domain, problems = validate(doc)
+        diagnostics.extend(problems)
+        if domain is None or not domain.name:
+            continue
+        if domain.name in seen:
+            line, col = doc.pos(("domain",))
+            diagnostics.append(
+                Diagnostic(
+                    shown,
+                    line,
+                    col,
+                    "domain",
+                    f"the domain '{domain.name}' is also defined in {seen[domain.name]}.",
+                    "give each domain file its own 'domain:' name.",
+                )
+            )
+            continue
+        seen[domain.name] = shown
+        domains.append((domain, shown))
+    if diagnostics:
+        raise DomainError(diagnostics)
+    return domains
+
+
+def prepare(files: list[Path], out: Path) -> Run:
+    """Everything a run would write, without writing anything."""
+    outputs = []
+    for domain, source in load_domains(files, out):
+        rendered = render_domain(domain, source)
+        generated = dict(rendered.generated)
+        generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, rendered.stubs)
+        outputs.append(DomainOutput(domain.name, source, generated, rendered.stubs))
+    names = {o.domain for o in outputs}
+    removed = []
+    if out.is_dir():
+        for manifest in sorted(out.glob(f"*/{MANIFEST}")):
+            data = read_manifest(manifest)
+            if data is None or manifest.parent.name in names:
+                continue
+            recorded = data.get("source")
+            if isinstance(recorded, str) and not (out.resolve().parent / recorded).exists():
+                removed.append(manifest)
+    return Run(out, outputs, plan(out, outputs, removed))

@@ -1,0 +1,199 @@
+"""The parsed, validated domain: plain dataclasses the renderers read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALARS = ("string", "int", "decimal", "bool", "uuid", "date", "datetime", "email")
+NUMERIC = ("int", "decimal")
+
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+
+@dataclass(frozen=True)
+class TypeRef:
+    """A field type: a scalar, a named enum or object of `types:`, or a list of one of those."""
+
+    kind: str  # a scalar name, "enum", "object" or "list"
+    name: str  # the scalar or named type; for lists the item's name
+    item: TypeRef | None = None
+
+    @property
+    def text(self) -> str:
+        return f"list[{self.item.text}]" if self.item is not None else self.name
+
+
+@dataclass
+class Field:
+    name: str
+    type: TypeRef
+    optional: bool = False
+    default: Any = MISSING
+    description: str = ""
+    minimum: Any = None
+    maximum: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    example: Any = MISSING
+
+    @property
+    def required(self) -> bool:
+        """True when a value must be given (no default, not optional)."""
+        return not self.optional and self.default is MISSING
+
+    @property
+    def nullable(self) -> bool:
+        return self.optional
+
+
+@dataclass
+class NamedType:
+    name: str
+    description: str = ""
+    values: list[str] | None = None  # an enum
+    fields: list[Field] = field(default_factory=list)  # an object
+
+    @property
+    def is_enum(self) -> bool:
+        return self.values is not None
+
+
+@dataclass
+class Aggregate:
+    name: str
+    identity: str
+    state: list[Field]
+    description: str = ""
+    snapshot_every: int | None = None
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.state if f.name == name), None)
+
+
+@dataclass
+class Expr:
+    """A value in a mapping: a reference (`command.email`) or a literal."""
+
+    source: str  # "command", "state", "metadata", "event", "envelope" or "literal"
+    name: str = ""
+    literal: Any = None
+    op: str = "set"  # for aggregate apply: set, add, subtract, append
+
+
+@dataclass
+class Apply:
+    target: str  # the state field
+    expr: Expr
+
+
+@dataclass
+class Event:
+    name: str
+    aggregate: str
+    fields: list[Field]
+    version: int = 1
+    description: str = ""
+    applies: list[Apply] = field(default_factory=list)
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass
+class Emit:
+    event: str
+    mapping: list[tuple[str, Expr]]
+
+
+@dataclass
+class Rule:
+    """A condition on the command and the state that must hold, else CommandRejected(code)."""
+
+    left: Expr
+    op: str
+    right: Expr
+    code: str
+    message: str
+    text: str
+
+
+@dataclass
+class Command:
+    name: str
+    aggregate: str
+    fields: list[Field]
+    precondition: str = "none"  # none, must_exist, must_not_exist
+    rules: list[Rule] = field(default_factory=list)
+    emits: list[Emit] = field(default_factory=list)
+    custom: bool = False
+    description: str = ""
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+@dataclass
+class Scenario:
+    name: str
+    command: str
+    command_data: dict[str, Any]
+    given: list[tuple[str, dict[str, Any]]]
+    then_events: list[tuple[str, dict[str, Any]]] | None
+    then_error: str | None
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Projection:
+    """Language and validation only for now; generation is a later issue."""
+
+    name: str
+    table: str
+    key: str
+    columns: list[Field]
+    handlers: dict[str, dict[str, Any]]
+    description: str = ""
+
+
+@dataclass
+class Query:
+    name: str
+    projection: str
+    params: list[Field]
+    filters: list[Any]
+    order_by: list[tuple[str, str]]
+    limit: Any
+    offset: Any
+    returns: str
+    description: str = ""
+
+
+@dataclass
+class Domain:
+    name: str
+    source: str  # the domain file, as given on the command line
+    description: str = ""
+    types: list[NamedType] = field(default_factory=list)
+    aggregates: list[Aggregate] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    projections: list[Projection] = field(default_factory=list)
+    queries: list[Query] = field(default_factory=list)
+    scenarios: list[Scenario] = field(default_factory=list)
+
+    def type(self, name: str) -> NamedType | None:
+        return next((t for t in self.types if t.name == name), None)
+
+    def aggregate(self, name: str) -> Aggregate | None:
+        return next((a for a in self.aggregates if a.name == name), None)
+
+    def event(self, name: str) -> Event | None:
+        return next((e for e in self.events if e.name == name), None)
+
+    def command(self, name: str) -> Command | None:
+        return next((c for c in self.commands if c.name == name), None)

@@ -1,0 +1,4 @@
+"""Hand-written decisions of the bank domain.
+
+acci-gen created this package once and never overwrites it: the modules in it are yours.
+"""
