@@ -140,13 +140,13 @@ class OrderLineAdded(DomainEvent):
 
 
 class OrderPlaced(DomainEvent):
-    """OrderPlaced: an event of Order."""
+    """An order was placed. Its shape changed twice since the first release."""
 
     model_config = ConfigDict(
         extra="forbid",
     )
     event_type: ClassVar[str] = "OrderPlaced"
-    schema_version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 3
     order_id: UUID
     total: Decimal
     shipping_address: Address

@@ -7,9 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from acci_gen.errors import Diagnostic, DomainError
+from acci_gen.evolution.lock import (
+    compare_with_lock,
+    lock_path,
+    lock_text,
+    read_lock,
+    updated_lock,
+    version_shapes,
+)
+from acci_gen.evolution.render import render_evolution
 from acci_gen.loader import load_file
 from acci_gen.model import Domain
-from acci_gen.render import render_domain
+from acci_gen.readmodel.outputs import readmodel_files
+from acci_gen.render import environment, header, render_domain
 from acci_gen.validate import validate
 from acci_gen.writer import MANIFEST, DomainOutput, Plan, manifest_text, plan, read_manifest
 
@@ -19,6 +29,10 @@ class Run:
     out: Path
     outputs: list[DomainOutput]
     plan: Plan
+    #: Lock files (beside the domain files) that need the shapes of new event versions.
+    locks: dict[Path, str]
+    #: Read-model migrations this run adds, as paths below `out`.
+    new_migrations: list[str]
 
 
 def display_path(path: Path, out: Path) -> str:
@@ -45,6 +59,11 @@ def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
         diagnostics.extend(problems)
         if domain is None or not domain.name:
             continue
+        if not problems:
+            # Released event versions are frozen: the YAML must still declare them as released.
+            shapes = version_shapes(domain)
+            for issue in compare_with_lock(read_lock(lock_path(path)), shapes, domain):
+                diagnostics.append(doc.error(issue.path, issue.message, issue.fix))
         if domain.name in seen:
             line, col = doc.pos(("domain",))
             diagnostics.append(
@@ -65,14 +84,38 @@ def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
     return domains
 
 
-def prepare(files: list[Path], out: Path) -> Run:
+def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) -> Run:
     """Everything a run would write, without writing anything."""
     outputs = []
-    for domain, source in load_domains(files, out):
+    locks: dict[Path, str] = {}
+    new_migrations: list[str] = []
+    problems: list[Diagnostic] = []
+    for path, (domain, source) in zip(files, load_domains(files, out), strict=True):
         rendered = render_domain(domain, source)
         generated = dict(rendered.generated)
-        generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, rendered.stubs)
-        outputs.append(DomainOutput(domain.name, source, generated, rendered.stubs))
+        stubs = dict(rendered.stubs)
+        head = header(source)
+        evolution = render_evolution(domain, head, environment())
+        generated.update(evolution.generated)
+        stubs.update(evolution.stubs)
+        read_models = readmodel_files(
+            domain, source, head, out, environment(), allow_destructive=allow_destructive
+        )
+        problems += read_models.problems
+        generated.update(read_models.generated)
+        stubs.update(read_models.migrations)
+        if read_models.new_migration:
+            new_migrations.append(f"{domain.name}/migrations/{read_models.new_migration}")
+        generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, stubs)
+        outputs.append(DomainOutput(domain.name, source, generated, stubs))
+        lock_file = lock_path(path)
+        locked = read_lock(lock_file)
+        wanted = lock_text(domain.name, updated_lock(locked, version_shapes(domain)))
+        current = lock_file.read_text(encoding="utf-8") if lock_file.exists() else None
+        if current != wanted:
+            locks[lock_file] = wanted
+    if problems:
+        raise DomainError(problems)
     names = {o.domain for o in outputs}
     removed = []
     if out.is_dir():
@@ -83,4 +126,4 @@ def prepare(files: list[Path], out: Path) -> Run:
             recorded = data.get("source")
             if isinstance(recorded, str) and not (out.resolve().parent / recorded).exists():
                 removed.append(manifest)
-    return Run(out, outputs, plan(out, outputs, removed))
+    return Run(out, outputs, plan(out, outputs, removed), locks, new_migrations)

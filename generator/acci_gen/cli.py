@@ -2,9 +2,10 @@
 
 Exit codes:
   0  success (generate wrote the output; check found it up to date)
-  1  check: the output on disk is stale; generate: generated files were edited by hand (nothing
-     was written; re-run with --force to overwrite them)
-  2  the domain files have errors (nothing was written), or the command line is wrong
+  1  check: the output on disk (or a lock file) is stale; generate: generated files were edited
+     by hand (nothing was written; re-run with --force to overwrite them)
+  2  the domain files have errors, a released event version changed, or a read-model change is
+     destructive (nothing was written), or the command line is wrong
   3  the output could not be written (each file is whole, old or new; run generate again)
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from acci_gen import __version__
 from acci_gen.errors import DomainError, GenerationError
 from acci_gen.language import json_schema_text
+from acci_gen.scaffold_cli import register as register_scaffold
 
 EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_IO = 0, 1, 2, 3
 
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(generate)
     generate.add_argument("--force", action="store_true", help="overwrite generated files edited by hand")
+    generate.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="write a read-model migration that drops or retypes columns (a projection rebuild is "
+        "usually the better answer)",
+    )
     check = sub.add_parser(
         "check",
         help="validate, and fail when the output on disk is stale (for CI)",
@@ -76,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(check)
+    check.add_argument(
+        "--allow-destructive", action="store_true", help="accept destructive read-model changes"
+    )
     schema = sub.add_parser(
         "schema",
         help="print the JSON Schema of the domain language",
@@ -83,11 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
         "installed copy lives instead.",
     )
     schema.add_argument("--path", action="store_true", help="print the path of the shipped schema file")
+    register_scaffold(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # new, upgrade, docs (acci_gen.scaffold_cli)
+        return int(handler(args))
     if args.command == "schema":
         if args.path:
             print(Path(__file__).with_name("schema") / "domain.schema.json")
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(json_schema_text())
         return EXIT_OK
     from acci_gen.app import prepare
-    from acci_gen.writer import apply
+    from acci_gen.writer import apply, atomic_write
 
     files = _domain_files(args)
     if not files:
@@ -103,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     out = Path(args.out)
     try:
-        run = prepare(files, out)
+        run = prepare(files, out, allow_destructive=args.allow_destructive)
     except DomainError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
@@ -115,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"note: {out / rel} is user-owned and no longer used; delete it if you do not need it.")
     if args.command == "check":
         stale = result.changes
+        for lock in sorted(run.locks):
+            print(f"stale: {lock} (new event versions are not recorded yet)")
+        if run.locks and not stale:
+            print("acci-gen: the lock files are out of date; run `acci-gen generate`.", file=sys.stderr)
+            return EXIT_STALE
         if not stale:
             print(f"acci-gen: {out}/ is up to date with {len(files)} domain file(s).")
             return EXIT_OK
@@ -143,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_STALE
     try:
         apply(out, result)
+        for lock, text in sorted(run.locks.items()):
+            atomic_write(lock, text)
     except OSError as error:
         print(
             f"acci-gen: could not write the output: {error}. Every file is either as before or complete; "
@@ -152,8 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_IO
     for rel in sorted(result.write):
         print(f"wrote {out / rel}")
+    migrations = set(run.new_migrations)
     for rel in sorted(result.create):
-        print(f"created {out / rel} (user-owned: edit it, acci-gen will not overwrite it)")
+        if rel in migrations:
+            print(f"created {out / rel} (a read-model migration: commit it; never edit it once applied)")
+        else:
+            print(f"created {out / rel} (user-owned: edit it, acci-gen will not overwrite it)")
+    for lock in sorted(run.locks):
+        print(f"recorded the released event shapes in {lock} (commit it)")
     for rel in result.delete:
         print(f"deleted {out / rel}")
     if not result.changes:

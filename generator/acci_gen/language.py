@@ -17,6 +17,7 @@ SCHEMA_ID = "https://acci.dev/schema/domain.schema.json"
 TOP = (
     "domain",
     "description",
+    "compatibility",
     "types",
     "aggregates",
     "events",
@@ -176,9 +177,45 @@ def json_schema() -> dict[str, Any]:
                     SNAKE,
                     "State field: how the event changes it. Absent: same-named fields are copied.",
                 ),
-                "versions": {"description": "Reserved for older schema versions and their upcasters."},
+                "versions": {
+                    "type": "object",
+                    "description": "Older schema versions by number: their fields and the upcast steps "
+                    "that turn each into the next version.",
+                    "propertyNames": {"pattern": r"^[1-9][0-9]*$"},
+                    "additionalProperties": {"$ref": ref + "old_version"},
+                },
             },
             ("aggregate",),
+        ),
+        "old_version": _obj(
+            {
+                "description": _text("What changed in the next version."),
+                "fields": {"$ref": ref + "fields"},
+                "upcast": {
+                    "type": "array",
+                    "description": "Steps from this version to the next, in order.",
+                    "items": {
+                        "oneOf": [
+                            _obj({"add": {"type": "object"}}, ("add",)),
+                            _obj({"rename": {"type": "object"}}, ("rename",)),
+                            _obj({"remove": {"type": "array", "items": {"type": "string"}}}, ("remove",)),
+                            _obj({"map": {"type": "object"}}, ("map",)),
+                            _obj({"split": {"type": "object"}}, ("split",)),
+                            _obj({"combine": {"type": "object"}}, ("combine",)),
+                        ]
+                    },
+                },
+                "custom": {"type": "boolean", "description": "Then a hand-written upcaster (stubbed once)."},
+                "example": {
+                    "type": "object",
+                    "description": "A sample payload of this version for the tests.",
+                },
+                "expected": {
+                    "type": "object",
+                    "description": "What the example reads as in the current version.",
+                },
+            },
+            ("fields",),
         ),
         "rule": _obj(
             {
@@ -298,6 +335,11 @@ def json_schema() -> dict[str, Any]:
     top = {
         "domain": {"type": "string", "pattern": SNAKE, "description": "The package name of the domain."},
         "description": _text("What the bounded context is about."),
+        "compatibility": {
+            "enum": ["backward_transitive", "backward", "none"],
+            "description": "Which older event versions must stay readable as the current class "
+            "(default backward_transitive: all of them).",
+        },
         "types": _map_of({"$ref": ref + "named_type"}, PASCAL, "Enums and nested objects."),
         "aggregates": _map_of({"$ref": ref + "aggregate"}, PASCAL, "Aggregates by name."),
         "events": _map_of({"$ref": ref + "event"}, PASCAL, "Events by name (past tense)."),

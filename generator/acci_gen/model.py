@@ -90,6 +90,29 @@ class Apply:
     expr: Expr
 
 
+@dataclass(frozen=True)
+class Step:
+    """A declarative upcast step (see acci_gen.evolution.steps): add, rename, remove, map, split,
+    combine, with its arguments as written in the YAML."""
+
+    kind: str
+    args: Any
+
+
+@dataclass
+class OldVersion:
+    """An older schema version of an event: its fields, and how it becomes the next version."""
+
+    version: int
+    fields: list[Field]
+    steps: list[Step] = field(default_factory=list)
+    #: A hand-written upcaster runs after the steps.
+    custom: bool = False
+    example: dict[str, Any] | None = None
+    #: What `example` reads as in the current version (checks hand-written upcasters).
+    expected: dict[str, Any] | None = None
+
+
 @dataclass
 class Event:
     name: str
@@ -98,6 +121,8 @@ class Event:
     version: int = 1
     description: str = ""
     applies: list[Apply] = field(default_factory=list)
+    #: Older versions, oldest first.
+    versions: list[OldVersion] = field(default_factory=list)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -178,6 +203,8 @@ class Domain:
     name: str
     source: str  # the domain file, as given on the command line
     description: str = ""
+    #: How older event versions must stay readable: backward_transitive, backward or none.
+    compatibility: str = "backward_transitive"
     types: list[NamedType] = field(default_factory=list)
     aggregates: list[Aggregate] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)

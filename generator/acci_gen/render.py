@@ -86,6 +86,7 @@ def render_domain(domain: Domain, source: str) -> Output:
     files[f"{pkg}/events.py"] = render_events(domain, head)
     registry_imports = Imports()
     registry_imports.add("acci", "EventRegistry")
+    registry_imports.add(".upcasters", "register_upcasters")
     if domain.events:
         registry_imports.add(".events", *(e.name for e in domain.events))
     files[f"{pkg}/registry.py"] = render("registry.py.jinja2", imports=registry_imports.render())

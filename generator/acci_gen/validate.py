@@ -14,6 +14,9 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from acci_gen import language as L  # noqa: N812
 from acci_gen.errors import Diagnostic
+from acci_gen.evolution.compat import MODES as COMPATIBILITY_MODES
+from acci_gen.evolution.compat import check_event as check_compatibility
+from acci_gen.evolution.parse import parse_versions
 from acci_gen.loader import Document, PathT
 from acci_gen.model import (
     MISSING,
@@ -323,6 +326,15 @@ class Validator:
                 if problem:
                     self.error(("domain",), problem[0], problem[1])
         domain.description = self.text(root, "description", ())
+        compatibility = root.get("compatibility", domain.compatibility)
+        if compatibility not in COMPATIBILITY_MODES:
+            self.error(
+                ("compatibility",),
+                f"'{compatibility}' is not a compatibility mode.",
+                did_you_mean(str(compatibility), COMPATIBILITY_MODES, what="modes"),
+            )
+        else:
+            domain.compatibility = compatibility
         self.parse_types(root.get("types"), domain)
         self.parse_aggregates(root.get("aggregates"), domain)
         self.parse_events(root.get("events"), domain)
@@ -331,6 +343,9 @@ class Validator:
         self.parse_queries(root.get("queries"), domain)
         self.parse_scenarios(root.get("scenarios"), domain)
         self.check_coverage(domain)
+        for event in domain.events:
+            for issue in check_compatibility(event, event.versions, domain.compatibility):
+                self.error(issue.path, issue.message, issue.fix)
         return domain
 
     def parse_types(self, value: Any, domain: Domain) -> None:
@@ -472,6 +487,8 @@ class Validator:
                 )
             else:
                 event.version = version
+            if "versions" in body:
+                event.versions = parse_versions(self, event, body["versions"], (*path, "versions"))
             domain.events.append(event)
             if aggregate is not None:
                 pending.append((event, aggregate, body, path))

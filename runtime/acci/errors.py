@@ -174,6 +174,8 @@ class InvalidQuery(AcciError):
     """A query's parameters failed validation; nothing was read."""
 
     def __init__(self, query: str, problems: list[str]) -> None:
-        super().__init__(f"query {query} is invalid: {'; '.join(problems)}. Fix the parameters and ask again.")
+        super().__init__(
+            f"query {query} is invalid: {'; '.join(problems)}. Fix the parameters and ask again."
+        )
         self.query = query
         self.problems = problems

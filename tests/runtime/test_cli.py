@@ -39,7 +39,7 @@ def test_migrate_status_rebuild_check(acci_database_url: str, capsys: pytest.Cap
     assert "consistent" in capsys.readouterr().out
 
     with psycopg.connect(acci_database_url, autocommit=True) as conn:
-        conn.execute("UPDATE user_view SET name = 'tampered' WHERE id = 'u3'")
+        conn.execute("UPDATE examples.user_view SET name = 'tampered' WHERE id = 'u3'")
     assert main([*args, "projections", "check", "user_view"]) == 1
     out = capsys.readouterr().out
     assert (

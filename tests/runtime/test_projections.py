@@ -66,7 +66,7 @@ async def test_user_created_makes_a_user_view_row(store: PostgresEventStore) -> 
     await create_user(store, "user123")
     handled = await ProjectionRunner(store, UserProjection()).catch_up()
     assert handled == 1
-    assert await rows(store, "SELECT id, email, name, status FROM user_view") == [
+    assert await rows(store, "SELECT id, email, name, status FROM examples.user_view") == [
         ("user123", "user123@example.com", "Test User", "active")
     ]
 
@@ -100,7 +100,7 @@ async def test_a_poison_event_is_parked_and_the_events_after_it_take_effect(
     runner = ProjectionRunner(store, FlakyUserProjection(), RunnerSettings(max_attempts=3, retry_delay=0.01))
     await runner.catch_up()
     assert FlakyUserProjection.calls >= 3  # the fast path tries the batch too
-    assert await rows(store, "SELECT id FROM user_view ORDER BY id") == [("a",), ("c",)]
+    assert await rows(store, "SELECT id FROM examples.user_view ORDER BY id") == [("a",), ("c",)]
     (letter,) = await list_dead_letters(store, "user_view")
     assert (letter.attempts, letter.event_type) == (3, "UserCreated")
     assert "cannot project a poisoned user" in letter.error
@@ -109,7 +109,7 @@ async def test_a_poison_event_is_parked_and_the_events_after_it_take_effect(
     FlakyUserProjection.fixed = True
     result = await replay_dead_letters(store, FlakyUserProjection())
     assert (result.replayed, result.failed) == (1, [])
-    assert await rows(store, "SELECT id FROM user_view ORDER BY id") == [("a",), ("bad",), ("c",)]
+    assert await rows(store, "SELECT id FROM examples.user_view ORDER BY id") == [("a",), ("bad",), ("c",)]
     assert await list_dead_letters(store, "user_view") == []
 
 
@@ -121,13 +121,13 @@ async def test_a_halting_projection_stops_at_the_poison_until_replayed(store: Po
     settings = RunnerSettings(max_attempts=1, on_poison="halt")
     with pytest.raises(ProjectionHalted, match=r"user_view.*halted"):
         await ProjectionRunner(store, FlakyUserProjection(), settings).catch_up()
-    assert await rows(store, "SELECT id FROM user_view") == [("a",)]
+    assert await rows(store, "SELECT id FROM examples.user_view") == [("a",)]
     with pytest.raises(ProjectionHalted):
         await ProjectionRunner(store, FlakyUserProjection(), settings).catch_up()
     FlakyUserProjection.fixed = True
     await replay_dead_letters(store, FlakyUserProjection())
     await ProjectionRunner(store, FlakyUserProjection(), settings).catch_up()
-    assert await rows(store, "SELECT id FROM user_view ORDER BY id") == [("a",), ("bad",), ("c",)]
+    assert await rows(store, "SELECT id FROM examples.user_view ORDER BY id") == [("a",), ("bad",), ("c",)]
 
 
 async def test_two_runners_at_once_have_no_double_effects(store: PostgresEventStore) -> None:
@@ -179,7 +179,7 @@ async def test_a_rebuild_under_load_equals_a_full_replay_and_readers_never_see_a
     projection = UserProjection()
     await ProjectionRunner(store, projection).catch_up()
     async with store.pool.connection() as conn:  # a read model gone wrong
-        await conn.execute("UPDATE user_view SET name = 'corrupt'")
+        await conn.execute("UPDATE examples.user_view SET name = 'corrupt'")
 
     stop = asyncio.Event()
     smallest: list[int] = []
@@ -187,7 +187,7 @@ async def test_a_rebuild_under_load_equals_a_full_replay_and_readers_never_see_a
     async def read() -> None:
         async with await psycopg.AsyncConnection.connect(acci_database_url, autocommit=True) as conn:
             while not stop.is_set():
-                row = await (await conn.execute("SELECT count(*) FROM user_view")).fetchone()
+                row = await (await conn.execute("SELECT count(*) FROM examples.user_view")).fetchone()
                 smallest.append(int(row[0]) if row else 0)
                 await asyncio.sleep(0.001)
 
@@ -214,8 +214,8 @@ async def test_a_rebuild_under_load_equals_a_full_replay_and_readers_never_see_a
     assert progress[-1] == "swapped"
     report = await check_consistency(store, projection)
     assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
-    assert await rows(store, "SELECT count(*) FROM user_view WHERE name = 'corrupt'") == [(0,)]
-    assert await rows(store, "SELECT count(*) FROM user_view") == [(400,)]
+    assert await rows(store, "SELECT count(*) FROM examples.user_view WHERE name = 'corrupt'") == [(0,)]
+    assert await rows(store, "SELECT count(*) FROM examples.user_view") == [(400,)]
 
 
 async def test_a_rebuild_fails_fast_and_keeps_the_live_table(store: PostgresEventStore) -> None:
@@ -226,8 +226,8 @@ async def test_a_rebuild_fails_fast_and_keeps_the_live_table(store: PostgresEven
     FlakyUserProjection.fixed = False
     with pytest.raises(ProjectionFailed, match=r"user_view.*UserCreated"):
         await rebuild(store, FlakyUserProjection())
-    assert await rows(store, "SELECT id FROM user_view") == [("a",)]
-    assert await rows(store, "SELECT to_regclass('public.user_view__rebuild')") == [(None,)]
+    assert await rows(store, "SELECT id FROM examples.user_view") == [("a",)]
+    assert await rows(store, "SELECT to_regclass('examples.user_view__rebuild')") == [(None,)]
 
 
 async def test_the_consistency_check_reports_differing_rows(store: PostgresEventStore) -> None:
@@ -236,8 +236,8 @@ async def test_the_consistency_check_reports_differing_rows(store: PostgresEvent
     await ProjectionRunner(store, UserProjection()).catch_up()
     assert (await check_consistency(store, UserProjection())).consistent
     async with store.pool.connection() as conn:
-        await conn.execute("UPDATE user_view SET email = 'wrong@example.com' WHERE id = 'b'")
-        await conn.execute("DELETE FROM user_view WHERE id = 'c'")
+        await conn.execute("UPDATE examples.user_view SET email = 'wrong@example.com' WHERE id = 'b'")
+        await conn.execute("DELETE FROM examples.user_view WHERE id = 'c'")
     report = await check_consistency(store, UserProjection())
     assert not report.consistent
     assert [r["email"] for r in report.only_live] == ["wrong@example.com"]
@@ -248,9 +248,9 @@ async def test_inline_projections_are_read_your_writes(acci_database_url: str) -
     projection = InlineUserProjection()
     async with await PostgresEventStore.open(acci_database_url, projections=[projection]) as store:
         await create_user(store, "u1")
-        assert await rows(store, "SELECT id, name FROM user_view") == [("u1", "Test User")]
+        assert await rows(store, "SELECT id, name FROM examples.user_view") == [("u1", "Test User")]
         await UpdateUserHandler(store).handle(Command(UpdateUser(user_id="u1", name="Renamed"), ADMIN))
-        assert await rows(store, "SELECT name FROM user_view") == [("Renamed",)]
+        assert await rows(store, "SELECT name FROM examples.user_view") == [("Renamed",)]
         await rebuild(store, projection)
         assert (await check_consistency(store, projection)).consistent
         assert (await projection_status(store, projection)).lag_events == 0

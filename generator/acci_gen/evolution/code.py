@@ -53,18 +53,16 @@ def step_lines(step: Step) -> list[str]:
     return lines
 
 
-def upcasters_view(domain: Domain, old: dict[str, list[OldVersion]]) -> dict[str, Any]:
+def upcasters_view(domain: Domain) -> dict[str, Any]:
     imports = Imports()
-    imports.add("typing", "Any")
     imports.add("acci", "EventRegistry")
     functions = []
     for event in domain.events:
-        for older in sorted(old.get(event.name, []), key=lambda o: o.version):
+        for older in event.versions:
             name = function_name(event, older.version)
             lines = [line for step in older.steps for line in step_lines(step)]
             if older.custom:
                 imports.add(".custom", "upcasters")
-                lines.append(f"data = upcasters.{name}(data)")
             functions.append(
                 {
                     "name": name,
@@ -72,15 +70,18 @@ def upcasters_view(domain: Domain, old: dict[str, list[OldVersion]]) -> dict[str
                     "version": older.version,
                     "summary": _summary(older),
                     "lines": lines,
+                    "custom": older.custom,
                 }
             )
+    if functions:
+        imports.add("typing", "Any")
     return {"imports": imports.render(), "functions": functions}
 
 
 def _summary(older: OldVersion) -> str:
     parts = [f"{s.kind} {_describe(s.args)}" for s in older.steps]
     if older.custom:
-        parts.append("then the hand-written upcaster")
+        parts.append("then the hand-written upcaster" if parts else "the hand-written upcaster")
     return "; ".join(parts) or "no change of shape"
 
 
@@ -92,17 +93,17 @@ def _describe(args: Any) -> str:
     return str(args)
 
 
-def custom_stub_view(domain: Domain, old: dict[str, list[OldVersion]]) -> dict[str, Any] | None:
+def custom_stub_view(domain: Domain) -> dict[str, Any] | None:
     functions = [
         {"name": function_name(event, older.version), "event": event.name, "version": older.version}
         for event in domain.events
-        for older in sorted(old.get(event.name, []), key=lambda o: o.version)
+        for older in event.versions
         if older.custom
     ]
     return {"functions": functions} if functions else None
 
 
-def evolution_tests_view(domain: Domain, old: dict[str, list[OldVersion]]) -> dict[str, Any]:
+def evolution_tests_view(domain: Domain) -> dict[str, Any]:
     """One test per historic version: its sample stored raw, read back as the current class."""
     types = {t.name: t for t in domain.types}
     imports = Imports()
@@ -110,13 +111,15 @@ def evolution_tests_view(domain: Domain, old: dict[str, list[OldVersion]]) -> di
     imports.add("..registry", "REGISTRY")
     tests = []
     for event in domain.events:
-        chain = sorted(old.get(event.name, []), key=lambda o: o.version)
+        chain = event.versions
         for index, older in enumerate(chain):
             stored = older.example if older.example is not None else sample_data(older.fields, types)
             later = chain[index:]
             custom = any(o.custom for o in later)
-            expected = None
-            if not custom:
+            expected = older.expected if older.example is not None else None
+            if expected is not None:
+                imports.add("..events", event.name)
+            elif not custom:
                 data = stored
                 for step_version in later:
                     data = apply_to_data(step_version.steps, data)
@@ -129,7 +132,7 @@ def evolution_tests_view(domain: Domain, old: dict[str, list[OldVersion]]) -> di
                     "aggregate": event.aggregate,
                     "version": older.version,
                     "current": event.version,
-                    "stored": literal(stored, 8),
+                    "stored": literal(stored, 4),
                     "expected": validate_call(event.name, expected, 4) if expected is not None else None,
                 }
             )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acci_gen.evolution.steps import OldVersion
 from acci_gen.model import MISSING, Domain, Field, NamedType, TypeRef
 
 LOCK_SUFFIX = ".lock.json"
@@ -84,13 +83,13 @@ def _type_shape(ref: TypeRef, types: dict[str, NamedType]) -> Any:
     return ref.name
 
 
-def version_shapes(domain: Domain, old: dict[str, list[OldVersion]]) -> dict[str, dict[str, Any]]:
+def version_shapes(domain: Domain) -> dict[str, dict[str, Any]]:
     """The shape of every version of every event, as the YAML declares them now."""
     types = {t.name: t for t in domain.types}
     shapes: dict[str, dict[str, Any]] = {}
     for event in domain.events:
         versions = {str(event.version): {"fields": shape(event.fields, types)}}
-        for older in old.get(event.name, []):
+        for older in event.versions:
             versions[str(older.version)] = {"fields": shape(older.fields, types)}
         shapes[event.name] = versions
     return shapes
@@ -148,7 +147,8 @@ def compare_with_lock(
                         (
                             f"released versions are frozen: restore v{number}'s fields, then set "
                             f"'version: {event.version + 1}', move the old fields under 'versions: "
-                            f"{number}:' and describe the change with upcast steps."
+                            f"{number}:' and describe the change with upcast steps. If v{number} was "
+                            "never stored anywhere, delete its entry from the lock file instead."
                         )
                         if in_current
                         else f"restore the fields of 'versions: {number}:' exactly as released.",

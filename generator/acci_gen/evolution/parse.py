@@ -26,7 +26,7 @@ from acci_gen.model import Event, Field
 from acci_gen.suggest import did_you_mean
 
 PathT = tuple[str | int, ...]
-VERSION_KEYS = ("fields", "upcast", "custom", "example", "description")
+VERSION_KEYS = ("fields", "upcast", "custom", "example", "expected", "description")
 
 
 class _Checker(Protocol):
@@ -48,21 +48,22 @@ def parse_versions(check: _Checker, event: Event, value: Any, path: PathT) -> li
     node = check.mapping(value, path, "'versions'")
     for raw_version, spec in node.items():
         vpath = (*path, raw_version)
-        if not isinstance(raw_version, int) or isinstance(raw_version, bool) or raw_version < 1:
+        number = _version_number(raw_version)
+        if number is None:
             check.error(
                 vpath, f"'{raw_version}' is not a version number.", "use 1, 2, ... as keys.", key=True
             )
             continue
-        if raw_version >= event.version:
+        if number >= event.version:
             check.error(
                 vpath,
-                f"v{raw_version} is not older than the current version {event.version}.",
+                f"v{number} is not older than the current version {event.version}.",
                 f"list only versions below {event.version}; the current shape is 'fields'.",
                 key=True,
             )
             continue
-        body = check.mapping(spec, vpath, f"version {raw_version}", allow_none=False)
-        check.keys(body, vpath, VERSION_KEYS, f"version {raw_version}", required=("fields",))
+        body = check.mapping(spec, vpath, f"version {number}", allow_none=False)
+        check.keys(body, vpath, VERSION_KEYS, f"version {number}", required=("fields",))
         fields = check.parse_fields(body.get("fields"), (*vpath, "fields"))
         steps = [
             step
@@ -77,9 +78,26 @@ def parse_versions(check: _Checker, event: Event, value: Any, path: PathT) -> li
         if example is not None and not isinstance(example, dict):
             check.error((*vpath, "example"), "'example' must be a mapping of field values.", "")
             example = None
-        _check_steps(check, raw_version, fields, steps, vpath)
-        versions.append(OldVersion(raw_version, fields, steps, custom, example))
+        expected = body.get("expected")
+        if expected is not None and (not isinstance(expected, dict) or example is None):
+            check.error(
+                (*vpath, "expected"),
+                "'expected' must be a mapping of field values, next to an 'example'.",
+                "give the current-version payload that 'example' must be read as.",
+            )
+            expected = None
+        _check_steps(check, number, fields, steps, vpath)
+        versions.append(OldVersion(number, fields, steps, custom, example, expected))
     return sorted(versions, key=lambda v: v.version)
+
+
+def _version_number(key: Any) -> int | None:
+    """A version key: YAML gives 1 as an int, "1" as text; both mean version 1."""
+    if isinstance(key, str) and key.isdigit():
+        key = int(key)
+    if isinstance(key, int) and not isinstance(key, bool) and key >= 1:
+        return key
+    return None
 
 
 def _step(check: _Checker, item: Any, path: PathT) -> Step | None:

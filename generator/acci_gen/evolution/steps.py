@@ -12,30 +12,13 @@ expected values of the generated tests) and to a set of fields (to check compati
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any
 
-from acci_gen.model import MISSING, Field, TypeRef
+from acci_gen.model import MISSING, Field, OldVersion, Step, TypeRef
+
+__all__ = ["KINDS", "OldVersion", "Step", "apply_to_data", "apply_to_fields", "has_default"]
 
 KINDS = ("add", "rename", "remove", "map", "split", "combine")
-
-
-@dataclass(frozen=True)
-class Step:
-    kind: str
-    args: Any
-
-
-@dataclass
-class OldVersion:
-    """An older schema version of an event: its fields, and how it becomes the next version."""
-
-    version: int
-    fields: list[Field]
-    steps: list[Step] = field(default_factory=list)
-    #: A hand-written upcaster instead of (after) the steps.
-    custom: bool = False
-    example: dict[str, Any] | None = None
 
 
 def apply_to_data(steps: list[Step], data: dict[str, Any]) -> dict[str, Any]:

@@ -127,6 +127,7 @@ class UserProjection(Projection):
     """The guide's UserProjection: user_view, one row per user."""
 
     name: ClassVar[str] = "user_view"
+    schema: ClassVar[str] = "examples"
     event_types: ClassVar[Sequence[str]] = ("UserCreated", "UserUpdated")
 
     async def apply(

@@ -1,5 +1,7 @@
--- The guide's user_view read model, scoped to a tenant.
-CREATE TABLE public.user_view (
+-- The guide's user_view read model, scoped to a tenant. In a schema of its own, so that it
+-- never meets the user_view that acci-gen generates from domains/identity.yaml.
+CREATE SCHEMA examples;
+CREATE TABLE examples.user_view (
     tenant_id  text        NOT NULL,
     id         text        NOT NULL,
     email      text        NOT NULL,
@@ -9,4 +11,4 @@ CREATE TABLE public.user_view (
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX user_view_name ON public.user_view (tenant_id, name);
+CREATE INDEX user_view_name ON examples.user_view (tenant_id, name);
