@@ -55,7 +55,13 @@ class OrderingQueries:
         return cls(store.pool)
 
     async def orders_of_customer(
-        self, tenant_id: str, *, customer_id: UUID, status: OrderStatus | None = None, page_size: int = 20
+        self,
+        tenant_id: str,
+        *,
+        customer_id: UUID,
+        status: OrderStatus | None = None,
+        page_size: int = 20,
+        after: OrderSummaryRow | None = None,
     ) -> list[OrderSummaryRow]:
         """orders_of_customer"""
         params = _check(
@@ -66,12 +72,14 @@ class OrderingQueries:
         async with self.pool.connection() as conn:
             cursor = conn.cursor(row_factory=class_row(OrderSummaryRow))
             await cursor.execute(
-                _ORDERS_OF_CUSTOMER,
+                _ORDERS_OF_CUSTOMER_AFTER if after is not None else _ORDERS_OF_CUSTOMER,
                 {
                     "tenant_id": tenant_id,
                     "customer_id": params.customer_id,
-                    "status": params.status,
+                    "status": None if params.status is None else str(params.status),
                     "limit": params.page_size,
+                    "after_opened_at": None if after is None else after.opened_at,
+                    "after_order_id": None if after is None else after.order_id,
                 },
             )
             return await cursor.fetchall()
@@ -87,6 +95,12 @@ def _check(model: type[_P], query: str, values: dict[str, Any]) -> _P:
 
 _ORDERS_OF_CUSTOMER = (
     "SELECT tenant_id, order_id, customer_id, status, total, currency, opened_at FROM public.order_summary "
-    "WHERE tenant_id = %(tenant_id)s AND customer_id = %(customer_id)s AND status = %(status)s ORDER BY "
+    "WHERE tenant_id = %(tenant_id)s AND customer_id = %(customer_id)s AND (%(status)s::text IS NULL OR "
+    "status = %(status)s) ORDER BY opened_at DESC, order_id DESC LIMIT %(limit)s"
+)
+_ORDERS_OF_CUSTOMER_AFTER = (
+    "SELECT tenant_id, order_id, customer_id, status, total, currency, opened_at FROM public.order_summary "
+    "WHERE tenant_id = %(tenant_id)s AND customer_id = %(customer_id)s AND (%(status)s::text IS NULL OR "
+    "status = %(status)s) AND (opened_at, order_id) < (%(after_opened_at)s, %(after_order_id)s) ORDER BY "
     "opened_at DESC, order_id DESC LIMIT %(limit)s"
 )

@@ -51,7 +51,17 @@ LITERAL = ("value",)
 PROJECTION = ("description", "table", "key", "columns", "on")
 PROJECTION_ACTIONS = ("insert", "upsert", "update", "delete")
 PROJECTION_HANDLER = (*PROJECTION_ACTIONS, "key")
-QUERY = ("description", "projection", "params", "filter", "order_by", "limit", "offset", "returns")
+QUERY = (
+    "description",
+    "projection",
+    "params",
+    "filter",
+    "order_by",
+    "limit",
+    "offset",
+    "returns",
+    "paginate",
+)
 FILTER_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "like", "ilike", "contains")
 SCENARIO = ("name", "description", "given", "when", "metadata", "then")
 SCENARIO_METADATA = ("user_id", "tenant_id", "correlation_id", "timestamp")
@@ -304,6 +314,11 @@ def json_schema() -> dict[str, Any]:
                 "limit": {"type": ["string", "integer"]},
                 "offset": {"type": ["string", "integer"]},
                 "returns": {"enum": list(RETURNS)},
+                "paginate": {
+                    "enum": ["keyset"],
+                    "description": "keyset: the method takes `after` (the last row of the previous page) "
+                    "instead of an offset; fast on large tables.",
+                },
             },
             ("projection",),
         ),

@@ -196,6 +196,8 @@ class Query:
     offset: Any
     returns: str
     description: str = ""
+    #: "keyset": pages continue after the last row of the previous page (no offset).
+    paginate: str | None = None
 
 
 @dataclass

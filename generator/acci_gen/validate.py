@@ -1226,6 +1226,8 @@ class Validator:
                 if key in body:
                     self.check_paging(body[key], (*path, key), by_param, key)
             query.limit, query.offset = body.get("limit"), body.get("offset")
+            if "paginate" in body:
+                self.check_keyset(query, body["paginate"], (*path, "paginate"))
 
     def check_filter(
         self, item: Any, path: PathT, columns: dict[str, Field], params: dict[str, Field]
@@ -1283,6 +1285,24 @@ class Validator:
                         f"{column_name} ({column.type.text}).",
                         "give the parameter the column's type.",
                     )
+
+    def check_keyset(self, query: Query, value: Any, path: PathT) -> None:
+        if value != "keyset":
+            self.error(path, f"'paginate' must be 'keyset', not {value!r}.", "write 'paginate: keyset'.")
+            return
+        directions = {direction for _, direction in query.order_by}
+        if not query.order_by or len(directions) != 1:
+            self.error(
+                path,
+                "keyset pagination needs an 'order_by' whose columns all go the same way.",
+                "order by e.g. '[opened_at desc]' or '[name, created_at]'.",
+            )
+        elif query.offset is not None:
+            self.error(path, "keyset pagination replaces 'offset'.", "remove 'offset'.")
+        elif query.returns == "one":
+            self.error(path, "a query that returns one row has no pages.", "remove 'paginate'.")
+        else:
+            query.paginate = "keyset"
 
     def check_paging(self, value: Any, path: PathT, params: dict[str, Field], key: str) -> None:
         if isinstance(value, int) and not isinstance(value, bool):

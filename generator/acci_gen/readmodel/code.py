@@ -232,30 +232,43 @@ def _query_view(query: Query, projection: Projection, columns: tuple[Any, ...]) 
     values: dict[str, str] = {"tenant_id": "tenant_id"}  # SQL parameter -> Python expression
     escape = False
     for item in query.filters:
-        clause, like = _condition(item, values)
+        clause, like = _condition(item, values, params, {c.name: c.sql_type for c in columns})
         escape = escape or like
         where.append(clause)
     order = [f"{column} {direction.upper()}" for column, direction in query.order_by]
     if query.order_by and all(c != projection.key for c, _ in query.order_by):
         last = query.order_by[-1][1].upper()
         order.append(f"{projection.key} {last}")  # a total order, so pages never overlap
-    sql = f"SELECT {', '.join(c.name for c in columns)} FROM public.{projection.table} WHERE " + " AND ".join(
-        where
-    )
+    head = f"SELECT {', '.join(c.name for c in columns)} FROM public.{projection.table} WHERE "
+    tail = ""
     if order:
-        sql += " ORDER BY " + ", ".join(order)
+        tail += " ORDER BY " + ", ".join(order)
     for key in ("limit", "offset"):
         value = getattr(query, key)
         if isinstance(value, str):
             values[key] = f"params.{value}"
-            sql += f" {key.upper()} %({key})s"
+            tail += f" {key.upper()} %({key})s"
         elif isinstance(value, int):
-            sql += f" {key.upper()} {value}"
+            tail += f" {key.upper()} {value}"
     if query.returns == "one" and query.limit is None:
-        sql += " LIMIT 2"
+        tail += " LIMIT 2"
+    sql = head + " AND ".join(where) + tail
+    after_sql = None
+    if query.paginate == "keyset":
+        # The next page starts after the last row of this one, by the same total order.
+        keys = [c for c, _ in query.order_by] + (
+            [projection.key] if projection.key not in dict(query.order_by) else []
+        )
+        op = ">" if query.order_by[0][1] == "asc" else "<"
+        placeholders = ", ".join(f"%(after_{k})s" for k in keys)
+        for key in keys:
+            values[f"after_{key}"] = f"None if after is None else after.{key}"
+        after_sql = head + " AND ".join([*where, f"({', '.join(keys)}) {op} ({placeholders})"]) + tail
     row = f"{pascal(projection.name)}Row"
     returns = f"{row} | None" if query.returns == "one" else f"list[{row}]"
     items = ["self", "tenant_id: str", *(["*"] if query.params else []), *map(_signature_item, query.params)]
+    if after_sql is not None:
+        items += ([] if query.params else ["*"]) + [f"after: {row} | None = None"]
     arguments = "{" + ", ".join(f"{json.dumps(p.name)}: {p.name}" for p in query.params) + "}"
     check = [f"_{pascal(query.name)}Params", json.dumps(query.name), arguments]
     return {
@@ -268,6 +281,7 @@ def _query_view(query: Query, projection: Projection, columns: tuple[Any, ...]) 
         "params_class": f"_{pascal(query.name)}Params",
         "row_class": row,
         "sql": sql,
+        "after_sql": after_sql,
         "sql_params": values,
         "escape_like": escape,
         "one": query.returns == "one",
@@ -281,22 +295,34 @@ def _signature_item(field: Field) -> str:
     return text if value is None else f"{text} = {value}"
 
 
-def _condition(item: dict[str, Any], values: dict[str, str]) -> tuple[str, bool]:
+def _condition(
+    item: dict[str, Any], values: dict[str, str], params: dict[str, Field], types: dict[str, str]
+) -> tuple[str, bool]:
+    """A filter as SQL. A condition on an optional parameter holds when the parameter is None."""
     if "any" in item:
-        parts = [_condition(sub, values) for sub in item["any"]]
+        parts = [_condition(sub, values, params, types) for sub in item["any"]]
         return "(" + " OR ".join(p for p, _ in parts) + ")", any(like for _, like in parts)
     clauses = []
     like = False
     for column, ops in item.items():
         for op, param in ops.items():
+            optional = params[param].optional
             if op == "contains":
                 name = f"{param}_contains"
-                values[name] = f'"%" + _escape_like(params.{param}) + "%"'
-                clauses.append(f"{column} ILIKE %({name})s")
+                value = f'"%" + _escape_like(params.{param}) + "%"'
+                values[name] = f"None if params.{param} is None else {value}" if optional else value
+                clause = f"{column} ILIKE %({name})s"
                 like = True
             else:
-                values[param] = f"params.{param}"
-                clauses.append(f"{column} {_SQL_OPS[op]} %({param})s")
+                name = param
+                value = f"params.{param}"
+                if params[param].type.kind == "enum":  # stored as its text
+                    value = f"None if {value} is None else str({value})" if optional else f"str({value})"
+                values[param] = value
+                clause = f"{column} {_SQL_OPS[op]} %({param})s"
+            # The cast tells PostgreSQL the parameter's type where IS NULL alone cannot.
+            cast = "text" if op == "contains" else types[column]
+            clauses.append(f"(%({name})s::{cast} IS NULL OR {clause})" if optional else clause)
     return " AND ".join(clauses), like
 
 

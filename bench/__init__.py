@@ -1,0 +1,6 @@
+"""ACCI's benchmark suite: each workload run three ways in one process and one run (ACCI, raw psycopg 3
+on an equivalent table, and the `eventsourcing` library), so that figures are compared only as ratios
+taken side by side. Run with `python -m bench` (or `./dev bench`); see `python -m bench --help`.
+
+These are measurements, not tests: nothing here asserts on a timing.
+"""

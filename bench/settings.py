@@ -1,0 +1,51 @@
+"""How much each workload does in the short (default) and the full mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Fixed by the workloads' definitions, the same in both modes.
+BATCH_EVENTS = 10_000
+STREAM_EVENTS = 10_000
+GLOBAL_EVENTS = 50_000
+GLOBAL_STREAMS = 100
+PAGE_SIZE = 500
+SMALL_SNAPSHOT_EVENTS = 100
+COMMAND_AGGREGATES = 100
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    #: Samples per variant; the table shows their median.
+    reps: int
+    #: Transactions in the single-event append workloads.
+    single_appends: int
+    #: Transactions per writer, by number of concurrent writers.
+    per_writer: dict[int, int] = field(default_factory=dict)
+    #: Aggregate loads per sample with a snapshot (they are fast); and of 10,000 events without one.
+    snapshot_loads: int = 100
+    full_loads: int = 1
+    #: Commands per sample.
+    commands: int = 500
+
+
+SHORT = Mode(
+    name="short",
+    reps=1,
+    single_appends=500,
+    per_writer={4: 300, 8: 150},
+    snapshot_loads=200,
+    full_loads=1,
+    commands=300,
+)
+
+FULL = Mode(
+    name="full",
+    reps=3,
+    single_appends=2_000,
+    per_writer={4: 2_000, 8: 1_000},
+    snapshot_loads=1_000,
+    full_loads=3,
+    commands=1_000,
+)

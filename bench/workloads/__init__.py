@@ -1,0 +1,29 @@
+"""The workloads, in the order the table shows them."""
+
+from __future__ import annotations
+
+from bench.runner import Workload
+from bench.workloads import aggregates, appends, commands, concurrency, projections, reads
+
+ALL: list[Workload] = [
+    *appends.WORKLOADS[:2],
+    *concurrency.WORKLOADS,
+    appends.WORKLOADS[2],
+    *reads.WORKLOADS[:1],
+    *aggregates.WORKLOADS,
+    *reads.WORKLOADS[1:],
+    *commands.WORKLOADS,
+    *projections.WORKLOADS,
+]
+
+
+def select(only: list[str] | None) -> list[Workload]:
+    """The workloads named in `only` (a name, or a prefix such as `concurrent` or `snapshot`)."""
+    if not only:
+        return ALL
+    chosen = [w for w in ALL if any(w.name == o or w.name.startswith(f"{o}-") for o in only)]
+    unknown = [o for o in only if not any(w.name == o or w.name.startswith(f"{o}-") for w in ALL)]
+    if unknown:
+        names = ", ".join(w.name for w in ALL)
+        raise SystemExit(f"unknown workload {', '.join(unknown)}; choose from: {names}")
+    return chosen
