@@ -53,24 +53,25 @@ async def upgrade_events(
     skip: set[object] = set()
     for event_type in registry.event_types:
         current = registry.current_version(event_type)
-        after = 0
+        after = (0, 0)  # keyset over (transaction_id, global_position): the by-type index, in order
         while True:
             with database_errors(f"upgrading {event_type} events"):
                 async with store.pool.connection() as conn, conn.transaction():
                     cur = await conn.execute(
                         """
-                        SELECT id, global_position FROM acci.events
-                         WHERE event_type = %s AND schema_version < %s AND global_position > %s
-                         ORDER BY global_position LIMIT %s
+                        SELECT id, transaction_id::text::bigint, global_position FROM acci.events
+                         WHERE event_type = %s AND schema_version < %s
+                           AND (transaction_id, global_position) > (%s::text::xid8, %s)
+                         ORDER BY events.transaction_id, events.global_position LIMIT %s
                          FOR UPDATE
                         """,
-                        [event_type, current, after, batch_size],
+                        [event_type, current, after[0], after[1], batch_size],
                     )
                     ids = await cur.fetchall()
                     if not ids:
                         break
-                    after = ids[-1][1]
-                    for event_id, _ in ids:
+                    after = (ids[-1][1], ids[-1][2])
+                    for event_id, _, _ in ids:
                         event = await read_event_on(conn, event_id)
                         if event is None or event_id in skip:
                             continue
