@@ -37,7 +37,7 @@ def setup_stream(ctx: Context) -> None:
 async def acci_read_typed(ctx: Context, run: int) -> Sample:
     store = await ctx.store()
     timer = Timer()
-    events = [REGISTRY.decode(e) for e in await store.read_stream(stream("reader"))]
+    events = REGISTRY.decode_all(await store.read_stream(stream("reader")))
     return timer.stop(len(events))
 
 
@@ -81,7 +81,7 @@ READ_STREAM = Workload(
     title="read one stream of 10,000 events (typed)",
     setup=setup_stream,
     variants=[
-        Variant("acci", "ACCI read_stream + EventRegistry.decode", acci_read_typed),
+        Variant("acci", "ACCI read_stream + EventRegistry.decode_all", acci_read_typed),
         Variant("acci", "ACCI read_stream only (RecordedEvent)", acci_read_records),
         Variant("raw", "raw SELECT, dict rows, jsonb to dict", raw_read),
         Variant("raw", "raw SELECT, asyncio", raw_async_read),
@@ -135,7 +135,7 @@ async def acci_read_all_typed(ctx: Context, run: int) -> Sample:
     count, after = 0, START
     timer = Timer()
     while page := await store.read_all(after, limit=PAGE_SIZE):
-        count += len([REGISTRY.decode(e) for e in page])
+        count += len(REGISTRY.decode_all(page))
         after = page[-1].position
     return timer.stop(count)
 
@@ -192,7 +192,7 @@ READ_ALL = Workload(
     setup=setup_global,
     variants=[
         Variant("acci", "ACCI read_all", acci_read_all),
-        Variant("acci", "ACCI read_all + EventRegistry.decode", acci_read_all_typed),
+        Variant("acci", "ACCI read_all + EventRegistry.decode_all", acci_read_all_typed),
         Variant("raw", "raw SELECT by (transaction_id, position), dict rows", raw_read_all),
         Variant("raw", "raw SELECT, tuple rows, JSON as text (what read_all returns)", raw_read_all_text),
         Variant("es", "es recorder select_notifications", es_recorder_read_all),

@@ -15,6 +15,7 @@ from acci import metrics
 from acci.aggregate import Aggregate
 from acci.errors import AcciError
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from acci.gcpause import gc_paused
 from acci.store.base import EventStore
 
 A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
@@ -61,10 +62,12 @@ class Repository(Generic[A]):
                         "ignoring a snapshot of %s that does not fit its state class", aggregate.stream
                     )
                     aggregate = self.aggregate_class(tenant_id, aggregate_id)
-        for event in await self.store.read_stream(
+        events = await self.store.read_stream(
             aggregate.stream, from_version=aggregate.version, to_version=at_version, as_of=as_of
-        ):
-            aggregate.apply(event)
+        )
+        with gc_paused():  # many short-lived payloads, no cycles: see acci.gcpause
+            for event in events:
+                aggregate.apply(event)
         return aggregate
 
     async def save(

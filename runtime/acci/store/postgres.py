@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from acci import metrics
 from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.gcpause import gc_paused
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
 from acci.store.pg_errors import database_errors, translate
 from acci.store.prepare import append_params, metadata_for
@@ -225,7 +226,7 @@ class PostgresEventStore(EventStore):
         with database_errors("reading a stream", stream=stream):
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(_READ_STREAM, params, prepare=True)).fetchall()
-        return [_to_event(row) for row in rows]
+        return _to_events(rows)
 
     async def stream_version(self, stream: StreamId) -> int:
         with database_errors("reading a stream's version", stream=stream):
@@ -335,6 +336,11 @@ def _recorded(
     ]
 
 
+def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
+    with gc_paused():
+        return [_to_event(row) for row in rows]
+
+
 def _to_event(row: TupleRow) -> RecordedEvent:
     (
         event_id,
@@ -398,7 +404,7 @@ async def read_all_on(
         "limit": limit,
     }
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
-    return [_to_event(row) for row in rows]
+    return _to_events(rows)
 
 
 async def read_event_on(conn: psycopg.AsyncConnection[TupleRow], event_id: UUID) -> RecordedEvent | None:
