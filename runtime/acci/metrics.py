@@ -69,9 +69,16 @@ DEAD_LETTERS_PARKED = Counter(
 )
 
 
+_appended_by_type: dict[str, Counter] = {}
+
+
 def record_appended(events: Iterable[RecordedEvent]) -> None:
     for event in events:
-        EVENTS_APPENDED.labels(event.event_type).inc()
+        # labels() builds a key and takes a lock on every call; keep each type's child.
+        child = _appended_by_type.get(event.event_type)
+        if child is None:
+            child = _appended_by_type[event.event_type] = EVENTS_APPENDED.labels(event.event_type)
+        child.inc()
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -71,6 +71,13 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
     )
 
 
+# One event, the most common append: scalars, no arrays to adapt (acci.append_event).
+_APPEND_ONE = """
+SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
+  FROM acci.append_event(%s, %s, %s, %s::bigint, %s::uuid, %s, %s::int, %s,
+                         %s, %s, %s, %s, %s::uuid, %s, %s)
+"""
+
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _MAX_VERSION = 2**62
 
@@ -146,11 +153,15 @@ class PostgresEventStore(EventStore):
         meta = metadata_for(stream, metadata)
         params, types = append_params(stream, events, expected_version, meta, command_id, command_type)
         params.append(self.notify)
+        query = _APPEND
+        if len(events) == 1:
+            query = _APPEND_ONE
+            params[4:8] = [values[0] for values in params[4:8]]
         inline = [p for p in self.inline_projections if any(t[0] in p.event_types for t in types)]
         try:
             async with self.pool.connection() as conn:
                 if not inline:
-                    rows = await (await conn.execute(_APPEND, params)).fetchall()
+                    rows = await (await conn.execute(query, params)).fetchall()
                     recorded = _recorded(stream, meta, events, types, rows)
                     metrics.record_appended(recorded)
                     return recorded
@@ -158,7 +169,7 @@ class PostgresEventStore(EventStore):
                     # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
                     for projection in inline:
                         await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
-                    rows = await (await conn.execute(_APPEND, params)).fetchall()
+                    rows = await (await conn.execute(query, params)).fetchall()
                     recorded = _recorded(stream, meta, events, types, rows)
                     for projection in inline:
                         mine = [e for e in recorded if e.event_type in projection.event_types]
