@@ -131,9 +131,6 @@ class CommandHandler(ABC, Generic[C, A]):
     async def _handle(self, command: Command[C]) -> CommandResult:
         self.validate(command)
         tenant_id = command.metadata.tenant_id
-        first = await self.store.find_command(tenant_id, command.id)
-        if first is not None:
-            return await self._replay(first)
         metadata = EventMetadata(
             correlation_id=command.metadata.correlation_id,
             user_id=command.metadata.user_id,
@@ -142,7 +139,12 @@ class CommandHandler(ABC, Generic[C, A]):
         )
         attempt = 0
         while True:
-            aggregate = await self.repository.load(tenant_id, self.aggregate_id(command))
+            # The first load also asks whether this command id was handled before (one round trip).
+            aggregate, first = await self.repository.load_with_command(
+                tenant_id, self.aggregate_id(command), command_id=command.id if attempt == 0 else None
+            )
+            if first is not None:
+                return await self._replay(first)
             self.check_precondition(aggregate)
             events = self.decide(aggregate, command)
             try:

@@ -16,7 +16,7 @@ from acci.aggregate import Aggregate
 from acci.errors import AcciError
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.gcpause import gc_paused
-from acci.store.base import EventStore
+from acci.store.base import CommandRecord, EventStore
 
 A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
 
@@ -44,31 +44,43 @@ class Repository(Generic[A]):
         A snapshot is used when its schema hash matches the class and it is not newer than the
         version or time asked for; otherwise the stream is replayed from the start.
         """
-        aggregate = self.aggregate_class(tenant_id, aggregate_id)
-        if use_snapshot:
-            snapshot = await self.store.load_snapshot(aggregate.stream)
-            usable = (
-                snapshot is not None
-                and snapshot.schema_hash == aggregate.schema_hash()
-                and (at_version is None or snapshot.version <= at_version)
-                and (as_of is None or snapshot.event_timestamp <= as_of)
-            )
-            if snapshot is not None and usable:
-                try:
-                    aggregate.restore(snapshot)
-                except ValidationError:
-                    # The hash matched but the data does not fit: treat it as stale, never misread it.
-                    log.warning(
-                        "ignoring a snapshot of %s that does not fit its state class", aggregate.stream
-                    )
-                    aggregate = self.aggregate_class(tenant_id, aggregate_id)
-        events = await self.store.read_stream(
-            aggregate.stream, from_version=aggregate.version, to_version=at_version, as_of=as_of
+        aggregate, _ = await self.load_with_command(
+            tenant_id, aggregate_id, at_version=at_version, as_of=as_of, use_snapshot=use_snapshot
         )
+        return aggregate
+
+    async def load_with_command(
+        self,
+        tenant_id: str,
+        aggregate_id: str,
+        *,
+        at_version: int | None = None,
+        as_of: datetime | None = None,
+        use_snapshot: bool = True,
+        command_id: UUID | None = None,
+    ) -> tuple[A, CommandRecord | None]:
+        """`load`, and the record of `command_id` if it was handled before, read together."""
+        aggregate = self.aggregate_class(tenant_id, aggregate_id)
+        loaded = await self.store.load_stream(
+            aggregate.stream,
+            schema_hash=aggregate.schema_hash() if use_snapshot else None,
+            to_version=at_version,
+            as_of=as_of,
+            command=(tenant_id, command_id) if command_id is not None else None,
+        )
+        events = loaded.events
+        if loaded.snapshot is not None:
+            try:
+                aggregate.restore(loaded.snapshot)
+            except ValidationError:
+                # The hash matched but the data does not fit: treat it as stale, never misread it.
+                log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
+                aggregate = self.aggregate_class(tenant_id, aggregate_id)
+                events = await self.store.read_stream(aggregate.stream, to_version=at_version, as_of=as_of)
         with gc_paused():  # many short-lived payloads, no cycles: see acci.gcpause
             for event in events:
                 aggregate.apply(event)
-        return aggregate
+        return aggregate, loaded.command
 
     async def save(
         self,

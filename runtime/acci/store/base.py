@@ -37,6 +37,27 @@ class CommandRecord:
     last_version: int
 
 
+@dataclass(frozen=True, slots=True)
+class StreamLoad:
+    """What loading an aggregate reads: a usable snapshot (or None), the events after it, and the
+    record of a command id when one was asked about."""
+
+    snapshot: Snapshot | None
+    events: list[RecordedEvent]
+    command: CommandRecord | None = None
+
+
+def snapshot_usable(
+    snapshot: Snapshot, schema_hash: str, to_version: int | None, as_of: datetime | None
+) -> bool:
+    """A snapshot of the current state schema, not newer than the version or time asked for."""
+    return (
+        snapshot.schema_hash == schema_hash
+        and (to_version is None or snapshot.version <= to_version)
+        and (as_of is None or snapshot.event_timestamp <= as_of)
+    )
+
+
 class Waiter(ABC):
     """Wakes a subscription when new events may have been appended."""
 
@@ -122,6 +143,27 @@ class EventStore(ABC):
 
     async def close(self) -> None:  # noqa: B027 - stores without resources need no close
         """Release connections."""
+
+    async def load_stream(
+        self,
+        stream: StreamId,
+        *,
+        schema_hash: str | None = None,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+        command: tuple[str, UUID] | None = None,
+    ) -> StreamLoad:
+        """Everything an aggregate load needs: the newest usable snapshot (when `schema_hash` is
+        given), the events after it up to `to_version`/`as_of`, and the record of `command`
+        (tenant, id) if asked. Stores may read it all at once; this default reads in turn."""
+        record = await self.find_command(*command) if command is not None else None
+        snapshot = await self.load_snapshot(stream) if schema_hash is not None else None
+        if snapshot is not None and not snapshot_usable(snapshot, schema_hash or "", to_version, as_of):
+            snapshot = None
+        events = await self.read_stream(
+            stream, from_version=snapshot.version if snapshot else 0, to_version=to_version, as_of=as_of
+        )
+        return StreamLoad(snapshot, events, record)
 
     # -- conveniences -----------------------------------------------------------------------
 

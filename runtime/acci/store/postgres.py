@@ -17,7 +17,7 @@ from acci import metrics
 from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.gcpause import gc_paused
-from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
+from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
 from acci.store.pg_errors import database_errors, translate
 from acci.store.prepare import append_params, metadata_for
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
@@ -70,6 +70,30 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
         " LIMIT %(limit)s"
     )
 
+
+_FIND_COMMAND = """
+SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+  FROM acci.commands WHERE tenant_id = %s AND command_id = %s
+"""
+
+_USABLE_SNAPSHOT_WHERE = """
+ WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
+   AND schema_hash = %s AND version <= %s AND event_timestamp <= %s
+"""
+
+_USABLE_SNAPSHOT = (
+    'SELECT version, state::text, schema_hash, event_timestamp, "timestamp" FROM acci.snapshots'  # noqa: S608
+    + _USABLE_SNAPSHOT_WHERE
+)
+
+# The events after the usable snapshot (or all, when there is none), up to a version and a time.
+_EVENTS_AFTER_SNAPSHOT = f"""
+SELECT {_EVENT_COLUMNS} FROM acci.events
+ WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
+   AND version > coalesce((SELECT version FROM acci.snapshots {_USABLE_SNAPSHOT_WHERE}), 0)
+   AND version <= %s AND "timestamp" <= %s
+ ORDER BY version
+"""  # noqa: S608 - constant text, no input
 
 # One event, the most common append: scalars, no arrays to adapt (acci.append_event).
 _APPEND_ONE = """
@@ -280,6 +304,49 @@ class PostgresEventStore(EventStore):
             return None
         version, state_json, schema_hash, event_timestamp, timestamp = row
         return Snapshot(stream, version, state_json, schema_hash, event_timestamp, timestamp)
+
+    async def load_stream(
+        self,
+        stream: StreamId,
+        *,
+        schema_hash: str | None = None,
+        to_version: int | None = None,
+        as_of: datetime | None = None,
+        command: tuple[str, UUID] | None = None,
+    ) -> StreamLoad:
+        """One round trip: the statements go out in a pipeline, inside one REPEATABLE READ
+        transaction, so the snapshot and the events after it come from the same moment."""
+        key = [stream.tenant_id, stream.aggregate_type, stream.aggregate_id]
+        limit = _MAX_VERSION if to_version is None else to_version
+        moment = _FAR_FUTURE if as_of is None else as_of
+        with database_errors("loading an aggregate", stream=stream):
+            async with self.pool.connection() as conn:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    found = await conn.execute(_FIND_COMMAND, list(command)) if command else None
+                    usable = [*key, schema_hash, limit, moment]  # no hash: no snapshot matches
+                    snap = (
+                        await conn.execute(_USABLE_SNAPSHOT, usable, prepare=True)
+                        if schema_hash is not None
+                        else None
+                    )
+                    events = await conn.execute(
+                        _EVENTS_AFTER_SNAPSHOT, [*key, *usable, limit, moment], prepare=True
+                    )
+                record_row = await found.fetchone() if found is not None else None
+                snapshot_row = await snap.fetchone() if snap is not None else None
+                rows = await events.fetchall()
+        snapshot = None
+        if snapshot_row is not None:
+            version, state_json, hash_, event_timestamp, timestamp = snapshot_row
+            snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, timestamp)
+        record = None
+        if command is not None and record_row is not None:
+            command_type, aggregate_type, aggregate_id, first, last = record_row
+            record = CommandRecord(
+                command[1], command_type, StreamId(command[0], aggregate_type, aggregate_id), first, last
+            )
+        return StreamLoad(snapshot, _to_events(rows), record)
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
         with database_errors("looking up a command"):
