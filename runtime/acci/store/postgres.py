@@ -76,24 +76,36 @@ SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
   FROM acci.commands WHERE tenant_id = %s AND command_id = %s
 """
 
-_USABLE_SNAPSHOT_WHERE = """
- WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
-   AND schema_hash = %s AND version <= %s AND event_timestamp <= %s
+# Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
+# data): the command record, the newest usable snapshot (its state on the first row only), and
+# the events after it. A row with no event columns means there were no events.
+_LOAD_STREAM = """
+SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version,
+       s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash, s.event_timestamp,
+       s.taken_at,
+       e.id, e.tenant_id, e.aggregate_type, e.aggregate_id, e.event_type, e.version, e.schema_version,
+       e.data, e.user_id, e.correlation_id, e.causation_id, e.metadata, e."timestamp", e.xid,
+       e.global_position
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL (
+        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+          FROM acci.commands WHERE tenant_id = %(tenant)s AND command_id = %(command)s) AS c ON true
+  LEFT JOIN LATERAL (
+        SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
+          FROM acci.snapshots
+         WHERE tenant_id = %(tenant)s AND aggregate_type = %(type)s AND aggregate_id = %(id)s
+           AND schema_hash = %(hash)s AND version <= %(to)s AND event_timestamp <= %(as_of)s) AS s ON true
+  LEFT JOIN LATERAL (
+        SELECT row_number() OVER (ORDER BY version) AS n, id, tenant_id, aggregate_type, aggregate_id,
+               event_type, version, schema_version, data::text AS data, user_id, correlation_id,
+               causation_id, metadata::text AS metadata, "timestamp",
+               transaction_id::text::bigint AS xid, global_position
+          FROM acci.events
+         WHERE tenant_id = %(tenant)s AND aggregate_type = %(type)s AND aggregate_id = %(id)s
+           AND version > coalesce(s.version, 0) AND version <= %(to)s AND "timestamp" <= %(as_of)s
+       ) AS e ON true
+ ORDER BY e.version
 """
-
-_USABLE_SNAPSHOT = (
-    'SELECT version, state::text, schema_hash, event_timestamp, "timestamp" FROM acci.snapshots'  # noqa: S608
-    + _USABLE_SNAPSHOT_WHERE
-)
-
-# The events after the usable snapshot (or all, when there is none), up to a version and a time.
-_EVENTS_AFTER_SNAPSHOT = f"""
-SELECT {_EVENT_COLUMNS} FROM acci.events
- WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s
-   AND version > coalesce((SELECT version FROM acci.snapshots {_USABLE_SNAPSHOT_WHERE}), 0)
-   AND version <= %s AND "timestamp" <= %s
- ORDER BY version
-"""  # noqa: S608 - constant text, no input
 
 # One event, the most common append: scalars, no arrays to adapt (acci.append_event).
 _APPEND_ONE = """
@@ -314,39 +326,31 @@ class PostgresEventStore(EventStore):
         as_of: datetime | None = None,
         command: tuple[str, UUID] | None = None,
     ) -> StreamLoad:
-        """One round trip: the statements go out in a pipeline, inside one REPEATABLE READ
-        transaction, so the snapshot and the events after it come from the same moment."""
-        key = [stream.tenant_id, stream.aggregate_type, stream.aggregate_id]
-        limit = _MAX_VERSION if to_version is None else to_version
-        moment = _FAR_FUTURE if as_of is None else as_of
+        """One statement (see _LOAD_STREAM): a consistent read in one round trip."""
+        params = {
+            "tenant": stream.tenant_id,
+            "type": stream.aggregate_type,
+            "id": stream.aggregate_id,
+            "command": command[1] if command is not None else None,
+            "hash": schema_hash,  # None: no snapshot matches
+            "to": _MAX_VERSION if to_version is None else to_version,
+            "as_of": _FAR_FUTURE if as_of is None else as_of,
+        }
         with database_errors("loading an aggregate", stream=stream):
             async with self.pool.connection() as conn:
-                async with conn.pipeline(), conn.transaction():
-                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    found = await conn.execute(_FIND_COMMAND, list(command)) if command else None
-                    usable = [*key, schema_hash, limit, moment]  # no hash: no snapshot matches
-                    snap = (
-                        await conn.execute(_USABLE_SNAPSHOT, usable, prepare=True)
-                        if schema_hash is not None
-                        else None
-                    )
-                    events = await conn.execute(
-                        _EVENTS_AFTER_SNAPSHOT, [*key, *usable, limit, moment], prepare=True
-                    )
-                record_row = await found.fetchone() if found is not None else None
-                snapshot_row = await snap.fetchone() if snap is not None else None
-                rows = await events.fetchall()
-        snapshot = None
-        if snapshot_row is not None:
-            version, state_json, hash_, event_timestamp, timestamp = snapshot_row
-            snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, timestamp)
+                rows = await (await conn.execute(_LOAD_STREAM, params, prepare=True)).fetchall()
+        first = rows[0]
         record = None
-        if command is not None and record_row is not None:
-            command_type, aggregate_type, aggregate_id, first, last = record_row
-            record = CommandRecord(
-                command[1], command_type, StreamId(command[0], aggregate_type, aggregate_id), first, last
-            )
-        return StreamLoad(snapshot, _to_events(rows), record)
+        if command is not None and first[0] is not None:
+            command_type, aggregate_type, aggregate_id, first_version, last_version = first[:5]
+            owner = StreamId(command[0], aggregate_type, aggregate_id)
+            record = CommandRecord(command[1], command_type, owner, first_version, last_version)
+        snapshot = None
+        if first[5] is not None:
+            version, state_json, hash_, event_timestamp, taken_at = first[5:10]
+            snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, taken_at)
+        events = _to_events([row[10:] for row in rows]) if first[10] is not None else []
+        return StreamLoad(snapshot, events, record)
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
         with database_errors("looking up a command"):
