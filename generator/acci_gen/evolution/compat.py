@@ -52,7 +52,7 @@ def _mismatches(
     event: Event, start: int, derived: dict[str, Field], current: dict[str, Field]
 ) -> list[Problem]:
     out: list[Problem] = []
-    path: tuple[str | int, ...] = ("events", event.name, "versions", start)
+    path: tuple[str | int, ...] = ("events", event.name, "versions", str(start))
     for name in sorted(derived):
         if name not in current:
             out.append(

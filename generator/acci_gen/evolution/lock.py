@@ -136,7 +136,7 @@ def compare_with_lock(
                 field, detail = _first_difference(released["fields"], now["fields"])
                 in_current = number == event.version
                 path: tuple[str | int, ...] = (
-                    ("events", name, "fields") if in_current else ("events", name, "versions", number)
+                    ("events", name, "fields") if in_current else ("events", name, "versions", str(number))
                 )
                 problems.append(
                     Problem(
