@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from acci_gen.cli import main
 
 HERE = Path(__file__).parent / "evolution"
@@ -58,7 +57,8 @@ def test_the_lock_records_each_version_once_and_never_changes_it(
     domain = released / "domains" / "people.yaml"
     text = domain.read_text().replace(
         "  PersonRegistered:\n    aggregate: Person\n    fields:\n",
-        "  PersonRegistered:\n    aggregate: Person\n    version: 2\n    fields:\n      age: {type: int, default: 0}\n",
+        "  PersonRegistered:\n    aggregate: Person\n    version: 2\n    fields:\n"
+        "      age: {type: int, default: 0}\n",
     )
     old_fields = (
         "    versions:\n      1:\n        fields:\n          person_id: uuid\n          full_name: string\n"
@@ -85,7 +85,10 @@ def test_backward_checks_only_the_previous_version(
 ) -> None:
     """v1 cannot become v3 (no step adds 'age'), but v2 can: backward passes, transitive fails."""
     domain = released / "domains" / "people.yaml"
-    v1 = "          person_id: uuid\n          full_name: string\n          nickname: {type: string, optional: true}\n"
+    v1 = (
+        "          person_id: uuid\n          full_name: string\n"
+        "          nickname: {type: string, optional: true}\n"
+    )
     text = (
         domain.read_text()
         .replace(
