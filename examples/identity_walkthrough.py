@@ -12,6 +12,10 @@ import asyncio
 import sys
 import uuid
 
+from acci import Command, CommandMetadata, NewEvent, PostgresEventStore, StreamId
+from acci.database import database_url
+from acci.migrations import migrate, runtime_migrations
+from acci.projections import ProjectionRunner, projection_status
 from identity.commands import CreateUser, UpdateUser
 from identity.handlers import handle
 from identity.projections import UserViewProjection
@@ -19,11 +23,6 @@ from identity.queries import IdentityQueries
 from identity.service import migrations
 from ordering.registry import REGISTRY as ORDERING
 from ordering.service import migrations as ordering_migrations
-
-from acci import Command, CommandMetadata, NewEvent, PostgresEventStore, StreamId
-from acci.database import database_url
-from acci.migrations import migrate, runtime_migrations
-from acci.projections import ProjectionRunner, projection_status
 
 
 def say(step: str) -> None:
