@@ -16,7 +16,8 @@ from acci.projections import Projection
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
-from .events import OrderCancelled, OrderOpened, OrderPlaced
+from .custom import projections
+from .events import OrderCancelled, OrderLineAdded, OrderOpened, OrderPlaced
 from .registry import REGISTRY
 
 
@@ -25,7 +26,7 @@ class OrderSummaryProjection(Projection):
 
     name: ClassVar[str] = "order_summary"
     table: ClassVar[str] = "order_summary"
-    event_types: ClassVar[Sequence[str]] = ("OrderOpened", "OrderPlaced", "OrderCancelled")
+    event_types: ClassVar[Sequence[str]] = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
 
     async def apply(
         self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
@@ -43,6 +44,8 @@ class OrderSummaryProjection(Projection):
                     payload.opened_at,
                 ],
             )
+        elif isinstance(payload, OrderLineAdded):
+            await projections.order_summary_on_order_line_added(conn, table, event, payload)
         elif isinstance(payload, OrderPlaced):
             await conn.execute(
                 _ORDER_SUMMARY_ON_ORDER_PLACED.format(table),

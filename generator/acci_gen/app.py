@@ -104,6 +104,7 @@ def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) ->
         problems += read_models.problems
         generated.update(read_models.generated)
         stubs.update(read_models.migrations)
+        stubs.update(read_models.stubs)
         if read_models.new_migration:
             new_migrations.append(f"{domain.name}/migrations/{read_models.new_migration}")
         generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, stubs)

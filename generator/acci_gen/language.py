@@ -49,7 +49,7 @@ EMIT = ("event", "map")
 APPLY_OPS = ("value", "add", "subtract", "append")
 LITERAL = ("value",)
 PROJECTION = ("description", "table", "key", "columns", "on")
-PROJECTION_ACTIONS = ("insert", "upsert", "update", "delete")
+PROJECTION_ACTIONS = ("insert", "upsert", "update", "delete", "custom")
 PROJECTION_HANDLER = (*PROJECTION_ACTIONS, "key")
 QUERY = (
     "description",
@@ -282,6 +282,11 @@ def json_schema() -> dict[str, Any]:
                             "upsert": _map_of({"$ref": ref + "expr"}, SNAKE, "Column values."),
                             "update": _map_of({"$ref": ref + "expr"}, SNAKE, "Column values."),
                             "delete": {"type": "boolean"},
+                            "custom": {
+                                "type": "boolean",
+                                "description": "A hand-written handler in custom/projections.py "
+                                "(stubbed once).",
+                            },
                             "key": {"type": "string", "description": "The key value, e.g. event.user_id."},
                         }
                     ),

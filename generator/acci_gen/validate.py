@@ -1064,7 +1064,16 @@ class Validator:
             )
             return
         action = actions[0]
-        projection.handlers[event_name] = body
+        if action == "custom":
+            if body["custom"] is not True or set(body) != {"custom"}:
+                self.error(
+                    (*path, "custom"),
+                    "a hand-written handler is 'custom: true' alone.",
+                    "write 'custom: true' and change the table in custom/projections.py.",
+                )
+                return
+            projection.handlers[event_name] = body
+            return
         scopes: dict[str, dict[str, Any]] = {
             "event": {f.name: f for f in event.fields},
             "envelope": {k: Field(k, TypeRef(v, v)) for k, v in L.ENVELOPE_FIELDS.items()},

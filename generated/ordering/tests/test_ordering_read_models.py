@@ -12,11 +12,11 @@ from uuid import UUID
 import pytest_asyncio
 from acci import DomainEvent, NewEvent, PostgresEventStore, StreamId
 from acci.migrations import migrate
-from acci.projections import ProjectionRunner
+from acci.projections import ProjectionRunner, RunnerSettings
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from ..events import OrderCancelled, OrderOpened, OrderPlaced, OrderStatus
+from ..events import OrderCancelled, OrderLineAdded, OrderOpened, OrderPlaced, OrderStatus
 from ..projections import OrderSummaryProjection
 from ..queries import OrderingQueries
 from ..service import migrations
@@ -63,6 +63,32 @@ async def test_order_summary_on_order_opened(store: PostgresEventStore) -> None:
     assert rows[0]["status"] == "open"
     assert rows[0]["currency"] == str(event.currency)
     assert rows[0]["opened_at"] == event.opened_at
+
+
+async def test_order_summary_on_order_line_added(store: PostgresEventStore) -> None:
+    created = OrderOpened.model_validate(
+        {
+            "order_id": "00000000-0000-4000-8000-000000000001",
+            "customer_id": "00000000-0000-4000-8000-000000000001",
+            "currency": "eur",
+            "opened_at": "2024-01-02T03:04:05+00:00",
+            "opened_by": "x",
+        }
+    )
+    await _append(store, "Order", str(created.order_id), created)
+    event = OrderLineAdded.model_validate(
+        {
+            "order_id": "00000000-0000-4000-8000-000000000001",
+            "line": {
+                "sku": "ABC-0001",
+                "quantity": 1,
+                "unit_price": "1",
+            },
+            "amount": "1",
+        }
+    )
+    await _append(store, "Order", str(event.order_id), event)
+    await ProjectionRunner(store, OrderSummaryProjection(), RunnerSettings(fail_fast=True)).catch_up()
 
 
 async def test_order_summary_on_order_placed(store: PostgresEventStore) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acci_gen.model import MISSING, Domain, Event, Field, Projection, Query
-from acci_gen.pycode import Imports
+from acci_gen.pycode import Imports, snake
 from acci_gen.pytypes import IMPORTS, base_type, declaration, default, literal, names_used
 from acci_gen.readmodel.tables import tables
 
@@ -40,12 +40,18 @@ def pascal(name: str) -> str:
 
 @dataclass(frozen=True)
 class Statement:
-    """One SQL statement of a handler, with the Python expressions of its parameters."""
+    """One SQL statement of a handler, with the Python expressions of its parameters; or, for a
+    hand-written handler, the name of its function in custom/projections.py."""
 
     event: str
     constant: str
     sql: str
     params: list[str]
+    custom: str = ""
+
+
+def custom_function(projection: Projection, event_name: str) -> str:
+    return f"{projection.name}_on_{snake(event_name)}"
 
 
 def projections_view(domain: Domain) -> dict[str, Any]:
@@ -81,10 +87,13 @@ def effective_handlers(projection: Projection) -> dict[str, dict[str, Any]]:
 
 def _statement(projection: Projection, event: Event, handler: dict[str, Any], imports: Imports) -> Statement:
     constant = "_" + "_".join(part.upper() for part in _words(f"{projection.name}_on_{event.name}"))
+    if "custom" in handler:
+        imports.add(".custom", "projections")
+        return Statement(event.name, constant, "", [], custom=custom_function(projection, event.name))
     columns = {c.name: c for c in projection.columns}
     fields = {f.name: f for f in event.fields}
     key = projection.key
-    action = next(a for a in ("insert", "upsert", "update", "delete") if a in handler)
+    action = next(a for a in ("insert", "upsert", "update", "delete") if a in handler)  # custom: above
     if action in ("update", "delete"):
         key_param = _param(handler.get("key", f"event.{key}"), columns[key], fields, imports)
     if action == "delete":
@@ -357,3 +366,24 @@ def _constant(name: str, text: str, call: str, width: int) -> str:
 def strings_tuple(items: list[str]) -> str:
     quoted = [json.dumps(i) for i in items]
     return "(" + ", ".join(quoted) + ("," if len(quoted) == 1 else "") + ")"
+
+
+def custom_projections_view(domain: Domain) -> dict[str, Any] | None:
+    """The stub module of hand-written projection handlers, or None when there are none."""
+    imports = Imports()
+    imports.add("psycopg", "AsyncConnection", "sql")
+    imports.add("psycopg.rows", "TupleRow")
+    imports.add("acci", "RecordedEvent")
+    functions = []
+    for projection in domain.projections:
+        for event_name, handler in projection.handlers.items():
+            if "custom" in handler:
+                imports.add("..events", event_name)
+                functions.append(
+                    {
+                        "name": custom_function(projection, event_name),
+                        "event": event_name,
+                        "projection": projection.name,
+                    }
+                )
+    return {"imports": imports.render(), "functions": functions} if functions else None

@@ -10,7 +10,7 @@ from typing import Any
 from acci_gen.errors import Diagnostic
 from acci_gen.model import Domain
 from acci_gen.readmodel.migrations import SNAPSHOT, existing_migrations, load_snapshot, plan, snapshot_text
-from acci_gen.readmodel.render import render_readmodel
+from acci_gen.readmodel.render import render_custom_projections, render_readmodel
 from acci_gen.readmodel.tables import tables
 
 
@@ -19,6 +19,8 @@ class ReadModelFiles:
     generated: dict[str, str] = field(default_factory=dict)
     #: Migrations: the existing ones as they are on disk, and a new one when the YAML changed.
     migrations: dict[str, str] = field(default_factory=dict)
+    #: User-owned stubs of hand-written projection handlers.
+    stubs: dict[str, str] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     #: The file name of the migration this run adds, if any.
     new_migration: str | None = None
@@ -30,6 +32,7 @@ def readmodel_files(
     result = ReadModelFiles()
     pkg = domain.name
     result.generated.update(render_readmodel(domain, header, environment))
+    result.stubs.update(render_custom_projections(domain, environment))
     folder = out / pkg / "migrations"
     for name in existing_migrations(folder):
         result.migrations[f"{pkg}/migrations/{name}"] = (folder / name).read_text(encoding="utf-8")

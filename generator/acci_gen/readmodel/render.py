@@ -6,8 +6,28 @@ from typing import Any
 
 from acci_gen.model import Domain
 from acci_gen.pycode import Imports
-from acci_gen.readmodel.code import projections_view, queries_view, sql_constant, str_constant, strings_tuple
+from acci_gen.readmodel.code import (
+    custom_projections_view,
+    projections_view,
+    queries_view,
+    sql_constant,
+    str_constant,
+    strings_tuple,
+)
 from acci_gen.readmodel.tests_code import tests_view
+
+
+def render_custom_projections(domain: Domain, environment: Any) -> dict[str, str]:
+    """The user-owned stub of hand-written projection handlers (written once, never again)."""
+    view = custom_projections_view(domain)
+    if view is None:
+        return {}
+    text: str = environment.get_template("custom_projections.py.jinja2").render(domain=domain, **view)
+    package: str = environment.get_template("custom_init.py.jinja2").render(domain=domain)
+    return {
+        f"{domain.name}/custom/projections.py": text.rstrip("\n") + "\n",
+        f"{domain.name}/custom/__init__.py": package.rstrip("\n") + "\n",
+    }
 
 
 def render_readmodel(domain: Domain, header: str, environment: Any) -> dict[str, str]:

@@ -87,7 +87,9 @@ def _handler_test(
     lines: list[str] = []
     variables = []
     creator = _creating_event(domain, projection)
-    action = next(a for a in ("insert", "upsert", "update", "delete") if a in handler)
+    action = next(a for a in ("insert", "upsert", "update", "delete", "custom") if a in handler)
+    if action == "custom":
+        return _custom_handler_test(domain, projection, event, creator, types, imports)
     if action in ("update", "delete") and creator is not None and creator != event_name:
         lines += _construct(domain, _event(domain, creator), types, imports, "created")
         lines.append(_append(domain, _event(domain, creator), ["created"]))
@@ -112,6 +114,29 @@ def _handler_test(
             lines.append(f"assert rows[0][{json.dumps(column)}] == {expected}")
     name = f"test_{projection.name}_on_{_snake(event_name)}"
     return {"name": name, "lines": lines}
+
+
+def _custom_handler_test(
+    domain: Domain,
+    projection: Projection,
+    event: Event,
+    creator: str | None,
+    types: dict[str, Any],
+    imports: Imports,
+) -> dict[str, Any]:
+    """A hand-written handler: it must run (an unwritten stub fails with its name)."""
+    imports.add("acci.projections", "RunnerSettings")
+    lines: list[str] = []
+    if creator is not None and creator != event.name:
+        lines += _construct(domain, _event(domain, creator), types, imports, "created")
+        lines.append(_append(domain, _event(domain, creator), ["created"]))
+    lines += _construct(domain, event, types, imports, "event")
+    lines.append(_append(domain, event, ["event"]))
+    settings = "RunnerSettings(fail_fast=True)"  # raise the handler's error instead of parking it
+    lines.append(
+        f"await ProjectionRunner(store, {pascal(projection.name)}Projection(), {settings}).catch_up()"
+    )
+    return {"name": f"test_{projection.name}_on_{_snake(event.name)}", "lines": lines}
 
 
 def _query_test(
