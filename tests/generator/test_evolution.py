@@ -115,3 +115,50 @@ def test_backward_checks_only_the_previous_version(
     code, _, err = run(released, "check", capsys=capsys)
     assert code == 2
     assert "PersonRegistered v1, upcast to v3, has no 'age', which v3 requires." in err
+
+
+def test_every_step_kind_does_in_generated_code_what_the_checks_assume(tmp_path: Path) -> None:
+    """The generated upcaster and acci_gen.evolution.steps.apply_to_data agree on every step."""
+    import importlib
+    import sys
+
+    from acci_gen.evolution.code import function_name, step_lines
+    from acci_gen.evolution.steps import apply_to_data
+    from acci_gen.model import Event, Step
+
+    steps = [
+        Step("rename", {"nm": "name"}),
+        Step("add", {"tier": "basic", "tags": []}),
+        Step("remove", ["legacy"]),
+        Step("map", {"status": {"ACTIVE": "active", "GONE": "archived"}}),
+        Step("split", {"field": "name", "into": ["first", "last"], "separator": " "}),
+        Step("combine", {"fields": ["street", "city"], "into": "address", "separator": ", "}),
+    ]
+    body = "\n".join("    " + line for step in steps for line in step_lines(step))
+    event = Event("Thing", "T", [])
+    name = function_name(event, 1)
+    module = tmp_path / "upcasting_probe.py"
+    module.write_text(
+        f"from typing import Any\n\n\ndef {name}(stored: dict[str, Any]) -> dict[str, Any]:\n"
+        f"    data = dict(stored)\n{body}\n    return data\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        generated = getattr(importlib.import_module("upcasting_probe"), name)
+    finally:
+        sys.path.remove(str(tmp_path))
+    samples = [
+        {"nm": "Ada King Lovelace", "legacy": 1, "status": "ACTIVE", "street": "Main 1", "city": "Bern"},
+        {"nm": "Plato", "status": "other", "street": "", "city": "Athens", "tier": "gold"},
+        {"status": "GONE"},
+    ]
+    for sample in samples:
+        assert generated(sample) == apply_to_data(steps, sample), sample
+    assert generated(samples[0]) == {
+        "tier": "basic",
+        "tags": [],
+        "status": "active",
+        "first": "Ada",
+        "last": "King Lovelace",
+        "address": "Main 1, Bern",
+    }
