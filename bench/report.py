@@ -64,7 +64,7 @@ def table(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[float
         targets = "; ".join(v.describe() for v in verdicts(result)) or "-"
         rows.append(
             (
-                result.workload.title,
+                result.workload.title + (" *" if result.workload.raw_means else ""),
                 result.workload.unit,
                 _num(acci),
                 _num(raw),
@@ -87,12 +87,18 @@ def table(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[float
     samples = (
         "median of 3" if mode.reps == 3 else f"median of {mode.reps}" if mode.reps > 1 else "1 sample each"
     )
+    notes = [
+        f"* {r.workload.title}: the raw column is {r.workload.raw_means}."
+        for r in results
+        if r.workload.raw_means
+    ]
     out = [
         f"ACCI benchmarks, {mode.name} mode ({samples}); figures are per second, higher is better.",
         "Each side's figure is its first variant listed below (eventsourcing: its recorder, except for typed",
         "reads, where it is recorder + mapper, and aggregate loads, where it is the Application).",
         "",
         *lines,
+        *(["", *notes] if notes else []),
         "",
         "All variants (median per second; client CPU: the Python process's CPU time over wall time):",
     ]
@@ -125,6 +131,7 @@ def to_json(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[flo
                 "name": r.workload.name,
                 "title": r.workload.title,
                 "unit": r.workload.unit,
+                "raw_means": r.workload.raw_means or "raw psycopg",
                 "primary": {side: r.primary_rate(side) for side in SIDES},
                 "variants": [
                     {

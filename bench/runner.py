@@ -90,6 +90,9 @@ class Workload:
     unit: str = "events/s"
     setup: Callable[[Context], None] | None = None
     targets: tuple[Target, ...] = ()
+    #: What the raw column shows when it is not raw psycopg (a workload of ACCI alone, compared with
+    #: itself under other conditions); the table says so under it.
+    raw_means: str = ""
 
 
 @dataclass

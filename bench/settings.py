@@ -12,6 +12,12 @@ GLOBAL_STREAMS = 100
 PAGE_SIZE = 500
 SMALL_SNAPSHOT_EVENTS = 100
 COMMAND_AGGREGATES = 100
+#: Projection catch-up: UserCreated events, one new user (stream) each, across the tenants.
+PROJECTION_EVENTS = 50_000
+#: Users in the user_view read model that search_users searches.
+SEARCH_USERS = 100_000
+#: OrderPlaced events per stream in the upcasting workload (one stream at v1, one at v3).
+UPCAST_EVENTS = 10_000
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class Mode:
     full_loads: int = 1
     #: Commands per sample.
     commands: int = 500
+    #: search_users queries per sample (each variant).
+    searches: int = 200
 
 
 SHORT = Mode(
@@ -38,6 +46,7 @@ SHORT = Mode(
     snapshot_loads=200,
     full_loads=1,
     commands=300,
+    searches=100,
 )
 
 FULL = Mode(
@@ -48,4 +57,5 @@ FULL = Mode(
     snapshot_loads=1_000,
     full_loads=3,
     commands=1_000,
+    searches=300,
 )

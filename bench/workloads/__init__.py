@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.runner import Workload
-from bench.workloads import aggregates, appends, commands, concurrency, projections, reads
+from bench.workloads import aggregates, appends, commands, concurrency, projections, reads, search, upcasting
 
 ALL: list[Workload] = [
     *appends.WORKLOADS[:2],
@@ -14,13 +14,17 @@ ALL: list[Workload] = [
     *reads.WORKLOADS[1:],
     *commands.WORKLOADS,
     *projections.WORKLOADS,
+    *search.WORKLOADS,
+    *upcasting.WORKLOADS,
 ]
 
 
 def select(only: list[str] | None) -> list[Workload]:
-    """The workloads named in `only` (a name, or a prefix such as `concurrent` or `snapshot`)."""
+    """The workloads named in `only` (a name, or a prefix such as `concurrent` or `snapshot`); `_` may
+    stand for `-` (`projection_catchup`)."""
     if not only:
         return ALL
+    only = [o.replace("_", "-") for o in only]
     chosen = [w for w in ALL if any(w.name == o or w.name.startswith(f"{o}-") for o in only)]
     unknown = [o for o in only if not any(w.name == o or w.name.startswith(f"{o}-") for w in ALL)]
     if unknown:
