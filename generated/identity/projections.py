@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from acci import RecordedEvent
-from acci.projections import Projection
-from psycopg import AsyncConnection, sql
-from psycopg.rows import TupleRow
+from acci.projections import Projection, Statement
+from psycopg import sql
 
 from .events import UserCreated, UserUpdated
 from .registry import REGISTRY
@@ -27,32 +26,27 @@ class UserViewProjection(Projection):
     table: ClassVar[str] = "user_view"
     event_types: ClassVar[Sequence[str]] = ("UserCreated", "UserUpdated")
 
-    async def apply(
-        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
-    ) -> None:
+    def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
         payload = REGISTRY.decode(event)
         if isinstance(payload, UserCreated):
-            await conn.execute(
-                _USER_VIEW_ON_USER_CREATED.format(table),
-                [
-                    event.tenant_id,
-                    payload.user_id,
-                    payload.email,
-                    payload.name,
-                    "active",
-                    event.timestamp,
-                ],
-            )
-        elif isinstance(payload, UserUpdated):
-            await conn.execute(
-                _USER_VIEW_ON_USER_UPDATED.format(table),
-                [
-                    payload.email,
-                    payload.name,
-                    event.tenant_id,
-                    payload.user_id,
-                ],
-            )
+            values = [
+                event.tenant_id,
+                payload.user_id,
+                payload.email,
+                payload.name,
+                "active",
+                event.timestamp,
+            ]
+            return self.query(_USER_VIEW_ON_USER_CREATED, table), values
+        if isinstance(payload, UserUpdated):
+            values = [
+                payload.email,
+                payload.name,
+                event.tenant_id,
+                payload.user_id,
+            ]
+            return self.query(_USER_VIEW_ON_USER_UPDATED, table), values
+        return None
 
 
 _USER_VIEW_ON_USER_CREATED = sql.SQL(

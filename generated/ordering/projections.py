@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from acci import RecordedEvent
-from acci.projections import Projection
+from acci.projections import Projection, Statement
 from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 
@@ -28,43 +28,43 @@ class OrderSummaryProjection(Projection):
     table: ClassVar[str] = "order_summary"
     event_types: ClassVar[Sequence[str]] = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
 
+    def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
+        payload = REGISTRY.decode(event)
+        if isinstance(payload, OrderOpened):
+            values = [
+                event.tenant_id,
+                payload.order_id,
+                payload.customer_id,
+                "open",
+                str(payload.currency),
+                payload.opened_at,
+            ]
+            return self.query(_ORDER_SUMMARY_ON_ORDER_OPENED, table), values
+        if isinstance(payload, OrderPlaced):
+            values = [
+                "placed",
+                payload.total,
+                event.tenant_id,
+                payload.order_id,
+            ]
+            return self.query(_ORDER_SUMMARY_ON_ORDER_PLACED, table), values
+        if isinstance(payload, OrderCancelled):
+            values = [
+                "cancelled",
+                event.tenant_id,
+                payload.order_id,
+            ]
+            return self.query(_ORDER_SUMMARY_ON_ORDER_CANCELLED, table), values
+        return None
+
     async def apply(
         self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
     ) -> None:
         payload = REGISTRY.decode(event)
-        if isinstance(payload, OrderOpened):
-            await conn.execute(
-                _ORDER_SUMMARY_ON_ORDER_OPENED.format(table),
-                [
-                    event.tenant_id,
-                    payload.order_id,
-                    payload.customer_id,
-                    "open",
-                    str(payload.currency),
-                    payload.opened_at,
-                ],
-            )
-        elif isinstance(payload, OrderLineAdded):
+        if isinstance(payload, OrderLineAdded):
             await projections.order_summary_on_order_line_added(conn, table, event, payload)
-        elif isinstance(payload, OrderPlaced):
-            await conn.execute(
-                _ORDER_SUMMARY_ON_ORDER_PLACED.format(table),
-                [
-                    "placed",
-                    payload.total,
-                    event.tenant_id,
-                    payload.order_id,
-                ],
-            )
-        elif isinstance(payload, OrderCancelled):
-            await conn.execute(
-                _ORDER_SUMMARY_ON_ORDER_CANCELLED.format(table),
-                [
-                    "cancelled",
-                    event.tenant_id,
-                    payload.order_id,
-                ],
-            )
+        else:
+            await super().apply(conn, table, event)
 
 
 _ORDER_SUMMARY_ON_ORDER_OPENED = sql.SQL(

@@ -58,8 +58,7 @@ def projections_view(domain: Domain) -> dict[str, Any]:
     imports = Imports()
     imports.add("collections.abc", "Sequence")
     imports.add("typing", "ClassVar")
-    imports.add("psycopg", "AsyncConnection", "sql")
-    imports.add("psycopg.rows", "TupleRow")
+    imports.add("psycopg", "sql")
     imports.add("acci", "RecordedEvent")
     imports.add("acci.projections", "Projection")
     imports.add(".registry", "REGISTRY")
@@ -70,11 +69,20 @@ def projections_view(domain: Domain) -> dict[str, Any]:
             event = next(e for e in domain.events if e.name == event_name)
             imports.add(".events", event.name)
             statements.append(_statement(projection, event, handler, imports))
+        declarative = any(not s.custom for s in statements)
+        custom = any(s.custom for s in statements)
+        if declarative:
+            imports.add("acci.projections", "Statement")
+        if custom:
+            imports.add("psycopg", "AsyncConnection")
+            imports.add("psycopg.rows", "TupleRow")
         views.append(
             {
                 "projection": projection,
                 "class_name": f"{pascal(projection.name)}Projection",
                 "statements": statements,
+                "declarative": declarative,
+                "custom": custom,
             }
         )
     return {"imports": imports.render() if views else "", "projections": views}

@@ -1,6 +1,6 @@
 """Projections: read models built from events, by a runner or inline with the append."""
 
-from acci.projections.base import Projection
+from acci.projections.base import Projection, Statement
 from acci.projections.checkpoints import Checkpoint
 from acci.projections.dead_letters import DeadLetter
 from acci.projections.operations import (
@@ -23,6 +23,7 @@ __all__ = [
     "ProjectionStatus",
     "ReplayResult",
     "RunnerSettings",
+    "Statement",
     "StepResult",
     "check_consistency",
     "count_events",

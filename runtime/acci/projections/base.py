@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
@@ -16,6 +16,8 @@ from acci.errors import ConfigurationError
 from acci.events import RecordedEvent
 
 Connection = psycopg.AsyncConnection[TupleRow]
+#: A statement of a declarative projection: the query (built by Projection.query) and its values.
+Statement = tuple[sql.Composed, Sequence[Any]]
 
 _SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
 
@@ -65,14 +67,56 @@ class Projection(ABC):
     def lock_key(cls) -> int:
         return projection_lock_key(cls.name)
 
-    @abstractmethod
+    def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
+        """The SQL that applies `event` to `table`, with its parameters, or None.
+
+        Declarative projections (acci-gen's) answer here instead of executing, so that
+        `apply_batch` can send runs of the same statement as one executemany. Hand-written
+        projections override `apply` instead.
+        """
+        return None
+
     async def apply(self, conn: Connection, table: sql.Identifier, event: RecordedEvent) -> None:
         """Change the read model in `table` for one event."""
+        found = self.statement(table, event)
+        if found is not None:
+            await conn.execute(found[0], found[1])
 
     async def apply_batch(
         self, conn: Connection, table: sql.Identifier, events: Sequence[RecordedEvent]
     ) -> None:
-        """Apply events in order. Runs in pipeline mode when the runner batches, so `apply` should
-        execute statements without reading their results where it can."""
-        for event in events:
-            await self.apply(conn, table, event)
+        """Apply events in order. Consecutive events with the same statement go out as one
+        executemany; the others through `apply`."""
+        query: sql.Composed | None = None
+        rows: list[Sequence[Any]] = []
+        async with conn.cursor() as cursor:
+            for event in events:
+                found = self.statement(table, event)
+                if found is not None and found[0] is query:
+                    rows.append(found[1])
+                    continue
+                if query is not None:
+                    await cursor.executemany(query, rows)
+                    query, rows = None, []
+                if found is None:
+                    await self.apply(conn, table, event)
+                else:
+                    query, rows = found[0], [found[1]]
+            if query is not None:
+                await cursor.executemany(query, rows)
+
+    def query(self, template: sql.SQL, table: sql.Identifier) -> sql.Composed:
+        """`template` with the table filled in, built once per table (the same object each time,
+        which is how apply_batch recognises runs of one statement)."""
+        key = (id(template), repr(table))  # Identifier is not hashable; its repr names it
+        cached = self._built_queries.get(key)
+        if cached is None:
+            cached = self._built_queries[key] = template.format(table)
+        return cached
+
+    @property
+    def _built_queries(self) -> dict[tuple[int, str], sql.Composed]:
+        cache: dict[tuple[int, str], sql.Composed] | None = self.__dict__.get("_query_cache")
+        if cache is None:
+            cache = self.__dict__["_query_cache"] = {}
+        return cache
