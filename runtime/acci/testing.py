@@ -43,19 +43,45 @@ def acci_migrations() -> list[Migration]:
     return runtime_migrations()
 
 
+class _Templates:
+    """Migrated template databases, one per distinct set of migrations (conftest files in
+    different directories may override `acci_migrations`), created on first use."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.names: dict[tuple[tuple[str, int, str], ...], str] = {}
+
+    def get(self, migrations: list[Migration]) -> str:
+        key = tuple((m.component, m.version, m.checksum) for m in migrations)
+        name = self.names.get(key)
+        if name is None:
+            name = f"acci_template_{os.getpid()}_{len(self.names)}"
+            _create_database(self.server_url, name)
+            # In a thread of its own: fixtures may be set up from inside a running event loop.
+            url = with_database(self.server_url, name)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, migrate(url, migrations)).result()
+            self.names[key] = name
+        return name
+
+    def drop_all(self) -> None:
+        for name in self.names.values():
+            _drop_database(self.server_url, name)
+
+
 @pytest.fixture(scope="session")
-def acci_template_database(acci_server_url: str, acci_migrations: list[Migration]) -> Iterator[str]:
-    """A database migrated once per session, copied for each test (CREATE DATABASE ... TEMPLATE)."""
-    name = f"acci_template_{os.getpid()}"
-    _create_database(acci_server_url, name)
+def acci_templates(acci_server_url: str) -> Iterator[_Templates]:
+    templates = _Templates(acci_server_url)
     try:
-        # In a thread of its own: this fixture may be set up from inside a running event loop.
-        url = with_database(acci_server_url, name)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(asyncio.run, migrate(url, acci_migrations)).result()
-        yield name
+        yield templates
     finally:
-        _drop_database(acci_server_url, name)
+        templates.drop_all()
+
+
+@pytest.fixture
+def acci_template_database(acci_templates: _Templates, acci_migrations: list[Migration]) -> str:
+    """The name of a database migrated with `acci_migrations`, to copy for each test."""
+    return acci_templates.get(acci_migrations)
 
 
 @pytest.fixture
