@@ -73,12 +73,15 @@ _appended_by_type: dict[str, Counter] = {}
 
 
 def record_appended(events: Iterable[RecordedEvent]) -> None:
+    counts: dict[str, int] = {}
     for event in events:
+        counts[event.event_type] = counts.get(event.event_type, 0) + 1
+    for event_type, count in counts.items():
         # labels() builds a key and takes a lock on every call; keep each type's child.
-        child = _appended_by_type.get(event.event_type)
+        child = _appended_by_type.get(event_type)
         if child is None:
-            child = _appended_by_type[event.event_type] = EVENTS_APPENDED.labels(event.event_type)
-        child.inc()
+            child = _appended_by_type[event_type] = EVENTS_APPENDED.labels(event_type)
+        child.inc(count)
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

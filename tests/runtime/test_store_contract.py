@@ -225,3 +225,28 @@ async def test_subscription_filters_types_and_resumes_from_a_checkpoint(store: E
     batches = resumed.batches()
     assert [e.data["n"] for e in await anext(batches)] == [4]
     await batches.aclose()
+
+
+async def test_a_large_append_is_atomic_and_ordered(store: EventStore) -> None:
+    """Large appends take another path on PostgreSQL (COPY); the contract is the same."""
+    batch = [event(n) for n in range(1, 2501)]
+    meta = EventMetadata(correlation_id="bulk", user_id="loader", extra={"source": "import"})
+    recorded = await store.append(USER, batch, NO_STREAM, metadata=meta)
+    assert [e.version for e in recorded] == list(range(1, 2501))
+    read = await store.read_stream(USER)
+    assert read == recorded
+    assert read[-1].metadata == EventMetadata("bulk", "loader", None, "tenant-a", {"source": "import"})
+    with pytest.raises(ConcurrencyError) as caught:
+        await store.append(USER, [event(n) for n in range(1500)], 7)
+    assert (caught.value.expected, caught.value.actual) == (7, 2500)
+    command_id = uuid.uuid4()
+    await store.append(
+        USER, [event(n) for n in range(1200)], 2500, command_id=command_id, command_type="Bulk"
+    )
+    with pytest.raises(DuplicateCommandError):
+        await store.append(
+            USER, [event(n) for n in range(1200)], 3700, command_id=command_id, command_type="Bulk"
+        )
+    assert await store.stream_version(USER) == 3700
+    everything = await store.read_all(limit=10_000)
+    assert [e.version for e in everything] == list(range(1, 3701))

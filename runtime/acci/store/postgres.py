@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
 import psycopg
@@ -114,6 +114,21 @@ SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_t
                          %s, %s, %s, %s, %s::uuid, %s, %s)
 """
 
+# Appends of this many events or more go in by COPY, which is about twice as fast as one
+# INSERT of an unnested array for large batches; below it, the round trips COPY needs cost more.
+_COPY_FROM = 1000
+
+_COPY_EVENTS = """
+COPY acci.events (id, tenant_id, aggregate_type, aggregate_id, version, event_type, schema_version,
+                  data, user_id, correlation_id, causation_id, metadata) FROM STDIN
+"""
+
+_COPIED = """
+SELECT version, transaction_id::text::bigint, global_position, "timestamp" FROM acci.events
+ WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s AND version > %s
+ ORDER BY version
+"""
+
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _MAX_VERSION = 2**62
 
@@ -196,7 +211,7 @@ class PostgresEventStore(EventStore):
         inline = [p for p in self.inline_projections if any(t[0] in p.event_types for t in types)]
         try:
             async with self.pool.connection() as conn:
-                if not inline:
+                if not inline and len(events) < _COPY_FROM:
                     rows = await (await conn.execute(query, params)).fetchall()
                     recorded = _recorded(stream, meta, events, types, rows)
                     metrics.record_appended(recorded)
@@ -205,7 +220,10 @@ class PostgresEventStore(EventStore):
                     # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
                     for projection in inline:
                         await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
-                    rows = await (await conn.execute(query, params)).fetchall()
+                    if len(events) >= _COPY_FROM:
+                        rows = await _copy_events(conn, params, events, types)
+                    else:
+                        rows = await (await conn.execute(query, params)).fetchall()
                     recorded = _recorded(stream, meta, events, types, rows)
                     for projection in inline:
                         mine = [e for e in recorded if e.event_type in projection.event_types]
@@ -390,6 +408,51 @@ class _NotifyWaiter(Waiter):
 
     async def close(self) -> None:
         await self._conn.close()
+
+
+async def _copy_events(
+    conn: psycopg.AsyncConnection[TupleRow],
+    params: list[Any],
+    events: Sequence[NewEvent],
+    types: list[tuple[str, int, str]],
+) -> list[TupleRow]:
+    """A large append, inside the caller's transaction: claim the versions (the same check as
+    acci.append_events), COPY the rows in, then read their positions back."""
+    tenant, aggregate_type, aggregate_id, expected = params[0:4]
+    user_id, correlation_id, causation_id, extra, command_id, command_type, notify = params[8:15]
+    cur = await conn.execute(
+        "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s)",
+        [tenant, aggregate_type, aggregate_id, expected, len(events), command_id, command_type],
+    )
+    claimed = await cur.fetchone()
+    assert claimed is not None
+    base = int(claimed[0])
+    async with conn.cursor() as cursor:
+        async with cursor.copy(_COPY_EVENTS) as copy:
+            for offset, (event, (event_type, schema_version, data_json)) in enumerate(
+                zip(events, types, strict=True), start=1
+            ):
+                await copy.write_row(
+                    (
+                        event.event_id,
+                        tenant,
+                        aggregate_type,
+                        aggregate_id,
+                        base + offset,
+                        event_type,
+                        schema_version,
+                        data_json,
+                        user_id,
+                        correlation_id,
+                        causation_id,
+                        extra or "{}",
+                    )
+                )
+        await cursor.execute(_COPIED, [tenant, aggregate_type, aggregate_id, base])
+        rows = await cursor.fetchall()
+    if notify:
+        await conn.execute("SELECT acci.notify_appended(%s)", [tenant])
+    return rows
 
 
 def _recorded(
