@@ -117,7 +117,8 @@ class EventRegistry:
     def decode_all(self, events: Iterable[RecordedEvent]) -> list[DomainEvent]:
         """`decode` for many events at once (a stream, a page), without the garbage collector's
         repeated walks over the new objects."""
-        with gc_paused():
+        events = list(events)
+        with gc_paused(len(events)):
             return [self.decode(event) for event in events]
 
     def decode(self, event: RecordedEvent) -> DomainEvent:

@@ -462,27 +462,28 @@ def _recorded(
     types: list[tuple[str, int, str]],
     rows: list[TupleRow],
 ) -> list[RecordedEvent]:
-    return [
-        RecordedEvent(
-            id=event.event_id,
-            aggregate_type=stream.aggregate_type,
-            aggregate_id=stream.aggregate_id,
-            event_type=event_type,
-            version=version,
-            schema_version=schema_version,
-            data_json=data_json,
-            metadata=meta,
-            timestamp=timestamp,
-            position=Position(xid, position),
-        )
-        for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
-            events, types, rows, strict=True
-        )
-    ]
+    with gc_paused(len(events)):
+        return [
+            RecordedEvent(
+                id=event.event_id,
+                aggregate_type=stream.aggregate_type,
+                aggregate_id=stream.aggregate_id,
+                event_type=event_type,
+                version=version,
+                schema_version=schema_version,
+                data_json=data_json,
+                metadata=meta,
+                timestamp=timestamp,
+                position=Position(xid, position),
+            )
+            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
+                events, types, rows, strict=True
+            )
+        ]
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
-    with gc_paused():
+    with gc_paused(len(rows)):
         return [_to_event(row) for row in rows]
 
 

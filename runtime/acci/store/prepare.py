@@ -9,6 +9,7 @@ from uuid import UUID
 
 from acci.errors import ConfigurationError
 from acci.events import EventMetadata, NewEvent
+from acci.gcpause import gc_paused
 from acci.streams import ExpectedVersion, StreamId
 
 
@@ -47,7 +48,8 @@ def append_params(
         )
     """Validate an append and build the parameters of acci.append_events, plus each event's
     (type, schema version, JSON text)."""
-    types = [(*event.resolved_type(), event.data_json()) for event in events]
+    with gc_paused(len(events)):  # many new strings and tuples at once; see acci.gcpause
+        types = [(*event.resolved_type(), event.data_json()) for event in events]
     for event_type, _, _ in types:
         if not event_type:
             raise ConfigurationError(f"an event for {stream} has no event_type; set NewEvent.event_type.")
