@@ -74,10 +74,6 @@ def existing_migrations(directory: Path) -> list[str]:
 def plan(domain: str, before: dict[str, Table], after: dict[str, Table]) -> Plan:
     result = Plan(domain, before, after)
     changes = result.changes
-    if any(t.indexes and any(i.method == "trigram" for i in t.indexes) for t in after.values()) and not any(
-        any(i.method == "trigram" for i in t.indexes) for t in before.values()
-    ):
-        changes.append(Change("CREATE EXTENSION IF NOT EXISTS pg_trgm;", "trigram indexes need pg_trgm"))
     for name in sorted(after):
         new = after[name]
         old = before.get(name)
@@ -86,6 +82,9 @@ def plan(domain: str, before: dict[str, Table], after: dict[str, Table]) -> Plan
             changes += [Change(_create_index(new.name, i), f"index {i.name}") for i in new.indexes]
             continue
         changes += _alter(old, new)
+    if any(c.sql.startswith("CREATE INDEX") and "gin_trgm_ops" in c.sql for c in changes):
+        extensions = "CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE EXTENSION IF NOT EXISTS btree_gin;"
+        changes.insert(0, Change(extensions, "trigram indexes need pg_trgm, and btree_gin to hold tenant_id"))
     for name in sorted(set(before) - set(after)):
         changes.append(
             Change(
@@ -180,6 +179,7 @@ def _create_table(table: Table) -> str:
 def _create_index(table: str, index: Index) -> str:
     unique = "UNIQUE " if index.unique else ""
     if index.method == "trigram":
-        columns = ", ".join(f"{c} gin_trgm_ops" for c in index.columns)
+        # tenant_id through btree_gin's operator class, the searched text through pg_trgm's.
+        columns = ", ".join(c if c == "tenant_id" else f"{c} gin_trgm_ops" for c in index.columns)
         return f"CREATE {unique}INDEX {index.name} ON public.{table} USING gin ({columns});"
     return f"CREATE {unique}INDEX {index.name} ON public.{table} ({', '.join(index.columns)});"

@@ -38,7 +38,8 @@ class Column:
 class Index:
     name: str
     columns: tuple[str, ...]
-    #: "btree", or "trigram" (GIN with gin_trgm_ops, for ILIKE '%text%').
+    #: "btree", or "trigram": GIN over (tenant_id, column gin_trgm_ops), for ILIKE '%text%' within a
+    #: tenant (btree_gin lets the GIN index hold tenant_id too).
     method: str = "btree"
     unique: bool = False
 
@@ -102,15 +103,15 @@ def table_of(projection: Projection, queries: list[Query]) -> Table:
 
 def _query_indexes(projection: Projection, queries: list[Query]) -> set[Index]:
     """Indexes derived from the declared queries: a b-tree for each ordering and for equality
-    filters, a trigram index for each text search. Every index leads with tenant_id where it is a
-    b-tree, because every query is scoped to a tenant."""
+    filters, a trigram index for each text search. Every index leads with tenant_id, because every
+    query is scoped to a tenant."""
     found: set[Index] = set()
     table = projection.table
     for query in queries:
         equal: list[str] = []
         for column, op in _filter_terms(query.filters):
             if op in TEXT_SEARCH_OPS:
-                found.add(Index(f"{table}_{column}_trgm", (column,), "trigram"))
+                found.add(Index(f"{table}_{column}_trgm", ("tenant_id", column), "trigram"))
             elif op == "eq" and column != projection.key:
                 equal.append(column)
         for column in equal:

@@ -1,7 +1,8 @@
 -- golden
 
--- trigram indexes need pg_trgm
+-- trigram indexes need pg_trgm, and btree_gin to hold tenant_id
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 -- create table customer_list
 CREATE TABLE public.customer_list (
@@ -15,4 +16,4 @@ CREATE TABLE public.customer_list (
 CREATE INDEX customer_list_by_name ON public.customer_list (tenant_id, name, customer_id);
 
 -- index customer_list_name_trgm
-CREATE INDEX customer_list_name_trgm ON public.customer_list USING gin (name gin_trgm_ops);
+CREATE INDEX customer_list_name_trgm ON public.customer_list USING gin (tenant_id, name gin_trgm_ops);
