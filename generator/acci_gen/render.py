@@ -313,11 +313,7 @@ def _stub_view(domain: Domain, command: Command) -> dict[str, Any]:
 def _tests_view(domain: Domain) -> dict[str, Any]:
     types = {t.name: t for t in domain.types}
     imports = Imports()
-    imports.add("pytest")
-    imports.add("datetime", "datetime")
-    imports.add("typing", "Any")
-    imports.add("acci", "NO_STREAM", "Command", "CommandMetadata", "DomainEvent", "NewEvent", "StreamId")
-    imports.add("acci", "CommandHandler", "PostgresEventStore")
+    imports.add("acci.testing", "Scenarios")
     imports.add("..registry", "REGISTRY")
     scenarios = []
     for scenario in domain.scenarios:
@@ -380,6 +376,13 @@ def _tests_view(domain: Domain) -> dict[str, Any]:
     for event in domain.events:
         imports.add("..events", event.name)
         round_trips.append((event.aggregate, event.name, sample_data(event.fields, types)))
+    if round_trips:
+        imports.add("acci", "NO_STREAM", "NewEvent", "StreamId")
+    if scenarios or preconditions or round_trips:
+        imports.add("pytest")
+        imports.add("acci", "DomainEvent", "PostgresEventStore")
+    if preconditions or any(s.get("error") != "invalid" for s in scenarios):
+        imports.add("acci", "Command")
     return {
         "imports": imports.render(),
         "scenarios": scenarios,

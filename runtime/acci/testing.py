@@ -6,6 +6,9 @@ test session. Tests never skip for lack of a server.
 
 A service whose tests need its own migrations (generated read models) overrides the
 `acci_migrations` fixture in its conftest.py.
+
+`Scenarios` holds what acci-gen's generated scenario tests share: given events, a command handled,
+the events it produced, the stream read back.
 """
 
 from __future__ import annotations
@@ -13,18 +16,25 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
 import pytest_asyncio
 from psycopg import sql
 
+from acci.commands import Command, CommandHandler, CommandMetadata
 from acci.database import check_server, database_url, with_database
+from acci.events import DomainEvent, NewEvent
 from acci.migrations import Migration, migrate, runtime_migrations
+from acci.registry import EventRegistry
+from acci.store.base import EventStore
 from acci.store.memory import InMemoryEventStore
 from acci.store.postgres import PostgresEventStore
+from acci.streams import NO_STREAM, StreamId
 
 _counter = itertools.count()
 
@@ -122,3 +132,56 @@ def _create_database(server_url: str, name: str, *, template: str | None = None)
 def _drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Scenarios:
+    """Given events, when a command, then events: the steps of acci-gen's generated scenario tests
+    for one domain (its event registry and a tenant)."""
+
+    def __init__(self, registry: EventRegistry, tenant_id: str = "tenant-1") -> None:
+        self.registry = registry
+        self.tenant_id = tenant_id
+
+    def metadata(
+        self,
+        *,
+        user_id: str = "scenario-user",
+        tenant_id: str | None = None,
+        correlation_id: str = "scenario",
+        timestamp: str = "2024-01-01T00:00:00+00:00",
+    ) -> CommandMetadata:
+        """The command metadata of a scenario: fixed values, so that expected events can name them."""
+        return CommandMetadata(
+            user_id=user_id,
+            tenant_id=tenant_id or self.tenant_id,
+            correlation_id=correlation_id,
+            timestamp=datetime.fromisoformat(timestamp),
+        )
+
+    async def given(
+        self,
+        store: EventStore,
+        handler: CommandHandler[Any, Any],
+        command: Command[Any],
+        events: Sequence[DomainEvent],
+    ) -> StreamId:
+        """Append the given events to the stream the command is for; return that stream."""
+        stream = StreamId(
+            command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
+        )
+        if events:
+            await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
+        return stream
+
+    async def handle(self, handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
+        """Handle the command and decode its events. An unwritten hand-written decision (a stub that
+        raises NotImplementedError) fails the test with the stub's message."""
+        try:
+            result = await handler.handle(command)
+        except NotImplementedError as error:
+            pytest.fail(str(error))
+        return [self.registry.decode(event) for event in result.events]
+
+    async def stored(self, store: EventStore, stream: StreamId) -> list[DomainEvent]:
+        """The stream's events as stored, decoded (and upcast) through the registry."""
+        return [self.registry.decode(event) for event in await store.read_stream(stream)]

@@ -3,13 +3,11 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 import pytest
 from acci import (
@@ -17,13 +15,12 @@ from acci import (
     AggregateAlreadyExists,
     AggregateNotFound,
     Command,
-    CommandHandler,
-    CommandMetadata,
     DomainEvent,
     NewEvent,
     PostgresEventStore,
     StreamId,
 )
+from acci.testing import Scenarios
 from pydantic import ValidationError
 
 from ..commands import CreateUser, UpdateUser
@@ -32,43 +29,7 @@ from ..handlers import CreateUserHandler, UpdateUserHandler
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)
 
 
 async def test_scenario_create_user(postgres_store: PostgresEventStore) -> None:
@@ -82,10 +43,10 @@ async def test_scenario_create_user(postgres_store: PostgresEventStore) -> None:
                 "name": "Test User",
             }
         ),
-        _metadata(user_id="admin"),
+        SCENARIOS.metadata(user_id="admin"),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         UserCreated.model_validate(
             {
@@ -96,8 +57,8 @@ async def test_scenario_create_user(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_create_existing_user(postgres_store: PostgresEventStore) -> None:
@@ -111,7 +72,7 @@ async def test_scenario_create_existing_user(postgres_store: PostgresEventStore)
                 "name": "B",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         UserCreated.model_validate(
@@ -122,10 +83,10 @@ async def test_scenario_create_existing_user(postgres_store: PostgresEventStore)
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == given
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_update_name(postgres_store: PostgresEventStore) -> None:
@@ -138,7 +99,7 @@ async def test_scenario_update_name(postgres_store: PostgresEventStore) -> None:
                 "name": "Ada",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         UserCreated.model_validate(
@@ -149,7 +110,7 @@ async def test_scenario_update_name(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         UserUpdated.model_validate(
             {
@@ -158,8 +119,8 @@ async def test_scenario_update_name(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_update_missing_user(postgres_store: PostgresEventStore) -> None:
@@ -172,13 +133,13 @@ async def test_scenario_update_missing_user(postgres_store: PostgresEventStore) 
                 "name": "Ada",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == given
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 def test_scenario_invalid_email() -> None:
@@ -204,7 +165,7 @@ async def test_create_user_needs_a_new_user(postgres_store: PostgresEventStore) 
                 "name": "x",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         UserCreated.model_validate(
@@ -216,10 +177,10 @@ async def test_create_user_needs_a_new_user(postgres_store: PostgresEventStore) 
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_update_user_needs_an_existing_user(postgres_store: PostgresEventStore) -> None:
@@ -233,12 +194,12 @@ async def test_update_user_needs_an_existing_user(postgres_store: PostgresEventS
                 "name": "x",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 ROUND_TRIPS: list[DomainEvent] = [

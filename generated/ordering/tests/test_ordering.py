@@ -3,13 +3,11 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 import pytest
 from acci import (
@@ -17,14 +15,13 @@ from acci import (
     AggregateAlreadyExists,
     AggregateNotFound,
     Command,
-    CommandHandler,
-    CommandMetadata,
     CommandRejected,
     DomainEvent,
     NewEvent,
     PostgresEventStore,
     StreamId,
 )
+from acci.testing import Scenarios
 from pydantic import ValidationError
 
 from ..commands import (
@@ -63,43 +60,7 @@ from ..handlers import (
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)
 
 
 async def test_scenario_register_customer(postgres_store: PostgresEventStore) -> None:
@@ -113,10 +74,10 @@ async def test_scenario_register_customer(postgres_store: PostgresEventStore) ->
                 "email": "ada@example.com",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         CustomerRegistered.model_validate(
             {
@@ -127,8 +88,8 @@ async def test_scenario_register_customer(postgres_store: PostgresEventStore) ->
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_change_customer_address(postgres_store: PostgresEventStore) -> None:
@@ -146,7 +107,7 @@ async def test_scenario_change_customer_address(postgres_store: PostgresEventSto
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         CustomerRegistered.model_validate(
@@ -157,7 +118,7 @@ async def test_scenario_change_customer_address(postgres_store: PostgresEventSto
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         CustomerAddressChanged.model_validate(
             {
@@ -171,8 +132,8 @@ async def test_scenario_change_customer_address(postgres_store: PostgresEventSto
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_list_product(postgres_store: PostgresEventStore) -> None:
@@ -187,10 +148,10 @@ async def test_scenario_list_product(postgres_store: PostgresEventStore) -> None
                 "currency": "eur",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         ProductListed.model_validate(
             {
@@ -201,8 +162,8 @@ async def test_scenario_list_product(postgres_store: PostgresEventStore) -> None
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_change_price_of_discontinued_product(postgres_store: PostgresEventStore) -> None:
@@ -215,7 +176,7 @@ async def test_scenario_change_price_of_discontinued_product(postgres_store: Pos
                 "price": "5.00",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         ProductListed.model_validate(
@@ -232,11 +193,11 @@ async def test_scenario_change_price_of_discontinued_product(postgres_store: Pos
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "product_discontinued"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_change_price(postgres_store: PostgresEventStore) -> None:
@@ -249,7 +210,7 @@ async def test_scenario_change_price(postgres_store: PostgresEventStore) -> None
                 "price": "5.00",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         ProductListed.model_validate(
@@ -261,7 +222,7 @@ async def test_scenario_change_price(postgres_store: PostgresEventStore) -> None
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         ProductPriceChanged.model_validate(
             {
@@ -270,8 +231,8 @@ async def test_scenario_change_price(postgres_store: PostgresEventStore) -> None
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_open_order(postgres_store: PostgresEventStore) -> None:
@@ -284,10 +245,10 @@ async def test_scenario_open_order(postgres_store: PostgresEventStore) -> None:
                 "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
             }
         ),
-        _metadata(user_id="clerk-7", timestamp="2024-03-01T09:30:00+00:00"),
+        SCENARIOS.metadata(user_id="clerk-7", timestamp="2024-03-01T09:30:00+00:00"),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         OrderOpened.model_validate(
             {
@@ -299,8 +260,8 @@ async def test_scenario_open_order(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_add_order_line(postgres_store: PostgresEventStore) -> None:
@@ -315,7 +276,7 @@ async def test_scenario_add_order_line(postgres_store: PostgresEventStore) -> No
                 "unit_price": "4.50",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -328,7 +289,7 @@ async def test_scenario_add_order_line(postgres_store: PostgresEventStore) -> No
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         OrderLineAdded.model_validate(
             {
@@ -342,8 +303,8 @@ async def test_scenario_add_order_line(postgres_store: PostgresEventStore) -> No
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_place_order(postgres_store: PostgresEventStore) -> None:
@@ -361,7 +322,7 @@ async def test_scenario_place_order(postgres_store: PostgresEventStore) -> None:
                 },
             }
         ),
-        _metadata(timestamp="2024-03-01T10:00:00+00:00"),
+        SCENARIOS.metadata(timestamp="2024-03-01T10:00:00+00:00"),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -385,7 +346,7 @@ async def test_scenario_place_order(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         OrderPlaced.model_validate(
             {
@@ -401,8 +362,8 @@ async def test_scenario_place_order(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_scenario_place_empty_order(postgres_store: PostgresEventStore) -> None:
@@ -420,7 +381,7 @@ async def test_scenario_place_empty_order(postgres_store: PostgresEventStore) ->
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -433,11 +394,11 @@ async def test_scenario_place_empty_order(postgres_store: PostgresEventStore) ->
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "empty_order"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_place_cancelled_order(postgres_store: PostgresEventStore) -> None:
@@ -455,7 +416,7 @@ async def test_scenario_place_cancelled_order(postgres_store: PostgresEventStore
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -474,11 +435,11 @@ async def test_scenario_place_cancelled_order(postgres_store: PostgresEventStore
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "order_not_open"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_add_line_to_cancelled_order(postgres_store: PostgresEventStore) -> None:
@@ -493,7 +454,7 @@ async def test_scenario_add_line_to_cancelled_order(postgres_store: PostgresEven
                 "unit_price": "4.50",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -512,11 +473,11 @@ async def test_scenario_add_line_to_cancelled_order(postgres_store: PostgresEven
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "order_not_open"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_cancel_twice(postgres_store: PostgresEventStore) -> None:
@@ -529,7 +490,7 @@ async def test_scenario_cancel_twice(postgres_store: PostgresEventStore) -> None
                 "reason": "again",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -548,11 +509,11 @@ async def test_scenario_cancel_twice(postgres_store: PostgresEventStore) -> None
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "already_cancelled"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 def test_scenario_quantity_out_of_range() -> None:
@@ -580,7 +541,7 @@ async def test_register_customer_needs_a_new_customer(postgres_store: PostgresEv
                 "credit_limit": 0,
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         CustomerRegistered.model_validate(
@@ -592,10 +553,10 @@ async def test_register_customer_needs_a_new_customer(postgres_store: PostgresEv
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_change_customer_address_needs_an_existing_customer(postgres_store: PostgresEventStore) -> None:
@@ -613,12 +574,12 @@ async def test_change_customer_address_needs_an_existing_customer(postgres_store
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_list_product_needs_a_new_product(postgres_store: PostgresEventStore) -> None:
@@ -633,7 +594,7 @@ async def test_list_product_needs_a_new_product(postgres_store: PostgresEventSto
                 "currency": "eur",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         ProductListed.model_validate(
@@ -645,10 +606,10 @@ async def test_list_product_needs_a_new_product(postgres_store: PostgresEventSto
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_change_product_price_needs_an_existing_product(postgres_store: PostgresEventStore) -> None:
@@ -661,12 +622,12 @@ async def test_change_product_price_needs_an_existing_product(postgres_store: Po
                 "price": "1",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_discontinue_product_needs_an_existing_product(postgres_store: PostgresEventStore) -> None:
@@ -678,12 +639,12 @@ async def test_discontinue_product_needs_an_existing_product(postgres_store: Pos
                 "sku": "ABC-0001",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_open_order_needs_a_new_order(postgres_store: PostgresEventStore) -> None:
@@ -697,7 +658,7 @@ async def test_open_order_needs_a_new_order(postgres_store: PostgresEventStore) 
                 "currency": "eur",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         OrderOpened.model_validate(
@@ -710,10 +671,10 @@ async def test_open_order_needs_a_new_order(postgres_store: PostgresEventStore) 
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_add_order_line_needs_an_existing_order(postgres_store: PostgresEventStore) -> None:
@@ -728,12 +689,12 @@ async def test_add_order_line_needs_an_existing_order(postgres_store: PostgresEv
                 "unit_price": "1",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_place_order_needs_an_existing_order(postgres_store: PostgresEventStore) -> None:
@@ -751,12 +712,12 @@ async def test_place_order_needs_an_existing_order(postgres_store: PostgresEvent
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_cancel_order_needs_an_existing_order(postgres_store: PostgresEventStore) -> None:
@@ -769,12 +730,12 @@ async def test_cancel_order_needs_an_existing_order(postgres_store: PostgresEven
                 "reason": "x",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 ROUND_TRIPS: list[DomainEvent] = [

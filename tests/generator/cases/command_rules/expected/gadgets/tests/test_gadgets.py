@@ -3,26 +3,15 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 import pytest
-from acci import (
-    NO_STREAM,
-    Command,
-    CommandHandler,
-    CommandMetadata,
-    CommandRejected,
-    DomainEvent,
-    NewEvent,
-    PostgresEventStore,
-    StreamId,
-)
+from acci import NO_STREAM, Command, CommandRejected, DomainEvent, NewEvent, PostgresEventStore, StreamId
+from acci.testing import Scenarios
 
 from ..commands import MakeThing
 from ..events import ThingMade
@@ -30,43 +19,7 @@ from ..handlers import MakeThingHandler
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)
 
 
 async def test_scenario_low(postgres_store: PostgresEventStore) -> None:
@@ -80,14 +33,14 @@ async def test_scenario_low(postgres_store: PostgresEventStore) -> None:
                 "score": 1,
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "low_score"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_bot(postgres_store: PostgresEventStore) -> None:
@@ -100,14 +53,14 @@ async def test_scenario_bot(postgres_store: PostgresEventStore) -> None:
                 "tag": "x",
             }
         ),
-        _metadata(user_id="bot"),
+        SCENARIOS.metadata(user_id="bot"),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "no_bots"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_ok(postgres_store: PostgresEventStore) -> None:
@@ -120,10 +73,10 @@ async def test_scenario_ok(postgres_store: PostgresEventStore) -> None:
                 "tag": "x",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         ThingMade.model_validate(
             {
@@ -132,8 +85,8 @@ async def test_scenario_ok(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 ROUND_TRIPS: list[DomainEvent] = [

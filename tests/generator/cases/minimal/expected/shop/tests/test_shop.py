@@ -3,13 +3,11 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 import pytest
 from acci import (
@@ -17,13 +15,12 @@ from acci import (
     AggregateAlreadyExists,
     AggregateNotFound,
     Command,
-    CommandHandler,
-    CommandMetadata,
     DomainEvent,
     NewEvent,
     PostgresEventStore,
     StreamId,
 )
+from acci.testing import Scenarios
 
 from ..commands import AddItem, OpenCart
 from ..events import CartOpened, ItemAdded
@@ -31,43 +28,7 @@ from ..handlers import AddItemHandler, OpenCartHandler
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)
 
 
 async def test_scenario_open_cart(postgres_store: PostgresEventStore) -> None:
@@ -80,10 +41,10 @@ async def test_scenario_open_cart(postgres_store: PostgresEventStore) -> None:
                 "owner": "ada",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = []
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         CartOpened.model_validate(
             {
@@ -92,8 +53,8 @@ async def test_scenario_open_cart(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_open_cart_needs_a_new_cart(postgres_store: PostgresEventStore) -> None:
@@ -106,7 +67,7 @@ async def test_open_cart_needs_a_new_cart(postgres_store: PostgresEventStore) ->
                 "owner": "x",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         CartOpened.model_validate(
@@ -116,10 +77,10 @@ async def test_open_cart_needs_a_new_cart(postgres_store: PostgresEventStore) ->
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_add_item_needs_an_existing_cart(postgres_store: PostgresEventStore) -> None:
@@ -132,12 +93,12 @@ async def test_add_item_needs_an_existing_cart(postgres_store: PostgresEventStor
                 "count": 1,
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 ROUND_TRIPS: list[DomainEvent] = [

@@ -3,63 +3,15 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-import pytest
-from acci import (
-    NO_STREAM,
-    Command,
-    CommandHandler,
-    CommandMetadata,
-    DomainEvent,
-    NewEvent,
-    PostgresEventStore,
-    StreamId,
-)
+from acci.testing import Scenarios
 
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)

@@ -3,13 +3,11 @@
 PostgreSQL, every precondition's failure, and a serialization round trip of every event.
 
 They use the `postgres_store` fixture of the acci.testing pytest plugin (a fresh, migrated
-database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set).
+database per test; an embedded PostgreSQL unless ACCI_DATABASE_URL is set) and its Scenarios
+helper (given events, the command handled, the stream read back).
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 import pytest
 from acci import (
@@ -17,14 +15,13 @@ from acci import (
     AggregateAlreadyExists,
     AggregateNotFound,
     Command,
-    CommandHandler,
-    CommandMetadata,
     CommandRejected,
     DomainEvent,
     NewEvent,
     PostgresEventStore,
     StreamId,
 )
+from acci.testing import Scenarios
 
 from ..commands import CloseAccount, OpenAccount, Withdraw
 from ..events import AccountClosed, AccountOpened, MoneyDeposited, MoneyWithdrawn
@@ -32,43 +29,7 @@ from ..handlers import CloseAccountHandler, OpenAccountHandler, WithdrawHandler
 from ..registry import REGISTRY
 
 TENANT = "tenant-1"
-
-
-def _metadata(**values: str) -> CommandMetadata:
-    return CommandMetadata(
-        user_id=values.get("user_id", "scenario-user"),
-        tenant_id=values.get("tenant_id", TENANT),
-        correlation_id=values.get("correlation_id", "scenario"),
-        timestamp=datetime.fromisoformat(values.get("timestamp", "2024-01-01T00:00:00+00:00")),
-    )
-
-
-async def _given(
-    store: PostgresEventStore,
-    handler: CommandHandler[Any, Any],
-    command: Command[Any],
-    events: list[DomainEvent],
-) -> StreamId:
-    """Append the scenario's given events to the stream the command is for."""
-    stream = StreamId(
-        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-    )
-    if events:
-        await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-    return stream
-
-
-async def _handle(handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-    """Handle the command; an unwritten hand-written decision fails the test with its message."""
-    try:
-        result = await handler.handle(command)
-    except NotImplementedError as error:
-        pytest.fail(str(error))
-    return [REGISTRY.decode(event) for event in result.events]
-
-
-async def _stored(store: PostgresEventStore, stream: StreamId) -> list[DomainEvent]:
-    return [REGISTRY.decode(event) for event in await store.read_stream(stream)]
+SCENARIOS = Scenarios(REGISTRY, TENANT)
 
 
 async def test_scenario_overdraw(postgres_store: PostgresEventStore) -> None:
@@ -81,7 +42,7 @@ async def test_scenario_overdraw(postgres_store: PostgresEventStore) -> None:
                 "amount": "10.00",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         AccountOpened.model_validate(
@@ -95,11 +56,11 @@ async def test_scenario_overdraw(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "insufficient_funds"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_withdraw_from_closed(postgres_store: PostgresEventStore) -> None:
@@ -112,7 +73,7 @@ async def test_scenario_withdraw_from_closed(postgres_store: PostgresEventStore)
                 "amount": "10.00",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         AccountOpened.model_validate(
@@ -131,11 +92,11 @@ async def test_scenario_withdraw_from_closed(postgres_store: PostgresEventStore)
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     with pytest.raises(CommandRejected) as rejected:
-        await _handle(handler, command)
+        await SCENARIOS.handle(handler, command)
     assert rejected.value.code == "account_closed"
-    assert await _stored(postgres_store, stream) == given
+    assert await SCENARIOS.stored(postgres_store, stream) == given
 
 
 async def test_scenario_close(postgres_store: PostgresEventStore) -> None:
@@ -147,7 +108,7 @@ async def test_scenario_close(postgres_store: PostgresEventStore) -> None:
                 "iban": "DE89370400440532013000",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     given: list[DomainEvent] = [
         AccountOpened.model_validate(
@@ -162,7 +123,7 @@ async def test_scenario_close(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, given)
+    stream = await SCENARIOS.given(postgres_store, handler, command, given)
     expected: list[DomainEvent] = [
         AccountClosed.model_validate(
             {
@@ -170,8 +131,8 @@ async def test_scenario_close(postgres_store: PostgresEventStore) -> None:
             }
         ),
     ]
-    assert await _handle(handler, command) == expected
-    assert await _stored(postgres_store, stream) == [*given, *expected]
+    assert await SCENARIOS.handle(handler, command) == expected
+    assert await SCENARIOS.stored(postgres_store, stream) == [*given, *expected]
 
 
 async def test_open_account_needs_a_new_account(postgres_store: PostgresEventStore) -> None:
@@ -188,7 +149,7 @@ async def test_open_account_needs_a_new_account(postgres_store: PostgresEventSto
                 },
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
     existing: list[DomainEvent] = [
         AccountOpened.model_validate(
@@ -203,10 +164,10 @@ async def test_open_account_needs_a_new_account(postgres_store: PostgresEventSto
             }
         ),
     ]
-    stream = await _given(postgres_store, handler, command, existing)
+    stream = await SCENARIOS.given(postgres_store, handler, command, existing)
     with pytest.raises(AggregateAlreadyExists):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == existing
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == existing
 
 
 async def test_withdraw_needs_an_existing_account(postgres_store: PostgresEventStore) -> None:
@@ -219,12 +180,12 @@ async def test_withdraw_needs_an_existing_account(postgres_store: PostgresEventS
                 "amount": "1",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 async def test_close_account_needs_an_existing_account(postgres_store: PostgresEventStore) -> None:
@@ -236,12 +197,12 @@ async def test_close_account_needs_an_existing_account(postgres_store: PostgresE
                 "iban": "DE89370400440532013000",
             }
         ),
-        _metadata(),
+        SCENARIOS.metadata(),
     )
-    stream = await _given(postgres_store, handler, command, [])
+    stream = await SCENARIOS.given(postgres_store, handler, command, [])
     with pytest.raises(AggregateNotFound):
-        await _handle(handler, command)
-    assert await _stored(postgres_store, stream) == []
+        await SCENARIOS.handle(handler, command)
+    assert await SCENARIOS.stored(postgres_store, stream) == []
 
 
 ROUND_TRIPS: list[DomainEvent] = [
