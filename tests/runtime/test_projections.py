@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -285,3 +286,26 @@ async def test_a_runner_killed_at_random_points_applies_every_event_once(
     await ProjectionRunner(store, CountingProjection()).catch_up()
     assert kills >= 6
     assert await rows(store, "SELECT count(*), min(times), max(times) FROM applied") == [(total, 1, 1)]
+
+
+async def test_transient_errors_are_retried_not_parked(store: PostgresEventStore) -> None:
+    """A lost connection or a serialization failure is retried with backoff; it never becomes a
+    dead letter, however often it happens."""
+    failures = {"left": 4}
+
+    class Flaky(CountingProjection):
+        async def apply(self, conn: psycopg.AsyncConnection[Any], table: Any, event: Any) -> None:
+            if failures["left"]:
+                failures["left"] -= 1
+                await conn.execute("SELECT 1/0 FROM pg_sleep(0) WHERE false")  # a real round trip
+                raise psycopg.errors.SerializationFailure("could not serialize access")
+            await super().apply(conn, table, event)
+
+    await count_events(store, 10)
+    handled = await ProjectionRunner(
+        store, Flaky(), RunnerSettings(retry_delay=0.01, max_attempts=2)
+    ).catch_up()
+    assert handled == 10
+    assert failures["left"] == 0
+    assert await list_dead_letters(store) == []
+    assert await rows(store, "SELECT count(*), max(times) FROM applied") == [(10, 1)]
