@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import from_json
 
 from acci.streams import Position, StreamId
 
@@ -129,7 +130,7 @@ class RecordedEvent:
     def data(self) -> dict[str, Any]:
         """The payload as a dict (parsed once)."""
         if self._data is None:
-            self._data = json.loads(self.data_json)
+            self._data = from_json(self.data_json)
         return self._data
 
     @property
