@@ -26,6 +26,8 @@ class OrderSummaryProjection(Projection):
 
     name: ClassVar[str] = "order_summary"
     table: ClassVar[str] = "order_summary"
+    #: Updated in each append's transaction by a PostgresEventStore opened with it.
+    inline: ClassVar[bool] = True
     event_types: ClassVar[Sequence[str]] = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
 
     def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:

@@ -48,7 +48,7 @@ RULE = ("condition", "code", "message")
 EMIT = ("event", "map")
 APPLY_OPS = ("value", "add", "subtract", "append")
 LITERAL = ("value",)
-PROJECTION = ("description", "table", "key", "columns", "on")
+PROJECTION = ("description", "table", "key", "columns", "on", "inline")
 PROJECTION_ACTIONS = ("insert", "upsert", "update", "delete", "custom")
 PROJECTION_HANDLER = (*PROJECTION_ACTIONS, "key")
 QUERY = (
@@ -272,6 +272,11 @@ def json_schema() -> dict[str, Any]:
         "projection": _obj(
             {
                 "description": _text("What the read model shows."),
+                "inline": {
+                    "type": "boolean",
+                    "description": "Update it in the append's own transaction (read-your-writes) "
+                    "instead of by a projection runner.",
+                },
                 "table": {"type": "string", "pattern": SNAKE},
                 "key": {"type": "string", "pattern": SNAKE},
                 "columns": {"$ref": ref + "fields"},

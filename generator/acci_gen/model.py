@@ -175,7 +175,7 @@ class Scenario:
 
 @dataclass
 class Projection:
-    """Language and validation only for now; generation is a later issue."""
+    """A read model: its table, key, columns and how each event changes it."""
 
     name: str
     table: str
@@ -183,6 +183,8 @@ class Projection:
     columns: list[Field]
     handlers: dict[str, dict[str, Any]]
     description: str = ""
+    #: Updated in the append's own transaction rather than by a runner.
+    inline: bool = False
 
 
 @dataclass

@@ -1027,6 +1027,11 @@ class Validator:
                 {},
                 self.text(body, "description", path),
             )
+            inline = body.get("inline", False)
+            if not isinstance(inline, bool):
+                self.error((*path, "inline"), "'inline' must be true or false.", "write 'inline: true'.")
+            else:
+                projection.inline = inline
             domain.projections.append(projection)
             on = self.mapping(body.get("on"), (*path, "on"), "'on'")
             for event_name, handler in on.items():

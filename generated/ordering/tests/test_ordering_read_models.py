@@ -147,6 +147,22 @@ async def test_order_summary_on_order_cancelled(store: PostgresEventStore) -> No
     assert rows[0]["status"] == "cancelled"
 
 
+async def test_order_summary_is_updated_inline(store: PostgresEventStore) -> None:
+    projection = OrderSummaryProjection()
+    async with await PostgresEventStore.open(store.conninfo, projections=[projection]) as inline:
+        created = OrderOpened.model_validate(
+            {
+                "order_id": "00000000-0000-4000-8000-000000000001",
+                "customer_id": "00000000-0000-4000-8000-000000000001",
+                "currency": "eur",
+                "opened_at": "2024-01-02T03:04:05+00:00",
+                "opened_by": "x",
+            }
+        )
+        await _append(inline, "Order", str(created.order_id), created)
+    assert len(await _rows(store, "order_summary")) == 1
+
+
 async def test_query_orders_of_customer(store: PostgresEventStore) -> None:
     created = OrderOpened.model_validate(
         {

@@ -31,6 +31,8 @@ def tests_view(domain: Domain) -> dict[str, Any]:
         imports.add("..projections", f"{pascal(projection.name)}Projection")
         for event_name, handler in effective_handlers(projection).items():
             tests.append(_handler_test(domain, projection, event_name, handler, types, imports))
+        if projection.inline:
+            tests.append(_inline_test(domain, projection, types, imports))
     for query in domain.queries:
         projection = next(p for p in domain.projections if p.name == query.projection)
         tests.append(_query_test(domain, projection, query, types, imports))
@@ -114,6 +116,29 @@ def _handler_test(
             lines.append(f"assert rows[0][{json.dumps(column)}] == {expected}")
     name = f"test_{projection.name}_on_{_snake(event_name)}"
     return {"name": name, "lines": lines}
+
+
+def _inline_test(
+    domain: Domain, projection: Projection, types: dict[str, Any], imports: Imports
+) -> dict[str, Any]:
+    """An inline projection's row exists as soon as the append returns, with no runner."""
+    creator = _creating_event(domain, projection)
+    lines: list[str] = []
+    if creator is None:
+        return {}
+    cls = f"{pascal(projection.name)}Projection"
+    lines.append(f"projection = {cls}()")
+    lines.append(
+        "async with await PostgresEventStore.open(store.conninfo, projections=[projection]) as inline:"
+    )
+    for line in _construct(domain, _event(domain, creator), types, imports, "created"):
+        lines.append("    " + line.replace("\n", "\n    "))
+    lines.append(
+        "    "
+        + _append(domain, _event(domain, creator), ["created"]).replace("_append(store", "_append(inline")
+    )
+    lines.append(f"assert len(await _rows(store, {json.dumps(projection.table)})) == 1")
+    return {"name": f"test_{projection.name}_is_updated_inline", "lines": lines}
 
 
 def _custom_handler_test(
