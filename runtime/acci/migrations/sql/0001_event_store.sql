@@ -1,5 +1,5 @@
 -- ACCI event store, schema version 1: events, streams, snapshots, command log, projection
--- checkpoints and dead letters, and the append function that enforces optimistic concurrency.
+-- checkpoints and dead letters, and the append functions that enforce optimistic concurrency.
 
 CREATE TABLE acci.streams (
     tenant_id       text        NOT NULL,
@@ -94,32 +94,20 @@ CREATE TABLE acci.dead_letters (
     UNIQUE (projection, event_id)
 );
 
--- Append events to one stream atomically, with an expected version:
---   NULL: any version; 0: the stream must not exist; n >= 1: the stream must be at version n.
--- The version is checked and moved on the streams row before any position is taken from the
--- sequence, so a losing writer writes nothing and burns no position. A conflict raises SQLSTATE
--- AC001 with the actual version as DETAIL; a command id seen before raises AC002.
-CREATE FUNCTION acci.append_events(
+-- Check the expected version and move the stream's version row by n (before any position is
+-- taken), and record the command id. Returns the version before the append. Raises AC001 on a
+-- version conflict (DETAIL: the actual version) and AC002 on a command id seen before.
+CREATE FUNCTION acci.claim_versions(
     p_tenant_id        text,
     p_aggregate_type   text,
     p_aggregate_id     text,
     p_expected_version bigint,
-    p_event_ids        uuid[],
-    p_event_types      text[],
-    p_schema_versions  integer[],
-    p_data             text[],
-    p_user_id          text,
-    p_correlation_id   text,
-    p_causation_id     text,
-    p_metadata         text,
+    n                  bigint,
     p_command_id       uuid,
-    p_command_type     text,
-    p_notify           boolean
-) RETURNS TABLE (out_version bigint, out_transaction_id xid8, out_global_position bigint,
-                 out_timestamp timestamptz)
+    p_command_type     text
+) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    n      bigint := coalesce(cardinality(p_event_ids), 0);
     base   bigint;
     actual bigint;
 BEGIN
@@ -176,7 +164,53 @@ BEGIN
                 DETAIL = p_command_id::text;
         END IF;
     END IF;
+    RETURN base;
+END;
+$$;
 
+-- A wake-up hint for subscribers, who poll as well. A notifying commit holds a cluster-wide lock
+-- while it flushes, which would serialize concurrent writers, so each session notifies at most
+-- once per 20 ms; a busy stream still wakes readers promptly.
+CREATE FUNCTION acci.notify_appended(p_tenant_id text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF clock_timestamp() - coalesce(
+           nullif(current_setting('acci.notified_at', true), '')::timestamptz, 'epoch')
+         > interval '20 milliseconds' THEN
+        PERFORM pg_notify('acci_events', p_tenant_id);
+        PERFORM set_config('acci.notified_at', clock_timestamp()::text, false);
+    END IF;
+END;
+$$;
+
+-- Append events to one stream atomically, with an expected version:
+--   NULL: any version; 0: the stream must not exist; n >= 1: the stream must be at version n.
+-- The version is claimed (acci.claim_versions) before any position is taken from the sequence,
+-- so a losing writer writes nothing and burns no position.
+CREATE FUNCTION acci.append_events(
+    p_tenant_id        text,
+    p_aggregate_type   text,
+    p_aggregate_id     text,
+    p_expected_version bigint,
+    p_event_ids        uuid[],
+    p_event_types      text[],
+    p_schema_versions  integer[],
+    p_data             text[],
+    p_user_id          text,
+    p_correlation_id   text,
+    p_causation_id     text,
+    p_metadata         text,
+    p_command_id       uuid,
+    p_command_type     text,
+    p_notify           boolean
+) RETURNS TABLE (out_version bigint, out_transaction_id xid8, out_global_position bigint,
+                 out_timestamp timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    n    bigint := coalesce(cardinality(p_event_ids), 0);
+    base bigint := acci.claim_versions(p_tenant_id, p_aggregate_type, p_aggregate_id,
+                                       p_expected_version, n, p_command_id, p_command_type);
+BEGIN
     IF n > 0 THEN
         RETURN QUERY
         INSERT INTO acci.events AS e (id, tenant_id, aggregate_type, aggregate_id, version, event_type,
@@ -189,15 +223,46 @@ BEGIN
                WITH ORDINALITY AS u(id, event_type, schema_version, data, ord)
          ORDER BY u.ord
         RETURNING e.version, e.transaction_id, e.global_position, e."timestamp";
-        -- A wake-up hint for subscribers, who poll as well. A notifying commit holds a
-        -- cluster-wide lock while it flushes, which would serialize concurrent writers, so each
-        -- session notifies at most once per 20 ms; a busy stream still wakes readers promptly.
-        IF p_notify AND clock_timestamp() - coalesce(
-               nullif(current_setting('acci.notified_at', true), '')::timestamptz, 'epoch')
-             > interval '20 milliseconds' THEN
-            PERFORM pg_notify('acci_events', p_tenant_id);
-            PERFORM set_config('acci.notified_at', clock_timestamp()::text, false);
+        IF p_notify THEN
+            PERFORM acci.notify_appended(p_tenant_id);
         END IF;
+    END IF;
+END;
+$$;
+
+-- One event: scalars instead of arrays, and one VALUES row.
+CREATE FUNCTION acci.append_event(
+    p_tenant_id        text,
+    p_aggregate_type   text,
+    p_aggregate_id     text,
+    p_expected_version bigint,
+    p_event_id         uuid,
+    p_event_type       text,
+    p_schema_version   integer,
+    p_data             text,
+    p_user_id          text,
+    p_correlation_id   text,
+    p_causation_id     text,
+    p_metadata         text,
+    p_command_id       uuid,
+    p_command_type     text,
+    p_notify           boolean
+) RETURNS TABLE (out_version bigint, out_transaction_id xid8, out_global_position bigint,
+                 out_timestamp timestamptz)
+LANGUAGE plpgsql AS $$
+DECLARE
+    base bigint := acci.claim_versions(p_tenant_id, p_aggregate_type, p_aggregate_id,
+                                       p_expected_version, 1, p_command_id, p_command_type);
+BEGIN
+    RETURN QUERY
+    INSERT INTO acci.events AS e (id, tenant_id, aggregate_type, aggregate_id, version, event_type,
+                                  schema_version, data, user_id, correlation_id, causation_id, metadata)
+    VALUES (p_event_id, p_tenant_id, p_aggregate_type, p_aggregate_id, base + 1, p_event_type,
+            p_schema_version, p_data::jsonb, p_user_id, p_correlation_id, p_causation_id,
+            coalesce(p_metadata, '{}')::jsonb)
+    RETURNING e.version, e.transaction_id, e.global_position, e."timestamp";
+    IF p_notify THEN
+        PERFORM acci.notify_appended(p_tenant_id);
     END IF;
 END;
 $$;
