@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import pytest_asyncio
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from acci.commands import Command, CommandHandler, CommandMetadata
 from acci.database import check_server, database_url, with_database
@@ -132,6 +133,22 @@ def _create_database(server_url: str, name: str, *, template: str | None = None)
 def _drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+async def append_to(
+    store: EventStore, tenant_id: str, aggregate_type: str, aggregate_id: str, *events: DomainEvent
+) -> None:
+    """Append typed events to a stream, whatever its version (test setup)."""
+    await store.append(StreamId(tenant_id, aggregate_type, aggregate_id), [NewEvent.of(e) for e in events])
+
+
+async def table_rows(store: PostgresEventStore, table: str, tenant_id: str) -> list[dict[str, Any]]:
+    """Every row of a read-model table (in `public`) that belongs to the tenant, as dicts."""
+    async with store.pool.connection() as conn:
+        cursor = conn.cursor(row_factory=dict_row)
+        query = sql.SQL("SELECT * FROM {} WHERE tenant_id = %s").format(sql.Identifier(table))
+        await cursor.execute(query, [tenant_id])
+        return await cursor.fetchall()
 
 
 class Scenarios:

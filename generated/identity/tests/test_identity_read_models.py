@@ -6,15 +6,13 @@ tenant only."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import pytest_asyncio
-from acci import DomainEvent, NewEvent, PostgresEventStore, StreamId
+from acci import PostgresEventStore
 from acci.migrations import migrate
 from acci.projections import ProjectionRunner
-from psycopg import sql
-from psycopg.rows import dict_row
+from acci.testing import append_to, table_rows
 
 from ..events import UserCreated, UserUpdated
 from ..projections import UserViewProjection
@@ -32,18 +30,6 @@ async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
         yield opened
 
 
-async def _append(store: PostgresEventStore, aggregate: str, aggregate_id: str, *events: DomainEvent) -> None:
-    await store.append(StreamId(TENANT, aggregate, aggregate_id), [NewEvent.of(e) for e in events])
-
-
-async def _rows(store: PostgresEventStore, table: str) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
-        cursor = conn.cursor(row_factory=dict_row)
-        query = sql.SQL("SELECT * FROM {} WHERE tenant_id = %s").format(sql.Identifier(table))
-        await cursor.execute(query, [TENANT])
-        return await cursor.fetchall()
-
-
 async def test_user_view_on_user_created(store: PostgresEventStore) -> None:
     event = UserCreated.model_validate(
         {
@@ -53,9 +39,9 @@ async def test_user_view_on_user_created(store: PostgresEventStore) -> None:
             "created_by": "x",
         }
     )
-    await _append(store, "User", str(event.user_id), event)
+    await append_to(store, TENANT, "User", str(event.user_id), event)
     await ProjectionRunner(store, UserViewProjection()).catch_up()
-    rows = await _rows(store, "user_view")
+    rows = await table_rows(store, "user_view", TENANT)
     assert len(rows) == 1
     assert rows[0]["id"] == event.user_id
     assert rows[0]["email"] == event.email
@@ -72,7 +58,7 @@ async def test_user_view_on_user_updated(store: PostgresEventStore) -> None:
             "created_by": "x",
         }
     )
-    await _append(store, "User", str(created.user_id), created)
+    await append_to(store, TENANT, "User", str(created.user_id), created)
     event = UserUpdated.model_validate(
         {
             "user_id": "00000000-0000-4000-8000-000000000001",
@@ -80,9 +66,9 @@ async def test_user_view_on_user_updated(store: PostgresEventStore) -> None:
             "name": "x",
         }
     )
-    await _append(store, "User", str(event.user_id), event)
+    await append_to(store, TENANT, "User", str(event.user_id), event)
     await ProjectionRunner(store, UserViewProjection()).catch_up()
-    rows = await _rows(store, "user_view")
+    rows = await table_rows(store, "user_view", TENANT)
     assert len(rows) == 1
     if event.email is not None:
         assert rows[0]["email"] == event.email
@@ -99,7 +85,7 @@ async def test_query_get_user(store: PostgresEventStore) -> None:
             "created_by": "x",
         }
     )
-    await _append(store, "User", str(created.user_id), created)
+    await append_to(store, TENANT, "User", str(created.user_id), created)
     await ProjectionRunner(store, UserViewProjection()).catch_up()
     queries = IdentityQueries.of(store)
     mine = await queries.get_user(TENANT, id=UUID("00000000-0000-4000-8000-000000000001"))
@@ -117,7 +103,7 @@ async def test_query_search_users(store: PostgresEventStore) -> None:
             "created_by": "x",
         }
     )
-    await _append(store, "User", str(created.user_id), created)
+    await append_to(store, TENANT, "User", str(created.user_id), created)
     await ProjectionRunner(store, UserViewProjection()).catch_up()
     queries = IdentityQueries.of(store)
     mine = await queries.search_users(TENANT, query="x", limit=50, offset=0)

@@ -6,15 +6,13 @@ tenant only."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 from uuid import UUID
 
 import pytest_asyncio
-from acci import DomainEvent, NewEvent, PostgresEventStore, StreamId
+from acci import PostgresEventStore
 from acci.migrations import migrate
 from acci.projections import ProjectionRunner, RunnerSettings
-from psycopg import sql
-from psycopg.rows import dict_row
+from acci.testing import append_to, table_rows
 
 from ..events import OrderCancelled, OrderLineAdded, OrderOpened, OrderPlaced, OrderStatus
 from ..projections import OrderSummaryProjection
@@ -32,18 +30,6 @@ async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
         yield opened
 
 
-async def _append(store: PostgresEventStore, aggregate: str, aggregate_id: str, *events: DomainEvent) -> None:
-    await store.append(StreamId(TENANT, aggregate, aggregate_id), [NewEvent.of(e) for e in events])
-
-
-async def _rows(store: PostgresEventStore, table: str) -> list[dict[str, Any]]:
-    async with store.pool.connection() as conn:
-        cursor = conn.cursor(row_factory=dict_row)
-        query = sql.SQL("SELECT * FROM {} WHERE tenant_id = %s").format(sql.Identifier(table))
-        await cursor.execute(query, [TENANT])
-        return await cursor.fetchall()
-
-
 async def test_order_summary_on_order_opened(store: PostgresEventStore) -> None:
     event = OrderOpened.model_validate(
         {
@@ -54,9 +40,9 @@ async def test_order_summary_on_order_opened(store: PostgresEventStore) -> None:
             "opened_by": "x",
         }
     )
-    await _append(store, "Order", str(event.order_id), event)
+    await append_to(store, TENANT, "Order", str(event.order_id), event)
     await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
-    rows = await _rows(store, "order_summary")
+    rows = await table_rows(store, "order_summary", TENANT)
     assert len(rows) == 1
     assert rows[0]["order_id"] == event.order_id
     assert rows[0]["customer_id"] == event.customer_id
@@ -75,7 +61,7 @@ async def test_order_summary_on_order_line_added(store: PostgresEventStore) -> N
             "opened_by": "x",
         }
     )
-    await _append(store, "Order", str(created.order_id), created)
+    await append_to(store, TENANT, "Order", str(created.order_id), created)
     event = OrderLineAdded.model_validate(
         {
             "order_id": "00000000-0000-4000-8000-000000000001",
@@ -87,7 +73,7 @@ async def test_order_summary_on_order_line_added(store: PostgresEventStore) -> N
             "amount": "1",
         }
     )
-    await _append(store, "Order", str(event.order_id), event)
+    await append_to(store, TENANT, "Order", str(event.order_id), event)
     await ProjectionRunner(store, OrderSummaryProjection(), RunnerSettings(fail_fast=True)).catch_up()
 
 
@@ -101,7 +87,7 @@ async def test_order_summary_on_order_placed(store: PostgresEventStore) -> None:
             "opened_by": "x",
         }
     )
-    await _append(store, "Order", str(created.order_id), created)
+    await append_to(store, TENANT, "Order", str(created.order_id), created)
     event = OrderPlaced.model_validate(
         {
             "order_id": "00000000-0000-4000-8000-000000000001",
@@ -115,9 +101,9 @@ async def test_order_summary_on_order_placed(store: PostgresEventStore) -> None:
             "placed_at": "2024-01-02T03:04:05+00:00",
         }
     )
-    await _append(store, "Order", str(event.order_id), event)
+    await append_to(store, TENANT, "Order", str(event.order_id), event)
     await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
-    rows = await _rows(store, "order_summary")
+    rows = await table_rows(store, "order_summary", TENANT)
     assert len(rows) == 1
     assert rows[0]["status"] == "placed"
     assert rows[0]["total"] == event.total
@@ -133,16 +119,16 @@ async def test_order_summary_on_order_cancelled(store: PostgresEventStore) -> No
             "opened_by": "x",
         }
     )
-    await _append(store, "Order", str(created.order_id), created)
+    await append_to(store, TENANT, "Order", str(created.order_id), created)
     event = OrderCancelled.model_validate(
         {
             "order_id": "00000000-0000-4000-8000-000000000001",
             "reason": "x",
         }
     )
-    await _append(store, "Order", str(event.order_id), event)
+    await append_to(store, TENANT, "Order", str(event.order_id), event)
     await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
-    rows = await _rows(store, "order_summary")
+    rows = await table_rows(store, "order_summary", TENANT)
     assert len(rows) == 1
     assert rows[0]["status"] == "cancelled"
 
@@ -159,8 +145,8 @@ async def test_order_summary_is_updated_inline(store: PostgresEventStore) -> Non
                 "opened_by": "x",
             }
         )
-        await _append(inline, "Order", str(created.order_id), created)
-    assert len(await _rows(store, "order_summary")) == 1
+        await append_to(inline, TENANT, "Order", str(created.order_id), created)
+    assert len(await table_rows(store, "order_summary", TENANT)) == 1
 
 
 async def test_query_orders_of_customer(store: PostgresEventStore) -> None:
@@ -173,7 +159,7 @@ async def test_query_orders_of_customer(store: PostgresEventStore) -> None:
             "opened_by": "x",
         }
     )
-    await _append(store, "Order", str(created.order_id), created)
+    await append_to(store, TENANT, "Order", str(created.order_id), created)
     await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
     queries = OrderingQueries.of(store)
     mine = await queries.orders_of_customer(

@@ -17,13 +17,11 @@ _CHECKED_KINDS = ("string", "email", "int", "decimal", "bool", "uuid", "date", "
 def tests_view(domain: Domain) -> dict[str, Any]:
     imports = Imports()
     imports.add("collections.abc", "AsyncIterator")
-    imports.add("typing", "Any")
     imports.add("pytest_asyncio")
-    imports.add("acci", "DomainEvent", "NewEvent", "PostgresEventStore", "StreamId")
+    imports.add("acci", "PostgresEventStore")
+    imports.add("acci.testing", "append_to", "table_rows")
     imports.add("acci.migrations", "migrate")
     imports.add("acci.projections", "ProjectionRunner")
-    imports.add("psycopg", "sql")
-    imports.add("psycopg.rows", "dict_row")
     imports.add("..service", "migrations")
     types = {t.name: t for t in domain.types}
     tests: list[dict[str, Any]] = []
@@ -61,7 +59,7 @@ def _append(domain: Domain, event: Event, variables: list[str]) -> str:
     aggregate = next(a for a in domain.aggregates if a.name == event.aggregate)
     has_identity = any(f.name == aggregate.identity for f in event.fields)
     ident = f"str({variables[0]}.{aggregate.identity})" if has_identity else json.dumps("sample-1")
-    return f"await _append(store, {json.dumps(aggregate.name)}, {ident}, {', '.join(variables)})"
+    return f"await append_to(store, TENANT, {json.dumps(aggregate.name)}, {ident}, {', '.join(variables)})"
 
 
 def _expected(spec: Any, var: str, event: Event) -> str | None:
@@ -100,7 +98,7 @@ def _handler_test(
     lines.append(_append(domain, event, ["event"]))
     runner = f"{pascal(projection.name)}Projection()"
     lines.append(f"await ProjectionRunner(store, {runner}).catch_up()")
-    lines.append(f"rows = await _rows(store, {json.dumps(projection.table)})")
+    lines.append(f"rows = await table_rows(store, {json.dumps(projection.table)}, TENANT)")
     if action == "delete":
         lines.append("assert rows == []")
     else:
@@ -135,9 +133,9 @@ def _inline_test(
         lines.append("    " + line.replace("\n", "\n    "))
     lines.append(
         "    "
-        + _append(domain, _event(domain, creator), ["created"]).replace("_append(store", "_append(inline")
+        + _append(domain, _event(domain, creator), ["created"]).replace("append_to(store", "append_to(inline")
     )
-    lines.append(f"assert len(await _rows(store, {json.dumps(projection.table)})) == 1")
+    lines.append(f"assert len(await table_rows(store, {json.dumps(projection.table)}, TENANT)) == 1")
     return {"name": f"test_{projection.name}_is_updated_inline", "lines": lines}
 
 
