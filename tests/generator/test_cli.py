@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from acci_gen.cli import main
-from acci_gen.language import json_schema_text
+from acci_gen.spec.schema import json_schema_text
 from genhelp import ROOT, acci_gen, tree
 
 CASES = Path(__file__).parent / "cases"

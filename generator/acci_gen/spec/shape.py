@@ -1,0 +1,567 @@
+"""The shape check: a loaded document validated against the language's models, every pydantic
+error reworded by one table into ACCI's voice (what is wrong, where, and how to fix it), at the
+document position the loader recorded.
+
+So that every problem is reported at once, a broken item does not stop the run: it is left out
+(an unknown key is dropped; any other problem drops the whole item of its section: the type,
+aggregate, event, command, projection, query or scenario) and the rest is validated again, to be
+checked for meaning. References to a dropped item are not reported again (`Shaped.broken`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+from pydantic import BaseModel, Tag, ValidationError
+
+from acci_gen.errors import Diagnostic
+from acci_gen.spec import language as lang
+from acci_gen.spec.loader import Document, PathT, format_path
+from acci_gen.spec.suggest import did_you_mean, one_of
+from acci_gen.spec.values import describe
+
+#: Any section item whose name is not known, for `Shaped.broken` of a section that is not a mapping.
+EVERY = "*"
+
+
+@dataclass
+class Shaped:
+    """The valid part of a document, and what was left out of it."""
+
+    spec: lang.Domain | None
+    diagnostics: list[Diagnostic]
+    #: Section -> names of items with shape errors (EVERY: the section itself is broken).
+    broken: dict[str, set[str]] = field(default_factory=dict)
+    #: For each scenario of `spec`, its index in the document.
+    scenario_index: list[int] = field(default_factory=list)
+    #: False when `domain:` is missing or not text (its name is then not checked again).
+    named: bool = True
+
+    def is_broken(self, section: str, name: str) -> bool:
+        names = self.broken.get(section, set())
+        return name in names or EVERY in names
+
+
+def check_shape(doc: Document) -> Shaped:
+    """Validate `doc` against the language; report each problem once, keep the valid rest."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return Shaped(None, [_said(doc, _not_a_domain(data))], named=False)
+    data = copy.deepcopy(data)
+    result = Shaped(None, [], scenario_index=list(range(len(_list(data.get("scenarios"))))))
+    seen: set[Diagnostic] = set()
+    # One pass reports every error; the passes after it only validate what is left. A second
+    # pass can find more only in a spot the first one could not reach, so a few suffice.
+    for _ in range(4):
+        try:
+            result.spec = lang.Domain.model_validate(data)
+            return result
+        except ValidationError as error:
+            dropped_scenarios: set[int] = set()
+            for item in error.errors(include_url=False):
+                where = locate(_document_loc(item["loc"], result.scenario_index), item["type"])
+                if not _under(where.path, doc.unreadable):
+                    diagnostic = _said(doc, translate(item, where))
+                    if diagnostic not in seen:
+                        seen.add(diagnostic)
+                        result.diagnostics.append(diagnostic)
+                _prune(data, item, result, dropped_scenarios)
+            if dropped_scenarios:
+                scenarios = _list(data.get("scenarios"))
+                data["scenarios"] = [s for i, s in enumerate(scenarios) if i not in dropped_scenarios]
+                result.scenario_index = [
+                    n for i, n in enumerate(result.scenario_index) if i not in dropped_scenarios
+                ]
+    return result  # not valid even after pruning: only the shape errors are reported
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _document_loc(loc: tuple[Any, ...], scenario_index: list[int]) -> tuple[Any, ...]:
+    """pydantic's location in the (pruned) data, as a location in the document."""
+    if len(loc) >= 2 and loc[0] == "scenarios" and isinstance(loc[1], int) and loc[1] < len(scenario_index):
+        return ("scenarios", scenario_index[loc[1]], *loc[2:])
+    return loc
+
+
+def _under(path: PathT, roots: set[PathT]) -> bool:
+    return any(path[: len(root)] == root for root in roots)
+
+
+def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: set[int]) -> None:
+    """Leave out what an error is about: an unknown key, else the section item holding it."""
+    where = locate(item["loc"])  # in the data: the scenarios are not renumbered here
+    path = where.path
+    if item["type"] == "extra_forbidden" or where.at_key or _is_handler(path):
+        _delete(data, path if not _is_handler(path) else path[:4])  # nothing refers to these
+        return
+    if not path:
+        return
+    section = str(path[0])
+    if len(path) == 1 or section not in (*lang.SECTIONS, "scenarios"):
+        if section == "domain":
+            data["domain"] = ""  # a placeholder, so that the rest can still be checked
+            result.named = False
+        else:
+            data.pop(section, None)
+            result.broken.setdefault(section, set()).add(EVERY)
+        return
+    if section == "scenarios":
+        if isinstance(path[1], int):
+            dropped_scenarios.add(path[1])
+        return
+    items = data.get(str(section))
+    if isinstance(items, dict):
+        items.pop(str(path[1]), None)
+    result.broken.setdefault(str(section), set()).add(str(path[1]))
+
+
+def _is_handler(path: PathT) -> bool:
+    """Whether `path` is in a projection's handler of an event (`projections.p.on.Event...`)."""
+    return len(path) >= 4 and path[0] == "projections" and path[2] == "on"
+
+
+def _delete(data: Any, path: PathT) -> None:
+    node = data
+    for part in path[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    elif isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node):
+        node[path[-1]] = None
+
+
+# -- where an error is ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    """An error's place: its path in the document (union tags removed), the model that holds the
+    last key, and the declared type there."""
+
+    path: PathT
+    error: str = ""
+    owner: type[BaseModel] | None = None
+    owner_name: str = ""
+    target: Any = None
+    #: The error is about a mapping's key, not its value.
+    at_key: bool = False
+
+
+def locate(loc: tuple[Any, ...], error: str = "") -> Where:
+    """Walk the language's types along pydantic's `loc`."""
+    tp: Any = lang.Domain
+    owner: type[BaseModel] | None = None
+    owner_name = ""
+    path: list[str | int] = []
+    at_key = False
+    key_type: Any = None
+    for part in loc:
+        tp = _bare(tp)
+        tags = _tags(tp)
+        if tags is not None and part in tags:
+            tp = tags[part]
+            continue
+        if part == "[key]":
+            at_key, tp = True, key_type
+            continue
+        key_type = get_args(tp)[0] if get_origin(tp) is dict else None
+        path.append(part)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            owner, owner_name = tp, str(path[-2]) if len(path) > 1 else ""
+            info = tp.model_fields.get(str(part))
+            tp = info.annotation if info is not None else _extra_type(tp)
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif get_origin(tp) is list:
+            tp = get_args(tp)[0]
+        else:
+            tp = None
+    return Where(tuple(path), error, owner, owner_name, _bare(tp), at_key)
+
+
+def _bare(tp: Any) -> Any:
+    """The type without Annotated and without None of an Optional."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, UnionType) and type(None) in get_args(tp):
+            members = [a for a in get_args(tp) if a is not type(None)]
+            tp = members[0] if len(members) == 1 else Union[tuple(members)]  # noqa: UP007
+        else:
+            return tp
+
+
+def _tags(tp: Any) -> dict[str, Any] | None:
+    """A tagged union's members by tag (pydantic puts the tag into the error's location)."""
+    if get_origin(tp) not in (Union, UnionType):
+        return None
+    members = {}
+    for member in get_args(tp):
+        for meta in getattr(member, "__metadata__", ()):
+            if isinstance(meta, Tag):
+                members[meta.tag] = member
+    return members or None
+
+
+def _extra_type(model: type[BaseModel]) -> Any:
+    hints = get_type_hints(model, include_extras=True)
+    extra = hints.get("__pydantic_extra__")
+    return get_args(extra)[1] if extra is not None else None
+
+
+def _what(model: Any, name: str) -> str:
+    text = getattr(model, "what", "") if isinstance(model, type) else ""
+    return text.format(name=name) if text else ""
+
+
+# -- what to say ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    path: PathT
+    message: str
+    fix: str
+    at_key: bool = False
+
+
+@dataclass(frozen=True)
+class _Error:
+    """One pydantic error, with what the table needs to word it."""
+
+    type: str
+    where: Where
+    input: Any
+    ctx: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """How the node is named: its key, or 'item N of <key>'."""
+        path = self.where.path
+        if path and isinstance(path[-1], int):
+            parent = next((str(p) for p in reversed(path) if isinstance(p, str)), "the list")
+            return f"item {path[-1]} of '{parent}'"
+        return f"'{path[-1]}'" if path else "the file"
+
+    @property
+    def name(self) -> str:
+        return str(self.where.path[-1]) if self.where.path else ""
+
+    @property
+    def what(self) -> str:
+        return _what(self.where.owner, self.where.owner_name) or "this mapping"
+
+    @property
+    def kind(self) -> str:
+        return kind(self.input)
+
+
+def translate(item: Any, where: Where) -> Said:
+    error = _Error(item["type"], where, item["input"], item.get("ctx") or {})
+    if error.type in ("too_short", "too_long") and where.path[:1] == ("scenarios",):
+        return _instance(error)
+    wording = _BY_KEY.get((error.type, error.name)) or _BY_TYPE.get(error.type, _unexpected)
+    return wording(error)
+
+
+def _said(doc: Document, said: Said) -> Diagnostic:
+    line, col = doc.pos(said.path, key=said.at_key)
+    return Diagnostic(doc.file, line, col, format_path(said.path), said.message, said.fix)
+
+
+def _not_a_domain(data: Any) -> Said:
+    return Said(
+        (),
+        f"a domain file must be a mapping with 'domain:', 'aggregates:'... at the top, not {kind(data)}.",
+        "start the file with 'domain: <name>'.",
+    )
+
+
+def kind(value: Any) -> str:
+    """A value's kind in the words of a YAML file."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return f"the text {describe(value)}"
+    return {dict: "a mapping", list: "a list", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _missing(e: _Error) -> Said:
+    parent = e.where.path[:-1]
+    return Said(parent, f"{e.what} needs the key '{e.name}'.", f"add '{e.name}:' to it.", at_key=True)
+
+
+def _extra(e: _Error) -> Said:
+    owner = e.where.owner
+    known = list(owner.model_fields) if owner is not None else []
+    return Said(
+        e.where.path, f"{e.key} is not a key of {e.what}.", did_you_mean(e.name, known, what="keys"), True
+    )
+
+
+def _mapping_needed(e: _Error) -> Said:
+    if not e.where.path:
+        return _not_a_domain(e.input)
+    target = _what(e.where.target, e.name) or e.key
+    return Said(
+        e.where.path,
+        f"{target} must be a mapping (key: value lines), not {e.kind}.",
+        f"write {target} as indented 'key: value' lines.",
+    )
+
+
+def _list_needed(e: _Error) -> Said:
+    return Said(
+        e.where.path, f"{e.key} must be a list ('- item' lines), not {e.kind}.", "write it as a list."
+    )
+
+
+def _text_needed(e: _Error) -> Said:
+    return Said(e.where.path, f"{e.key} must be text, not {e.kind}.", "write it as text (quote it).")
+
+
+def _bool_needed(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"{e.key} must be true or false, not {e.kind}.",
+        f"write '{e.name}: true' or '{e.name}: false'.",
+    )
+
+
+def _whole_number(e: _Error) -> Said:
+    return Said(e.where.path, f"{e.key} must be a whole number, not {e.kind}.", f"write e.g. '{e.name}: 1'.")
+
+
+def _at_least(e: _Error) -> Said:
+    low = e.ctx.get("ge", 0)
+    return Said(
+        e.where.path,
+        f"{e.key} must be at least {low}, not {describe(e.input)}.",
+        f"write '{e.name}: {low}' or more.",
+    )
+
+
+def _number(e: _Error) -> Said:
+    return Said(e.where.path, f"{e.key} must be a number, not {e.kind}.", f"write e.g. '{e.name}: 0'.")
+
+
+def _null(e: _Error) -> Said:
+    return Said(e.where.path, f"{e.key} has no value.", f"give '{e.name}' a value, or leave the key out.")
+
+
+#: How the values of a key with a fixed set of values are called: (one, several).
+_NOUNS = {
+    "precondition": ("precondition", "preconditions"),
+    "compatibility": ("compatibility mode", "modes"),
+    "decide": ("decision kind", "kinds"),
+    "returns": ("kind of result", "kinds"),
+    "paginate": ("kind of pagination", "kinds"),
+}
+
+
+def _choice(e: _Error) -> Said:
+    choices = [str(c) for c in get_args(e.where.target)] if get_origin(e.where.target) is not None else []
+    if e.where.at_key:  # a filter's operator
+        return Said(
+            e.where.path,
+            f"unknown filter operator '{e.input}'.",
+            did_you_mean(str(e.input), choices, what="operators"),
+            at_key=True,
+        )
+    noun, nouns = _NOUNS.get(e.name, (f"value of '{e.name}'", "values"))
+    return Said(
+        e.where.path, f"unknown {noun} {describe(e.input)}.", did_you_mean(str(e.input), choices, what=nouns)
+    )
+
+
+def _true_only(e: _Error) -> Said:
+    return Said(e.where.path, f"{e.key} must be true.", f"write '{e.name}: true'.")
+
+
+def _too_short(e: _Error) -> Said:
+    least = e.ctx.get("min_length", 1)
+    return Said(
+        e.where.path,
+        f"{e.key} needs at least {least} item{'s' if least != 1 else ''}.",
+        "add the missing items.",
+    )
+
+
+def _instance(e: _Error) -> Said:
+    """A scenario's command or event: {Name: {field: value}}, one entry."""
+    what = "'when'" if e.name == "when" else "an event"
+    return Said(
+        e.where.path,
+        f"{what} must be one '<Name>: {{field: value, ...}}' entry.",
+        "write e.g. 'UserCreated: {user_id: ..., email: ...}'.",
+    )
+
+
+def _field_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"field '{e.name}' must be a type name or a mapping with 'type:', not {e.kind}.",
+        f"write '{e.name}: string' or '{e.name}: {{type: string, max_length: 100}}'.",
+    )
+
+
+def _type_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"type '{e.name}' needs exactly one of 'enum:' (an enum) or 'fields:' (an object).",
+        "add 'enum: [a, b]' or 'fields: {...}'.",
+        at_key=True,
+    )
+
+
+def _emits_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"'emits' must name an event or list events, not {e.kind}.",
+        "write 'emits: UserCreated' or 'emits: [UserCreated, ...]'.",
+    )
+
+
+def _emit_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"an emitted event must be named, not {e.kind}.",
+        "write '- UserCreated' or '- {event: UserCreated, map: {...}}'.",
+    )
+
+
+def _value_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"the value of '{e.name}' must be a reference such as 'event.x' or {{value: ...}}, not {e.kind}.",
+        "write e.g. 'created_by: metadata.user_id' or 'status: {value: active}'.",
+    )
+
+
+def _apply_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"how the event changes '{e.name}' must be 'event.<field>', {{value: ...}}, "
+        "{add: event.<field>}, {subtract: ...} or {append: ...}.",
+        "write e.g. 'email: event.email' or 'balance: {add: event.amount}'.",
+    )
+
+
+def _handler_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"the handler of {e.name} needs exactly one of: {', '.join(lang.HANDLER_ACTIONS)}.",
+        "write e.g. 'insert: {id: event.user_id}'.",
+        at_key=True,
+    )
+
+
+def _step_form(e: _Error) -> Said:
+    if isinstance(e.input, dict) and len(e.input) == 1:
+        step = str(next(iter(e.input)))
+        return Said(
+            (*e.where.path, step),
+            f"'{step}' is not an upcast step.",
+            did_you_mean(step, lang.STEP_KINDS, what="upcast steps"),
+            at_key=True,
+        )
+    return Said(
+        e.where.path,
+        f"an upcast step is one of: {one_of(lang.STEP_KINDS)}, each with its arguments.",
+        "write e.g. '- rename: {name: full_name}'.",
+    )
+
+
+def _then_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        "'then' must be a list of events or '{error: <code>}'.",
+        "write 'then: [UserCreated: {...}]' or 'then: {error: not_found}'.",
+    )
+
+
+def _paging_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"{e.key} must be a whole number or the name of an int parameter, not {e.kind}.",
+        f"write e.g. '{e.name}: 50', or name an int parameter.",
+    )
+
+
+def _unexpected(e: _Error) -> Said:
+    """A pydantic error the table does not know (a new key's constraint): still a fix."""
+    return Said(
+        e.where.path,
+        f"{e.key} is not valid here ({describe(e.input)}).",
+        "see docs/domain-language.md for what this key takes.",
+    )
+
+
+_BY_TYPE: dict[str, Callable[[_Error], Said]] = {
+    "missing": _missing,
+    "extra_forbidden": _extra,
+    "model_type": _mapping_needed,
+    "dict_type": _mapping_needed,
+    "list_type": _list_needed,
+    "string_type": _text_needed,
+    "bool_type": _bool_needed,
+    "int_type": _whole_number,
+    "greater_than_equal": _at_least,
+    "number_type": _number,
+    "null_value": _null,
+    "literal_error": _choice,
+    "too_short": _too_short,
+    "too_long": _too_short,
+    "field_form": _field_form,
+    "type_form": _type_form,
+    "emits_form": _emits_form,
+    "emit_form": _emit_form,
+    "value_form": _value_form,
+    "apply_form": _apply_form,
+    "handler_form": _handler_form,
+    "step_form": _step_form,
+    "then_form": _then_form,
+    "paging_form": _paging_form,
+}
+
+
+def _no_events(e: _Error) -> Said:
+    return Said(
+        e.where.path, f"{e.where.owner_name} must emit at least one event.", "list the event under 'emits:'."
+    )
+
+
+def _no_values(e: _Error) -> Said:
+    return Said(
+        e.where.path, "'enum' must be a non-empty list of values.", "write 'enum: [active, disabled]'."
+    )
+
+
+def _nothing_added(e: _Error) -> Said:
+    return Said(
+        e.where.path, "an 'add' step needs at least one field.", "write '- add: {field: default value}'."
+    )
+
+
+#: Where one key needs other words than its error type's.
+_BY_KEY: dict[tuple[str, str], Callable[[_Error], Said]] = {
+    ("literal_error", "delete"): _true_only,
+    ("literal_error", "custom"): _true_only,
+    ("too_short", "emits"): _no_events,
+    ("too_short", "enum"): _no_values,
+    ("too_short", "add"): _nothing_added,
+}
