@@ -18,6 +18,7 @@ docs/domain-language.md. To add a section: a model here, a field of `Domain`, a 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import (
@@ -89,12 +90,12 @@ Given = Annotated[
 
 
 def _number(value: Any) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise PydanticCustomError("number_type", "a number is needed")
     return value
 
 
-#: An int or a float as written (a bound of an int or decimal field), never a bool.
+#: An int or a float as written (a bound of an int or decimal field): never a bool, nor .inf/.nan.
 Number = Annotated[Any, AfterValidator(_number), WithJsonSchema({"type": "number"})]
 
 

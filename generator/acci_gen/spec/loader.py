@@ -95,7 +95,7 @@ class Document:
     data: Any
     value_pos: dict[PathT, tuple[int, int]] = field(default_factory=dict)
     key_pos: dict[PathT, tuple[int, int]] = field(default_factory=dict)
-    #: Values that could not be read (already reported; read as None).
+    #: Values that could not be read (already reported; read as their text).
     unreadable: set[PathT] = field(default_factory=set)
 
     def pos(self, path: PathT, *, key: bool = False) -> tuple[int, int]:
@@ -114,6 +114,10 @@ class Document:
     def error(self, path: PathT, message: str, fix: str, *, key: bool = False) -> Diagnostic:
         line, col = self.pos(path, key=key)
         return Diagnostic(self.file, line, col, format_path(path), message, fix)
+
+    def said(self, path: PathT) -> bool:
+        """Whether the loader reported the value at `path` (or around it) as unreadable."""
+        return any(path[: len(root)] == root for root in self.unreadable)
 
 
 def load_file(path: Path, display: str | None = None) -> tuple[Document | None, list[Diagnostic]]:
@@ -211,13 +215,14 @@ def _unreadable_character(text: str, file: str, error: Any) -> Diagnostic:
     name = unicodedata.name(chr(code), "") or {0: "NUL", 7: "BEL", 8: "BACKSPACE", 27: "ESCAPE"}.get(
         code, "a control character"
     )
+    escape = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
     return Diagnostic(
         file,
         line,
         col,
         "",
         f"the file contains the character U+{code:04X} ({name}), which YAML does not allow.",
-        'remove it (an editor may show it as ^@ or a box), or write it as an escape such as "\\x07" '
+        f'remove it (an editor may show it as a box or as ^ and a letter), or write it as "{escape}" '
         "inside a double-quoted string.",
     )
 
@@ -324,7 +329,9 @@ class _Converter:
         except yaml.YAMLError as error:
             return self._refuse(node, path, f"cannot read this value: {_one_line(str(error))}")
 
-    def _refuse(self, node: yaml.Node, path: PathT, problem: str, fix: str = "") -> None:
+    def _refuse(self, node: yaml.Node, path: PathT, problem: str, fix: str = "") -> str:
+        """Report a value that cannot be read; it reads as its text (never constructed), and
+        every later problem at its path is left unsaid (this one says it)."""
         line, col = _mark(node)
         self.diagnostics.append(
             Diagnostic(
@@ -339,6 +346,7 @@ class _Converter:
             )
         )
         self.doc.unreadable.add(path)
+        return str(node.value) if isinstance(node, yaml.ScalarNode) else ""
 
 
 def _one_line(text: str) -> str:

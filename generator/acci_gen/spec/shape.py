@@ -19,6 +19,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 from pydantic import BaseModel, Tag, ValidationError
 
 from acci_gen.errors import Diagnostic
+from acci_gen.model import SCALARS
 from acci_gen.spec import language as lang
 from acci_gen.spec.loader import Document, PathT, format_path
 from acci_gen.spec.suggest import did_you_mean, one_of
@@ -64,7 +65,7 @@ def check_shape(doc: Document) -> Shaped:
             dropped_scenarios: set[int] = set()
             for item in error.errors(include_url=False):
                 where = locate(_document_loc(item["loc"], result.scenario_index), item["type"])
-                if not _under(where.path, doc.unreadable):
+                if not doc.said(where.path):
                     diagnostic = _said(doc, translate(item, where))
                     if diagnostic not in seen:
                         seen.add(diagnostic)
@@ -90,17 +91,14 @@ def _document_loc(loc: tuple[Any, ...], scenario_index: list[int]) -> tuple[Any,
     return loc
 
 
-def _under(path: PathT, roots: set[PathT]) -> bool:
-    return any(path[: len(root)] == root for root in roots)
-
-
 def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: set[int]) -> None:
-    """Leave out what an error is about: an unknown key, else the section item holding it."""
-    where = locate(item["loc"])  # in the data: the scenarios are not renumbered here
-    path = where.path
-    if item["type"] == "extra_forbidden" or where.at_key or _is_handler(path):
-        _delete(data, path if not _is_handler(path) else path[:4])  # nothing refers to these
+    """Leave out what an error is about, as little as possible without making up a value."""
+    where = locate(item["loc"], item["type"])  # in the data: the scenarios are not renumbered here
+    local = _local_part(where)
+    if local is not None:
+        _delete(data, local)
         return
+    path = where.path
     if not path:
         return
     section = str(path[0])
@@ -115,6 +113,7 @@ def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: s
     if section == "scenarios":
         if isinstance(path[1], int):
             dropped_scenarios.add(path[1])
+            result.broken.setdefault("scenarios", set()).add(str(result.scenario_index[path[1]]))
         return
     items = data.get(str(section))
     if isinstance(items, dict):
@@ -122,9 +121,31 @@ def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: s
     result.broken.setdefault(str(section), set()).add(str(path[1]))
 
 
-def _is_handler(path: PathT) -> bool:
-    """Whether `path` is in a projection's handler of an event (`projections.p.on.Event...`)."""
-    return len(path) >= 4 and path[0] == "projections" and path[2] == "on"
+#: Keys nothing else depends on: a wrong value is left out as if it were not written.
+_INERT = ("description", "message", "snapshot_every")
+
+
+def _local_part(where: Where) -> PathT | None:
+    """The smallest part that can be left out alone, or None for the whole section item:
+
+    - an unknown key, or a key of a mapping with fixed keys (a filter's operator);
+    - a projection's handler of one event (nothing refers to it);
+    - a field with a wrong form or type, or a wrong constraint of a field (the field stays; the
+      checks then see it as the old validator did);
+    - a key nothing depends on (a description).
+    """
+    path = where.path
+    if where.error == "extra_forbidden" or where.at_key or (path[-1:] and path[-1] in _INERT):
+        return path
+    if len(path) >= 4 and path[0] == "projections" and path[2] == "on":
+        return path[:4]
+    if where.error == "field_form":
+        return path
+    if where.owner is lang.FieldSpec:
+        return path[:-1] if path[-1] == "type" or where.error == "missing" else path
+    if where.owner is lang.ScenarioMetadata:
+        return path
+    return None
 
 
 def _delete(data: Any, path: PathT) -> None:
@@ -314,8 +335,26 @@ def _extra(e: _Error) -> Said:
 
 
 def _mapping_needed(e: _Error) -> Said:
-    if not e.where.path:
+    path = e.where.path
+    if not path:
         return _not_a_domain(e.input)
+    if (
+        path[0] == "scenarios"
+        and len(path) >= 4
+        and path[2] in ("when", "given", "then")
+        and isinstance(path[-1], str)
+    ):
+        return Said(
+            path,
+            f"the data of {e.name} must be a mapping of field values, not {e.kind}.",
+            f"write '{e.name}: {{field: value, ...}}'.",
+        )
+    if e.where.owner is lang.Filter and e.name != "any":
+        return Said(
+            path,
+            f"the condition on '{e.name}' must map operators to parameters, not {e.kind}.",
+            f"write e.g. '{e.name}: {{eq: <parameter>}}'.",
+        )
     target = _what(e.where.target, e.name) or e.key
     return Said(
         e.where.path,
@@ -330,8 +369,42 @@ def _list_needed(e: _Error) -> Said:
     )
 
 
+#: What the text of a key names, and an example, for "must be ..." messages.
+_TEXTS = {
+    "domain": ("a snake_case name", "domain: shop"),
+    "aggregate": ("the name of an aggregate", "aggregate: User"),
+    "identity": ("the name of a state field", "identity: user_id"),
+    "event": ("the name of an event", "event: UserCreated"),
+    "projection": ("the name of a projection", "projection: user_view"),
+    "key": ("the name of a column", "key: id"),
+    "table": ("a table name", "table: user_view"),
+    "name": ("a snake_case name", "name: create_user"),
+    "code": ("a snake_case code", "code: insufficient_funds"),
+    "error": ("an error code", "error: not_found"),
+    "condition": ("text '<reference> <op> <value>'", "condition: state.balance >= command.amount"),
+    "pattern": ("a regular expression in quotes", 'pattern: "^[0-9]{5}$"'),
+    "add": ("a reference to an event field", "balance: {add: event.amount}"),
+    "subtract": ("a reference to an event field", "balance: {subtract: event.amount}"),
+    "append": ("a reference to an event field", "lines: {append: event.line}"),
+    "order_by": ("a column, optionally followed by asc or desc", "order_by: [name, created_at desc]"),
+    "enum": ("a snake_case value", "enum: [active, disabled]"),
+}
+
+
 def _text_needed(e: _Error) -> Said:
-    return Said(e.where.path, f"{e.key} must be text, not {e.kind}.", "write it as text (quote it).")
+    path = e.where.path
+    if e.name == "type":
+        return Said(
+            path,
+            f"a type must be a name, not {e.kind}.",
+            f"write one of: {', '.join(SCALARS)}, a name from 'types:', or list[<type>].",
+        )
+    named = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
+    noun, example = _TEXTS.get(named, ("text", ""))
+    fix = f"write e.g. '{example}'." if example else "write it as text (quote it)."
+    if isinstance(e.input, bool):
+        fix = "quote it: YAML reads yes, no, on, off, true and false without quotes as true/false."
+    return Said(path, f"{e.key} must be {noun}, not {e.kind}.", fix)
 
 
 def _bool_needed(e: _Error) -> Said:
@@ -343,7 +416,11 @@ def _bool_needed(e: _Error) -> Said:
 
 
 def _whole_number(e: _Error) -> Said:
-    return Said(e.where.path, f"{e.key} must be a whole number, not {e.kind}.", f"write e.g. '{e.name}: 1'.")
+    if isinstance(e.input, str) and e.input.strip().isdigit():
+        fix = f"write it without quotes: '{e.name}: {e.input.strip()}'."
+    else:
+        fix = f"write e.g. '{e.name}: 1'."
+    return Said(e.where.path, f"{e.key} must be a whole number, not {e.kind}.", fix)
 
 
 def _at_least(e: _Error) -> Said:
@@ -478,6 +555,13 @@ def _step_form(e: _Error) -> Said:
             f"'{step}' is not an upcast step.",
             did_you_mean(step, lang.STEP_KINDS, what="upcast steps"),
             at_key=True,
+        )
+    if isinstance(e.input, dict) and len(e.input) > 1:
+        return Said(
+            e.where.path,
+            f"an upcast step does one thing, but this one has {len(e.input)} keys "
+            f"({', '.join(map(str, e.input))}).",
+            "give each step its own '- ' item, in the order they apply.",
         )
     return Said(
         e.where.path,

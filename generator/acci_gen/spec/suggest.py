@@ -44,7 +44,8 @@ def one_of(names: Iterable[str]) -> str:
     items = list(names)
     if not items:
         return "(none)"
-    return ", ".join(items[:SHOWN]) + (", ..." if len(items) > SHOWN else "")
+    more = len(items) - SHOWN
+    return ", ".join(items[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -12,6 +12,15 @@ from acci_gen.model import EMAIL_PATTERN, Field, NamedType, TypeRef
 
 TypeLookup = dict[str, NamedType]
 
+#: The kind of a field whose type has its own error (unknown or broken): it fits anything, so that
+#: one mistake in a type is reported once, not again at every use of the field.
+UNCHECKED = "unchecked"
+
+
+def fits(kind: str, kinds: tuple[str, ...]) -> bool:
+    """Whether a field of `kind` is one of `kinds` (an unchecked field is)."""
+    return kind == UNCHECKED or kind in kinds
+
 
 def describe(value: Any) -> str:
     text = repr(value)
@@ -27,6 +36,8 @@ def value_problem(value: Any, field: Field, types: TypeLookup) -> str | None:
 
 def _type_problem(value: Any, ref: TypeRef, types: TypeLookup) -> str | None:
     kind = ref.kind
+    if kind == UNCHECKED:
+        return None
     if kind == "list":
         if not isinstance(value, list):
             return f"{describe(value)} is not a list"

@@ -10,6 +10,7 @@ from acci_gen.spec.checks.evolution import parse_versions
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
+from acci_gen.spec.values import UNCHECKED, fits
 
 #: The kinds of field that can identify an aggregate (they become its stream's id).
 IDENTITY_KINDS = ("string", "uuid", "int", "email")
@@ -31,7 +32,7 @@ def check_aggregates(ctx: Context, aggregates: dict[str, lang.Aggregate], domain
                 f"the identity '{spec.identity}' is not a state field of {name}.",
                 did_you_mean(spec.identity, [f.name for f in state], what="state fields"),
             )
-        elif not field.required or field.type.kind not in IDENTITY_KINDS:
+        elif not field.required or not fits(field.type.kind, IDENTITY_KINDS):
             ctx.error(
                 (*path, "identity"),
                 f"the identity field '{spec.identity}' must be a required string, uuid or int.",
@@ -148,8 +149,8 @@ def _check_apply_types(
         ok = compatible(source.type, target.type)
     elif op in ("add", "subtract"):
         ok = (
-            target.type.kind in NUMERIC
-            and source.type.kind in NUMERIC
+            fits(target.type.kind, NUMERIC)
+            and fits(source.type.kind, NUMERIC)
             and not (target.type.kind == "int" and source.type.kind == "decimal")
         )
         if ok and (source.optional or target.optional):
@@ -160,7 +161,7 @@ def _check_apply_types(
             )
             return
     else:  # append
-        ok = (
+        ok = UNCHECKED in (target.type.kind, source.type.kind) or (
             target.type.kind == "list"
             and target.type.item is not None
             and (compatible(source.type, target.type.item) or source.type == target.type)

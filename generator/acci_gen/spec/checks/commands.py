@@ -28,6 +28,7 @@ from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, li
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
+from acci_gen.spec.values import fits
 
 _CONDITION_RE = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
@@ -168,7 +169,7 @@ def _rule(ctx: Context, rule: lang.Rule, path: PathT, scopes: Scopes, command: C
             return None
         right = Expr("literal", literal=literal)
         optional = lfield.optional
-    if op not in ("==", "!=") and (lfield.type.kind not in (*NUMERIC, "date", "datetime") or optional):
+    if op not in ("==", "!=") and (not fits(lfield.type.kind, (*NUMERIC, "date", "datetime")) or optional):
         ctx.error(
             cpath,
             f"'{op}' needs required numbers, dates or times; {left_text} is "

@@ -13,7 +13,7 @@ from acci_gen.names import pascal_problem
 from acci_gen.spec.loader import Document, PathT
 from acci_gen.spec.shape import Shaped
 from acci_gen.spec.suggest import did_you_mean
-from acci_gen.spec.values import value_problem
+from acci_gen.spec.values import UNCHECKED, fits, value_problem
 
 _REF_RE = re.compile(r"^([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -38,7 +38,8 @@ class Context:
     incomplete: set[str] = field(default_factory=set)
 
     def error(self, path: PathT, message: str, fix: str, *, key: bool = False) -> None:
-        self.diagnostics.append(self.doc.error(path, message, fix, key=key))
+        if not self.doc.said(path):  # an unreadable value: the loader reported it
+            self.diagnostics.append(self.doc.error(path, message, fix, key=key))
 
     def raw(self, path: PathT, default: Any = None) -> Any:
         """The value at `path` as the document has it (for the parts the model keeps as written),
@@ -123,14 +124,14 @@ def literal_problem(value: Any, field: Field, types: dict[str, NamedType]) -> st
     """Why `value` cannot be a literal for `field` in generated code (or does not fit it)."""
     if field.type.kind == "list" and value == []:
         return None
-    if field.type.kind not in _LITERAL_KINDS and value is not None:
+    if not fits(field.type.kind, _LITERAL_KINDS) and value is not None:
         return f"literal {field.type.text} values are not supported here"
     return value_problem(value, field, types)
 
 
 def compatible(source: TypeRef, target: TypeRef) -> bool:
     """Whether a value of `source` can be stored where `target` is declared."""
-    if source == target:
+    if source == target or UNCHECKED in (source.kind, target.kind):
         return True
     if source.kind == "email" and target.kind == "string":
         return True

@@ -37,6 +37,7 @@ from acci_gen.spec.checks.context import Context
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
+from acci_gen.spec.values import UNCHECKED
 
 
 def parse_versions(
@@ -206,6 +207,6 @@ def _readable(source: Field, target: Field) -> bool:
     if source.optional and not target.optional and not has_default(target):
         return False
     a, b = source.type, target.type
-    if a.kind == b.kind and a.name == b.name:
+    if (a.kind == b.kind and a.name == b.name) or UNCHECKED in (a.kind, b.kind):
         return True
     return (a.kind, b.kind) in {("int", "decimal"), ("email", "string"), ("enum", "string")}

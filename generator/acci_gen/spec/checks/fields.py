@@ -12,7 +12,7 @@ from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
-from acci_gen.spec.values import value_problem
+from acci_gen.spec.values import UNCHECKED, fits, value_problem
 
 _LIST_RE = re.compile(r"^list\[\s*([A-Za-z][A-Za-z0-9_]*)\s*\]$")
 
@@ -45,7 +45,7 @@ def parse_type(ctx: Context, text: str, path: PathT) -> TypeRef | None:
         return TypeRef("enum" if named.is_enum else "object", text)
     if not ctx.broken("types", text):
         ctx.error(path, f"unknown type '{text}'.", did_you_mean(text, known, what="types"))
-    return None
+    return TypeRef(UNCHECKED, text)
 
 
 def parse_fields(
@@ -104,7 +104,7 @@ def _constraints(ctx: Context, field: Field, spec: lang.FieldSpec, path: PathT) 
             if value is None:
                 continue
             kpath = (*path, key)
-            if kind not in kinds:
+            if not fits(kind, kinds):
                 ctx.error(
                     kpath,
                     f"'{key}' does not apply to a field of type {field.type.text}.",

@@ -12,6 +12,7 @@ from acci_gen.spec.checks.context import Context, compatible
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
+from acci_gen.spec.values import fits
 
 _ORDER_RE = re.compile(r"^([a-z][a-z0-9_]*)(?:\s+(asc|desc))?$")
 _TEXT_OPS = ("like", "ilike", "contains")
@@ -93,7 +94,9 @@ def _check_filter(
                 )
                 continue
             kinds = ("string", "email")
-            if op in _TEXT_OPS and (column.type.kind not in kinds or params[param].type.kind not in kinds):
+            if op in _TEXT_OPS and not (
+                fits(column.type.kind, kinds) and fits(params[param].type.kind, kinds)
+            ):
                 ctx.error(
                     opath,
                     f"'{op}' compares text, but {column_name} is {column.type.text} and "
@@ -118,7 +121,7 @@ def _check_paging_param(ctx: Context, value: str, path: PathT, params: dict[str,
                 value, params, what="parameters", otherwise=f"declare '{value}: int' under 'params:'."
             ),
         )
-    elif params[value].type.kind != "int":
+    elif not fits(params[value].type.kind, ("int",)):
         ctx.error(path, f"the parameter '{value}' used as {key} must be an int.", f"declare '{value}: int'.")
 
 
