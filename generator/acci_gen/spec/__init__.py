@@ -2,10 +2,13 @@
 its meaning checked, and the domain model built (`acci_gen.model`, which the renderers read).
 
     loader.py    YAML with the position of every value, within bounds no input can exceed
-    language.py  the language: one pydantic model per construct (and the JSON Schema's source)
-    shape.py     the models' errors in ACCI's words, at file:line:column; broken items left out
+    language/    the language: one pydantic model per construct (and the JSON Schema's source)
+    schema.py    the JSON Schema for editors, generated from language/
+    shape.py     the models' errors at file:line:column (where: locate.py, words: wording.py);
+                 what is broken is left out, the rest goes on to the meaning checks
     checks/      the meaning, one module per section; builds the domain model
     lock.py      released event shapes, frozen in <domain>.lock.json
+    suggest.py, values.py   did-you-mean, and whether a literal fits a field
 """
 
 from __future__ import annotations
