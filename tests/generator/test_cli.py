@@ -262,3 +262,17 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
     return found
+
+
+def test_a_lock_file_that_cannot_be_read_is_a_diagnostic(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, "generate", capsys=capsys)
+    (project / "domains" / "shop.lock.json").write_text('{"events": {"CartOpened": {"1": "no"}}}')
+    code, _, err = run(project, "check", capsys=capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    assert (
+        "domains/shop.yaml:1:1: error: domains/shop.lock.json is not a lock file written by acci-gen." in err
+    )
+    assert "fix: restore it from version control" in err

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml  # type: ignore[import-untyped, unused-ignore]
-
 from acci_gen.model import (
     METADATA_FIELDS,
     NUMERIC,
@@ -26,7 +24,7 @@ from acci_gen.spec import language as lang
 from acci_gen.spec.checks.aggregates import aggregate_ref
 from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, unset_state
 from acci_gen.spec.checks.fields import parse_fields
-from acci_gen.spec.loader import PathT
+from acci_gen.spec.loader import PathT, load_text
 from acci_gen.spec.suggest import did_you_mean
 from acci_gen.spec.values import fits
 
@@ -182,11 +180,10 @@ def _rule(ctx: Context, rule: lang.Rule, path: PathT, scopes: Scopes, command: C
 
 
 def _literal(text: str) -> Any:
-    """The right side of a condition read as a YAML value (`false`, `0.5`, `'active'`)."""
-    try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError, RecursionError):
-        return text
+    """The right side of a condition read as a YAML value (`false`, `0.5`, `'active'`), by the
+    same bounded loader as the file; what it cannot read stays text."""
+    doc, problems = load_text(text, "condition")
+    return text if doc is None or problems else doc.data
 
 
 def _check_emits(
