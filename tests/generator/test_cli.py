@@ -241,8 +241,10 @@ def test_generator_modules_import_one_way() -> None:
     """The pipeline's stages import forward only: the spec stage (load, language, checks) knows
     nothing of rendering, writing or the command line, and only the entry point imports the CLI."""
     package = ROOT / "generator" / "acci_gen"
-    later = ("acci_gen.render", "acci_gen.readmodel", "acci_gen.writer", "acci_gen.app", "acci_gen.cli")
-    later += ("acci_gen.scaffold", "acci_gen.docs_gen", "acci_gen.events_gen", "acci_gen.evolution.code")
+    later = (
+        *("acci_gen.render", "acci_gen.readmodel", "acci_gen.writer", "acci_gen.app", "acci_gen.cli"),
+        *("acci_gen.scaffold", "acci_gen.docs_gen", "acci_gen.events_gen", "acci_gen.evolution.code"),
+    )
     for path in sorted(package.rglob("*.py")):
         module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
         imported = _imports(path)

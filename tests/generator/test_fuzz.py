@@ -119,11 +119,12 @@ def mutants(draw: st.DrawFn) -> tuple[str, str]:
 @st.composite
 def spliced(draw: st.DrawFn) -> bytes:
     """A real domain file with random bytes put in somewhere, or cut short."""
-    text = EXAMPLE_FILES[draw(st.sampled_from(sorted(EXAMPLE_FILES)))].read_bytes()
-    at = draw(st.integers(min_value=0, max_value=len(text)))
+    text: bytes = EXAMPLE_FILES[draw(st.sampled_from(sorted(EXAMPLE_FILES)))].read_bytes()
+    at: int = draw(st.integers(min_value=0, max_value=len(text)))
     if draw(st.booleans()):
         return text[:at]
-    return text[:at] + draw(st.binary(min_size=1, max_size=16)) + text[at:]
+    noise: bytes = draw(st.binary(min_size=1, max_size=16))
+    return text[:at] + noise + text[at:]
 
 
 FUZZ = settings(

@@ -152,10 +152,8 @@ def _delete(data: Any, path: PathT) -> None:
             node = node[part]
         except (KeyError, IndexError, TypeError):
             return
-    if isinstance(node, dict):
+    if isinstance(node, dict):  # never a list item: that would renumber the items after it
         node.pop(path[-1], None)
-    elif isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node):
-        node[path[-1]] = None
 
 
 def _said(doc: Document, said: Said) -> Diagnostic:

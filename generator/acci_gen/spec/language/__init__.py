@@ -10,7 +10,7 @@ raise are reworded for people by one table (`acci_gen.spec.wording`). What a sha
 Where a key takes one of several forms (a field is a type name or a mapping; an emitted event is
 a name or `{event, map}`), a callable discriminator picks the form from the value itself, so that a
 wrong value gets one error for the form it was written in instead of one per alternative. A key
-with no natural default and no value (`table:` alone) is an error, as before: `Given[...]` below.
+with no natural default and no value (`table:` alone) is an error, as before (`base.Given`).
 
     base.py         what every construct shares (strict models, names, forms, Given)
     fields.py       fields and the named types of `types:`
