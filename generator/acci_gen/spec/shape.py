@@ -38,6 +38,8 @@ class Shaped:
     scenario_index: list[int] = field(default_factory=list)
     #: False when `domain:` is missing or not text (its name is then not checked again).
     named: bool = True
+    #: Fields left out for a wrong form or type (the checks keep them, unchecked).
+    dropped_fields: set[PathT] = field(default_factory=set)
 
     def is_broken(self, section: str, name: str) -> bool:
         names = self.broken.get(section, set())
@@ -94,6 +96,8 @@ def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: s
     local = _local_part(where)
     if local is not None:
         _delete(data, local)
+        if local == where.path[: len(local)] and _is_field(where, local):
+            result.dropped_fields.add(local)
         return
     path = where.path
     if not path:
@@ -143,6 +147,11 @@ def _local_part(where: Where) -> PathT | None:
     if where.owner is lang.ScenarioMetadata:
         return path
     return None
+
+
+def _is_field(where: Where, part: PathT) -> bool:
+    """Whether the part left out is a whole field (not one of its keys)."""
+    return where.error == "field_form" or (where.owner is lang.FieldSpec and len(part) < len(where.path))
 
 
 def _delete(data: Any, path: PathT) -> None:

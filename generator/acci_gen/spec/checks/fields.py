@@ -62,6 +62,9 @@ def parse_fields(
         field = parse_field(ctx, name, spec, fpath)
         if field is not None:
             parsed.append(field)
+    for dropped in sorted(ctx.shaped.dropped_fields, key=str):
+        if dropped[:-1] == path:  # its shape error is reported; here it exists, unchecked
+            parsed.append(Field(str(dropped[-1]), TypeRef(UNCHECKED, str(dropped[-1]))))
     return parsed
 
 
