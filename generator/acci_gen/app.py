@@ -1,4 +1,13 @@
-"""One run of acci-gen over some domain files: load, validate, render, then plan and write."""
+"""One run of acci-gen, as its pipeline: load -> check -> model -> render -> write.
+
+    domain files --spec.load_domain--> acci_gen.model.Domain   (load, shape and meaning checks)
+                 --render_domain/...--> files by path            (render: code, migrations, tests)
+                 --plan-->              writer.Plan              (what would change on disk)
+                 --apply-->             the output directory     (write: atomic, manifests last)
+
+`prepare()` runs every stage but the last; `generate()` runs them all. The command line
+(`acci_gen.cli`) and the service scaffolding (`acci-gen new`/`upgrade`) both call `generate()`.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +15,29 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from acci_gen.errors import Diagnostic, DomainError
-from acci_gen.evolution.lock import (
-    compare_with_lock,
-    lock_path,
-    lock_text,
-    read_lock,
-    updated_lock,
-    version_shapes,
-)
+from acci_gen.errors import Diagnostic, DomainError, GenerationError
 from acci_gen.evolution.render import render_evolution
-from acci_gen.loader import load_file
 from acci_gen.model import Domain
 from acci_gen.readmodel.outputs import readmodel_files
 from acci_gen.render import environment, header, render_domain
-from acci_gen.validate import validate
-from acci_gen.writer import MANIFEST, DomainOutput, Plan, manifest_text, plan, read_manifest
+from acci_gen.spec import load_domain
+from acci_gen.spec.lock import lock_path, lock_text, read_lock, updated_lock, version_shapes
+from acci_gen.writer import (
+    MANIFEST,
+    DomainOutput,
+    Plan,
+    apply,
+    atomic_write,
+    manifest_text,
+    plan,
+    read_manifest,
+)
 
 
 @dataclass(frozen=True)
 class Run:
+    """Everything one run would change, before anything is written."""
+
     out: Path
     outputs: list[DomainOutput]
     plan: Plan
@@ -33,6 +45,50 @@ class Run:
     locks: dict[Path, str]
     #: Read-model migrations this run adds, as paths below `out`.
     new_migrations: list[str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What `generate()` did."""
+
+    run: Run
+    #: False when generated files were edited by hand and `force` was not given: nothing was written.
+    written: bool
+
+    @property
+    def edited(self) -> list[str]:
+        return self.run.plan.edited
+
+    def report(self) -> list[str]:
+        """What changed, one line per file, for people."""
+        out, result = self.run.out, self.run.plan
+        lines = [
+            f"note: {out / rel} is user-owned and no longer used; delete it if you do not need it."
+            for rel in result.unused_stubs
+        ]
+        if not self.written:
+            return lines
+        lines += [f"wrote {out / rel}" for rel in sorted(result.write)]
+        migrations = set(self.run.new_migrations)
+        for rel in sorted(result.create):
+            if rel in migrations:
+                lines.append(
+                    f"created {out / rel} (a read-model migration: commit it; never edit it once applied)"
+                )
+            else:
+                lines.append(f"created {out / rel} (user-owned: edit it, acci-gen will not overwrite it)")
+        lines += [
+            f"recorded the released event shapes in {lock} (commit it)" for lock in sorted(self.run.locks)
+        ]
+        lines += [f"deleted {out / rel}" for rel in result.delete]
+        if not result.changes:
+            lines.append(f"acci-gen: {out}/ was already up to date.")
+        return lines
+
+
+def domain_files(folder: Path) -> list[Path]:
+    """The domain files of a folder: every *.yaml and *.yml in it."""
+    return sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
 
 
 def display_path(path: Path, out: Path) -> str:
@@ -45,33 +101,22 @@ def display_path(path: Path, out: Path) -> str:
 
 
 def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
-    """Validated domains with the source path their headers use; DomainError lists every problem."""
+    """Load and check every file: the domains with the source path their headers use, or a
+    DomainError with every problem of every file."""
     diagnostics: list[Diagnostic] = []
     domains: list[tuple[Domain, str]] = []
     seen: dict[str, str] = {}
     for path in files:
         shown = display_path(path, out)
-        doc, problems = load_file(path, shown)
-        diagnostics.extend(problems)
-        if doc is None:
+        loaded = load_domain(path, shown)
+        diagnostics += loaded.diagnostics
+        domain = loaded.domain
+        if domain is None or not domain.name or loaded.doc is None:
             continue
-        domain, problems = validate(doc)
-        diagnostics.extend(problems)
-        if domain is None or not domain.name:
-            continue
-        if not problems:
-            # Released event versions are frozen: the YAML must still declare them as released.
-            shapes = version_shapes(domain)
-            for issue in compare_with_lock(read_lock(lock_path(path)), shapes, domain):
-                diagnostics.append(doc.error(issue.path, issue.message, issue.fix))
         if domain.name in seen:
-            line, col = doc.pos(("domain",))
             diagnostics.append(
-                Diagnostic(
-                    shown,
-                    line,
-                    col,
-                    "domain",
+                loaded.doc.error(
+                    ("domain",),
                     f"the domain '{domain.name}' is also defined in {seen[domain.name]}.",
                     "give each domain file its own 'domain:' name.",
                 )
@@ -110,8 +155,7 @@ def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) ->
         generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, stubs)
         outputs.append(DomainOutput(domain.name, source, generated, stubs))
         lock_file = lock_path(path)
-        locked = read_lock(lock_file)
-        wanted = lock_text(domain.name, updated_lock(locked, version_shapes(domain)))
+        wanted = lock_text(domain.name, updated_lock(read_lock(lock_file), version_shapes(domain)))
         current = lock_file.read_text(encoding="utf-8") if lock_file.exists() else None
         if current != wanted:
             locks[lock_file] = wanted
@@ -128,3 +172,32 @@ def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) ->
             if isinstance(recorded, str) and not (out.resolve().parent / recorded).exists():
                 removed.append(manifest)
     return Run(out, outputs, plan(out, outputs, removed), locks, new_migrations)
+
+
+class WriteError(GenerationError):
+    """The output could not be written; every file is whole (old or new), the manifests are not
+    updated, and running generate again finishes the job."""
+
+
+def generate(files: list[Path], out: Path, *, force: bool = False, allow_destructive: bool = False) -> Result:
+    """Generate the packages of `files` below `out`, with their lock files.
+
+    Raises DomainError (nothing written) when the domain files have problems, GenerationError when
+    there are no files, WriteError when the disk refuses. Generated files edited by hand are left
+    alone, and nothing is written, unless `force` is given (`Result.written` says which).
+    """
+    if not files:
+        raise GenerationError("no domain files were given.")
+    run = prepare(files, out, allow_destructive=allow_destructive)
+    if run.plan.edited and not force:
+        return Result(run, written=False)
+    try:
+        apply(out, run.plan)
+        for lock, text in sorted(run.locks.items()):
+            atomic_write(lock, text)
+    except OSError as error:
+        raise WriteError(
+            f"could not write the output: {error}. Every file is either as before or complete; "
+            "fix the cause and run `acci-gen generate` again."
+        ) from error
+    return Result(run, written=True)

@@ -5,21 +5,29 @@ Exit codes:
   1  check: the output on disk (or a lock file) is stale; generate: generated files were edited
      by hand (nothing was written; re-run with --force to overwrite them)
   2  the domain files have errors, a released event version changed, or a read-model change is
-     destructive (nothing was written), or the command line is wrong
+     destructive (nothing was written), or the command line is wrong, or the generator's
+     extra is not installed (pip install 'acci[gen]')
   3  the output could not be written (each file is whole, old or new; run generate again)
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acci_gen import __version__
 from acci_gen.errors import DomainError, GenerationError
-from acci_gen.language import json_schema_text
 from acci_gen.scaffold_cli import register as register_scaffold
+
+if TYPE_CHECKING:
+    from acci_gen.app import Run
+
+#: The JSON Schema of the language, as shipped (`acci-gen schema` prints it).
+SCHEMA_FILE = Path(__file__).with_name("schema") / "domain.schema.json"
 
 EXIT_OK, EXIT_STALE, EXIT_INVALID, EXIT_IO = 0, 1, 2, 3
 
@@ -32,12 +40,6 @@ _EPILOG = """exit codes:
   3  the output could not be written (every file is whole, old or new); fix the cause and
      run generate again
 """
-
-
-def _domain_files(args: argparse.Namespace) -> list[Path]:
-    if args.domains:
-        return [Path(p) for p in args.domains]
-    return sorted(Path(args.domains_dir).glob("*.yaml")) + sorted(Path(args.domains_dir).glob("*.yml"))
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -98,58 +100,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The modules of the `gen` extra, by the distribution that provides them.
+GEN_EXTRA = {
+    "yaml": "pyyaml",
+    "jinja2": "jinja2",
+    "datamodel_code_generator": "datamodel-code-generator",
+    "copier": "copier",
+}
+
+
+def missing_extra() -> list[str]:
+    """The distributions of the `gen` extra that are not installed."""
+    return [dist for module, dist in GEN_EXTRA.items() if importlib.util.find_spec(module) is None]
+
+
+def _explain_missing(missing: list[str]) -> int:
+    print(
+        f"acci-gen: the generator's dependencies are not installed (missing: {', '.join(missing)}). "
+        "Install acci with its generator extra: pip install 'acci[gen]'",
+        file=sys.stderr,
+    )
+    return EXIT_INVALID
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    missing = missing_extra()
+    if missing:
+        return _explain_missing(missing)
+    try:
+        return _run(args)
+    except ModuleNotFoundError as error:  # a module of the extra that find_spec saw but cannot load
+        if (error.name or "").split(".")[0] in GEN_EXTRA:
+            return _explain_missing([GEN_EXTRA[(error.name or "").split(".")[0]]])
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here, after the extra was found: without it these imports would fail with a
+    # traceback instead of the message above.
+    from acci_gen.app import WriteError, domain_files, generate, prepare
+    from acci_gen.spec.schema import json_schema_text
+
     handler = getattr(args, "handler", None)
     if handler is not None:  # new, upgrade, docs (acci_gen.scaffold_cli)
         return int(handler(args))
     if args.command == "schema":
         if args.path:
-            print(Path(__file__).with_name("schema") / "domain.schema.json")
+            print(SCHEMA_FILE)
         else:
             sys.stdout.write(json_schema_text())
         return EXIT_OK
-    from acci_gen.app import prepare
-    from acci_gen.writer import apply, atomic_write
-
-    files = _domain_files(args)
+    files = [Path(p) for p in args.domains] if args.domains else domain_files(Path(args.domains_dir))
     if not files:
         print(f"acci-gen: no domain files given and none found in {args.domains_dir}/.", file=sys.stderr)
         return EXIT_INVALID
     out = Path(args.out)
     try:
-        run = prepare(files, out, allow_destructive=args.allow_destructive)
+        if args.command == "check":
+            return _check(prepare(files, out, allow_destructive=args.allow_destructive), len(files))
+        result = generate(files, out, force=args.force, allow_destructive=args.allow_destructive)
     except DomainError as error:
         print(error, file=sys.stderr)
         return EXIT_INVALID
+    except WriteError as error:
+        print(f"acci-gen: {error}", file=sys.stderr)
+        return EXIT_IO
     except GenerationError as error:
         print(f"acci-gen: {error}", file=sys.stderr)
         return EXIT_INVALID
-    result = run.plan
-    for rel in result.unused_stubs:
-        print(f"note: {out / rel} is user-owned and no longer used; delete it if you do not need it.")
-    if args.command == "check":
-        stale = result.changes
-        for lock in sorted(run.locks):
-            print(f"stale: {lock} (new event versions are not recorded yet)")
-        if run.locks and not stale:
-            print("acci-gen: the lock files are out of date; run `acci-gen generate`.", file=sys.stderr)
-            return EXIT_STALE
-        if not stale:
-            print(f"acci-gen: {out}/ is up to date with {len(files)} domain file(s).")
-            return EXIT_OK
-        for rel in stale:
-            kind = (
-                "missing"
-                if not (out / rel).exists()
-                else ("removed item" if rel in result.delete else "stale")
-            )
-            print(f"{kind}: {out / rel}")
-        for rel in result.edited:
-            print(f"edited by hand: {out / rel}")
-        print(f"acci-gen: {len(stale)} file(s) out of date; run `acci-gen generate`.", file=sys.stderr)
-        return EXIT_STALE
-    if result.edited and not args.force:
+    for line in result.report():
+        print(line)
+    if not result.written:
         for rel in result.edited:
             print(
                 f"{out / rel}: this generated file was edited by hand; acci-gen left it alone.",
@@ -161,32 +183,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_STALE
-    try:
-        apply(out, result)
-        for lock, text in sorted(run.locks.items()):
-            atomic_write(lock, text)
-    except OSError as error:
-        print(
-            f"acci-gen: could not write the output: {error}. Every file is either as before or complete; "
-            "fix the cause and run `acci-gen generate` again.",
-            file=sys.stderr,
-        )
-        return EXIT_IO
-    for rel in sorted(result.write):
-        print(f"wrote {out / rel}")
-    migrations = set(run.new_migrations)
-    for rel in sorted(result.create):
-        if rel in migrations:
-            print(f"created {out / rel} (a read-model migration: commit it; never edit it once applied)")
-        else:
-            print(f"created {out / rel} (user-owned: edit it, acci-gen will not overwrite it)")
-    for lock in sorted(run.locks):
-        print(f"recorded the released event shapes in {lock} (commit it)")
-    for rel in result.delete:
-        print(f"deleted {out / rel}")
-    if not result.changes:
-        print(f"acci-gen: {out}/ was already up to date.")
     return EXIT_OK
+
+
+def _check(run: Run, count: int) -> int:
+    """`acci-gen check`: compare what generate would write with the disk."""
+    out, result = run.out, run.plan
+    for rel in result.unused_stubs:
+        print(f"note: {out / rel} is user-owned and no longer used; delete it if you do not need it.")
+    stale = result.changes
+    for lock in sorted(run.locks):
+        print(f"stale: {lock} (new event versions are not recorded yet)")
+    if run.locks and not stale:
+        print("acci-gen: the lock files are out of date; run `acci-gen generate`.", file=sys.stderr)
+        return EXIT_STALE
+    if not stale:
+        print(f"acci-gen: {out}/ is up to date with {count} domain file(s).")
+        return EXIT_OK
+    for rel in stale:
+        kind = (
+            "missing" if not (out / rel).exists() else ("removed item" if rel in result.delete else "stale")
+        )
+        print(f"{kind}: {out / rel}")
+    for rel in result.edited:
+        print(f"edited by hand: {out / rel}")
+    print(f"acci-gen: {len(stale)} file(s) out of date; run `acci-gen generate`.", file=sys.stderr)
+    return EXIT_STALE
 
 
 if __name__ == "__main__":  # pragma: no cover

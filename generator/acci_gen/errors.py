@@ -9,21 +9,30 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True, order=True)
 class Diagnostic:
-    """One problem found in a domain file. Lines and columns are 1-based."""
+    """One problem found in a domain file. Lines and columns are 1-based.
+
+    Every diagnostic says what is wrong and what to do: one with an empty message or fix is a bug
+    in acci-gen, refused here rather than printed as `fix: .`.
+    """
 
     file: str
     line: int
     col: int
     path: str
     message: str
-    fix: str = ""
+    fix: str
+
+    def __post_init__(self) -> None:
+        for part in ("message", "fix"):
+            text = getattr(self, part).strip().rstrip(".:").strip()
+            if not text or text.endswith(":"):
+                raise ValueError(f"a diagnostic needs a {part}: {self.message!r}, fix {self.fix!r}")
+        if self.line < 1 or self.col < 1:
+            raise ValueError(f"a diagnostic needs a position from 1:1 on, not {self.line}:{self.col}")
 
     def render(self) -> str:
         where = f" (at {self.path})" if self.path else ""
-        text = f"{self.file}:{self.line}:{self.col}: error{where}: {self.message}"
-        if self.fix:
-            text += f"\n    fix: {self.fix}"
-        return text
+        return f"{self.file}:{self.line}:{self.col}: error{where}: {self.message}\n    fix: {self.fix}"
 
 
 class DomainError(Exception):

@@ -7,6 +7,25 @@ from typing import Any
 
 SCALARS = ("string", "int", "decimal", "bool", "uuid", "date", "datetime", "email")
 NUMERIC = ("int", "decimal")
+#: What an `email` value must look like (checked by acci-gen and by the generated classes).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+#: The metadata a command is handled with (`metadata.<field>` in mappings), by type.
+METADATA_FIELDS = {
+    "user_id": "string",
+    "tenant_id": "string",
+    "correlation_id": "string",
+    "timestamp": "datetime",
+    "command_id": "uuid",
+}
+#: What a projection handler may read of a stored event besides its payload (`envelope.<field>`).
+ENVELOPE_FIELDS = {
+    "timestamp": "datetime",
+    "aggregate_id": "string",
+    "version": "int",
+    "event_id": "uuid",
+    "user_id": "string",
+    "tenant_id": "string",
+}
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 

@@ -253,14 +253,22 @@ def new_service(
 
 def generate_service(target: Path, *, force: bool = False) -> None:
     """Run `acci-gen generate` on the service's domains/ into its generated/."""
-    from acci_gen.cli import main
+    from acci_gen.app import domain_files, generate
+    from acci_gen.errors import DomainError, GenerationError
 
-    args = ["generate", "--domains-dir", str(target / "domains"), "--out", str(target / "generated")]
-    code = main([*args, "--force"] if force else args)
-    if code != 0:
+    try:
+        result = generate(domain_files(target / "domains"), target / "generated", force=force)
+    except (DomainError, GenerationError) as error:
         raise ScaffoldError(
-            f"acci-gen generate failed for {target} (exit {code}; the messages are above). Fix the "
-            "domain files, then run `acci-gen generate` in the service."
+            f"acci-gen generate failed for {target}:\n{error}\nFix the domain files, then run "
+            "`acci-gen generate` in the service."
+        ) from error
+    for line in result.report():
+        print(line)
+    if not result.written:
+        raise ScaffoldError(
+            f"acci-gen generate left {target / 'generated'} alone: generated files were edited by hand "
+            f"({', '.join(result.edited)}). Move the edits to custom/, then run `acci-gen generate`."
         )
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from acci_gen.cli import main
-from acci_gen.language import json_schema_text
-from genhelp import ROOT, acci_gen, tree
+from acci_gen.spec.schema import json_schema_text
+from genhelp import ROOT, acci_gen, env, tree
 
 CASES = Path(__file__).parent / "cases"
 
@@ -194,3 +197,84 @@ def test_a_stub_no_longer_used_is_kept_and_reported(
     assert "note: generated/bank/custom/close_account.py is user-owned and no longer used" in out
     assert (project / "generated" / "bank" / "custom" / "close_account.py").exists()
     assert "CloseAccount" not in (project / "generated" / "bank" / "handlers.py").read_text()
+
+
+@pytest.mark.parametrize("module", ["yaml", "jinja2"])
+def test_without_the_generator_extra_it_says_which_extra_to_install(module: str) -> None:
+    """Installed without `acci[gen]`, acci-gen said `ModuleNotFoundError: yaml` with exit 1."""
+    script = (
+        f"import sys; sys.modules[{module!r}] = None  # as if not installed\n"
+        "from acci_gen.cli import main\n"
+        "sys.exit(main(['check']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pip install 'acci[gen]'" in result.stderr
+    assert {"yaml": "pyyaml", "jinja2": "jinja2"}[module] in result.stderr
+
+
+def test_new_and_upgrade_generate_through_the_same_function_as_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scaffold called `cli.main` through a function-level import (a hidden cycle); now both call
+    `app.generate`, and the same messages come out."""
+    from acci_gen.scaffold import ScaffoldError, generate_service
+
+    (tmp_path / "domains").mkdir()
+    shutil.copy(CASES / "minimal" / "domain.yaml", tmp_path / "domains" / "shop.yaml")
+    generate_service(tmp_path)
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'generated' / 'shop' / 'events.py'}" in out
+    assert (tmp_path / "generated" / "shop" / "events.py").is_file()
+    (tmp_path / "domains" / "broken.yaml").write_text("domain: broken\naggregates: {X: {identity: id}}\n")
+    with pytest.raises(ScaffoldError) as raised:
+        generate_service(tmp_path)
+    assert "broken.yaml:2:14: error (at aggregates.X): aggregate 'X' needs the key 'state'." in str(
+        raised.value
+    )
+
+
+def test_generator_modules_import_one_way() -> None:
+    """The pipeline's stages import forward only: the spec stage (load, language, checks) knows
+    nothing of rendering, writing or the command line, and only the entry point imports the CLI."""
+    package = ROOT / "generator" / "acci_gen"
+    later = (
+        *("acci_gen.render", "acci_gen.readmodel", "acci_gen.writer", "acci_gen.app", "acci_gen.cli"),
+        *("acci_gen.scaffold", "acci_gen.docs_gen", "acci_gen.events_gen", "acci_gen.evolution.code"),
+    )
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
+        imported = _imports(path)
+        if module != "acci_gen.__main__":
+            assert "acci_gen.cli" not in imported, f"{module} imports the command line"
+        if module.startswith("acci_gen.spec"):
+            assert not [m for m in imported if m.startswith(later)], f"{module} imports a later stage"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module `path` imports, at the top or inside functions."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_a_lock_file_that_cannot_be_read_is_a_diagnostic(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, "generate", capsys=capsys)
+    (project / "domains" / "shop.lock.json").write_text('{"events": {"CartOpened": {"1": "no"}}}')
+    code, _, err = run(project, "check", capsys=capsys)
+    assert code == 2
+    assert "Traceback" not in err
+    assert (
+        "domains/shop.yaml:1:1: error: domains/shop.lock.json is not a lock file written by acci-gen." in err
+    )
+    assert "fix: restore it from version control" in err

@@ -33,13 +33,29 @@ def lock_path(domain_file: Path) -> Path:
     return domain_file.with_name(domain_file.name.removesuffix(".yaml").removesuffix(".yml") + LOCK_SUFFIX)
 
 
+class LockFileError(ValueError):
+    """A lock file that cannot be read: acci-gen would otherwise forget what was released."""
+
+
 def read_lock(path: Path) -> dict[str, dict[str, Any]]:
     """{event: {version (str): shape}}; empty when there is no lock file yet."""
     if not path.exists():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    events = data.get("events", {})
-    return events if isinstance(events, dict) else {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise LockFileError(f"{path} cannot be read: {error}") from error
+    events = data.get("events", {}) if isinstance(data, dict) else None
+    if not isinstance(events, dict) or not all(
+        isinstance(versions, dict)
+        and all(
+            str(v).isdigit() and isinstance(s, dict) and isinstance(s.get("fields"), dict)
+            for v, s in versions.items()
+        )
+        for versions in events.values()
+    ):
+        raise LockFileError(f"{path} is not a lock file written by acci-gen")
+    return events
 
 
 def lock_text(domain: str, events: dict[str, dict[str, Any]]) -> str:
