@@ -6,6 +6,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from acci_gen.emit.python.domain import environment, header, render_domain
+from acci_gen.emit.python.evolution_files import render_evolution
+from acci_gen.emit.readmodels import readmodel_files
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.evolution.lock import (
     compare_with_lock,
@@ -15,13 +18,10 @@ from acci_gen.evolution.lock import (
     updated_lock,
     version_shapes,
 )
-from acci_gen.evolution.render import render_evolution
 from acci_gen.loader import load_file
 from acci_gen.model import Domain
-from acci_gen.readmodel.outputs import readmodel_files
-from acci_gen.render import environment, header, render_domain
+from acci_gen.output import MANIFEST, DomainOutput, Plan, manifest_text, plan, read_manifest
 from acci_gen.validate import validate
-from acci_gen.writer import MANIFEST, DomainOutput, Plan, manifest_text, plan, read_manifest
 
 
 @dataclass(frozen=True)

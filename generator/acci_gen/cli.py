@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(json_schema_text())
         return EXIT_OK
     from acci_gen.app import prepare
-    from acci_gen.writer import apply, atomic_write
+    from acci_gen.output import apply, atomic_write
 
     files = _domain_files(args)
     if not files:

@@ -16,9 +16,9 @@ from typing import Any
 
 from acci_gen import __version__
 from acci_gen.app import load_domains
-from acci_gen.jsonschema_out import event_schema, object_schema
+from acci_gen.emit.docs.jsonschema import event_schema, object_schema
 from acci_gen.model import MISSING, Aggregate, Command, Domain, Event, Field, NamedType, Rule, TypeRef
-from acci_gen.writer import atomic_write
+from acci_gen.output import atomic_write
 
 _STATUS_TYPES = ("enum", "bool")
 _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acci_gen.readmodel.tables import Column, Index, Table
+from acci_gen.emit.sql.tables import Column, Index, Table
 
 SNAPSHOT = "schema.json"
 _NUMBERED = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -28,7 +28,7 @@ class Change:
 
 
 @dataclass
-class Plan:
+class SchemaDiff:
     """The migration that brings the database from `before` to `after`."""
 
     domain: str
@@ -71,8 +71,8 @@ def existing_migrations(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if _NUMBERED.match(p.name))
 
 
-def plan(domain: str, before: dict[str, Table], after: dict[str, Table]) -> Plan:
-    result = Plan(domain, before, after)
+def schema_diff(domain: str, before: dict[str, Table], after: dict[str, Table]) -> SchemaDiff:
+    result = SchemaDiff(domain, before, after)
     changes = result.changes
     for name in sorted(after):
         new = after[name]

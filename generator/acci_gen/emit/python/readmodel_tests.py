@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from acci_gen.emit.python.exprs import Imports
+from acci_gen.emit.python.pytypes import literal, validate_call
+from acci_gen.emit.python.readmodels import effective_handlers, pascal, wrap
+from acci_gen.emit.python.samples import sample, sample_data
 from acci_gen.model import Domain, Event, Projection, Query
-from acci_gen.pycode import Imports
-from acci_gen.pytypes import literal, validate_call
-from acci_gen.readmodel.code import effective_handlers, pascal, wrap
-from acci_gen.samples import sample, sample_data
 
 _CHECKED_KINDS = ("string", "email", "int", "decimal", "bool", "uuid", "date", "datetime", "enum")
 

@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from acci_gen.emit.python.exprs import Imports, snake
+from acci_gen.emit.python.pytypes import IMPORTS, base_type, declaration, default, literal, names_used
+from acci_gen.emit.sql.tables import tables
 from acci_gen.model import MISSING, Domain, Event, Field, Projection, Query
-from acci_gen.pycode import Imports, snake
-from acci_gen.pytypes import IMPORTS, base_type, declaration, default, literal, names_used
-from acci_gen.readmodel.tables import tables
 
 #: Where each envelope field comes from on a RecordedEvent.
 ENVELOPE = {

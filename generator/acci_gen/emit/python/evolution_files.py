@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from acci_gen.evolution.code import custom_stub_view, evolution_tests_view, upcasters_view
+from acci_gen.emit.python.evolution import custom_stub_view, evolution_tests_view, upcasters_view
 from acci_gen.model import Domain
 
 

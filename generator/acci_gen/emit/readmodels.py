@@ -7,11 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acci_gen.emit.python.readmodel_files import render_custom_projections, render_readmodel
+from acci_gen.emit.sql.migrations import (
+    SNAPSHOT,
+    existing_migrations,
+    load_snapshot,
+    schema_diff,
+    snapshot_text,
+)
+from acci_gen.emit.sql.tables import tables
 from acci_gen.errors import Diagnostic
 from acci_gen.model import Domain
-from acci_gen.readmodel.migrations import SNAPSHOT, existing_migrations, load_snapshot, plan, snapshot_text
-from acci_gen.readmodel.render import render_custom_projections, render_readmodel
-from acci_gen.readmodel.tables import tables
 
 
 @dataclass
@@ -39,7 +45,7 @@ def readmodel_files(
     wanted = tables(domain)
     if not wanted and not result.migrations:
         return result
-    migration = plan(pkg, load_snapshot(folder), wanted)
+    migration = schema_diff(pkg, load_snapshot(folder), wanted)
     if migration.destructive and not allow_destructive:
         for change in migration.destructive:
             result.problems.append(

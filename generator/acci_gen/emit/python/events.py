@@ -8,8 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from acci_gen.emit.docs.jsonschema import ROOT_TITLE, domain_schema
 from acci_gen.errors import GenerationError
-from acci_gen.jsonschema_out import ROOT_TITLE, domain_schema
 from acci_gen.model import Domain
 
 

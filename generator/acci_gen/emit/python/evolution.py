@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from acci_gen.emit.python.exprs import Imports, snake
+from acci_gen.emit.python.pytypes import literal, validate_call
+from acci_gen.emit.python.samples import sample_data
 from acci_gen.evolution.steps import OldVersion, Step, apply_to_data
 from acci_gen.model import Domain, Event
-from acci_gen.pycode import Imports, snake
-from acci_gen.pytypes import literal, validate_call
-from acci_gen.samples import sample_data
 
 
 def function_name(event: Event, version: int) -> str:

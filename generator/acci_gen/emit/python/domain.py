@@ -9,12 +9,12 @@ from typing import Any
 import jinja2
 
 from acci_gen import __version__
-from acci_gen.events_gen import render_events
+from acci_gen.emit.python.events import render_events
+from acci_gen.emit.python.exprs import Imports, expr_source, snake, value_source
+from acci_gen.emit.python.pytypes import IMPORTS, declaration, literal, names_used, validate_call
+from acci_gen.emit.python.samples import sample_data
 from acci_gen.language import METADATA_FIELDS
 from acci_gen.model import Aggregate, Apply, Command, Domain, Event, Field, TypeRef
-from acci_gen.pycode import Imports, expr_source, snake, value_source
-from acci_gen.pytypes import IMPORTS, declaration, literal, names_used, validate_call
-from acci_gen.samples import sample_data
 
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 

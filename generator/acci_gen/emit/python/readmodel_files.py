@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from acci_gen.model import Domain
-from acci_gen.pycode import Imports
-from acci_gen.readmodel.code import (
+from acci_gen.emit.python.exprs import Imports
+from acci_gen.emit.python.readmodel_tests import tests_view
+from acci_gen.emit.python.readmodels import (
     custom_projections_view,
     projections_view,
     queries_view,
@@ -14,7 +14,7 @@ from acci_gen.readmodel.code import (
     str_constant,
     strings_tuple,
 )
-from acci_gen.readmodel.tests_code import tests_view
+from acci_gen.model import Domain
 
 
 def render_custom_projections(domain: Domain, environment: Any) -> dict[str, str]:

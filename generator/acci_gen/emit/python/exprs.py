@@ -6,8 +6,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
+from acci_gen.emit.python.pytypes import decimal_literal, literal
 from acci_gen.model import Expr, Field, TypeRef
-from acci_gen.pytypes import decimal_literal, literal
 
 LINE = 110
 
