@@ -8,9 +8,6 @@ when inline) and never commits by itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
-
 from acci import RecordedEvent
 from acci.projections import Projection, Statement
 from psycopg import sql
@@ -22,41 +19,38 @@ from .registry import REGISTRY
 class UserViewProjection(Projection):
     """One row per user, as the guide's UserProjection writes it."""
 
-    name: ClassVar[str] = "user_view"
-    table: ClassVar[str] = "user_view"
-    event_types: ClassVar[Sequence[str]] = ("UserCreated", "UserUpdated")
+    name = "user_view"
+    table = "user_view"
+    event_types = ("UserCreated", "UserUpdated")
+
+    _ON_USER_CREATED = sql.SQL(
+        "INSERT INTO {} (tenant_id, id, email, name, status, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+    _ON_USER_UPDATED = sql.SQL(
+        "UPDATE {} SET email = coalesce(%s, email), name = coalesce(%s, name) WHERE tenant_id "
+        "= %s AND id = %s"
+    )
 
     def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
-        payload = REGISTRY.decode(event)
-        if isinstance(payload, UserCreated):
-            values = [
-                event.tenant_id,
-                payload.user_id,
-                payload.email,
-                payload.name,
-                "active",
-                event.timestamp,
-            ]
-            return self.query(_USER_VIEW_ON_USER_CREATED, table), values
-        if isinstance(payload, UserUpdated):
-            values = [
-                payload.email,
-                payload.name,
-                event.tenant_id,
-                payload.user_id,
-            ]
-            return self.query(_USER_VIEW_ON_USER_UPDATED, table), values
+        match REGISTRY.decode(event):
+            case UserCreated() as payload:
+                return self.query(self._ON_USER_CREATED, table), [
+                    event.tenant_id,
+                    payload.user_id,
+                    payload.email,
+                    payload.name,
+                    "active",
+                    event.timestamp,
+                ]
+            case UserUpdated() as payload:
+                return self.query(self._ON_USER_UPDATED, table), [
+                    payload.email,
+                    payload.name,
+                    event.tenant_id,
+                    payload.user_id,
+                ]
         return None
 
 
-_USER_VIEW_ON_USER_CREATED = sql.SQL(
-    "INSERT INTO {} (tenant_id, id, email, name, status, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
-)
-_USER_VIEW_ON_USER_UPDATED = sql.SQL(
-    "UPDATE {} SET email = coalesce(%s, email), name = coalesce(%s, name) WHERE tenant_id = %s AND id = %s"
-)
-
 #: Every projection of the domain, for the runner and the operator's command line.
-PROJECTIONS: list[Projection] = [
-    UserViewProjection(),
-]
+PROJECTIONS: list[Projection] = [UserViewProjection()]

@@ -8,9 +8,6 @@ when inline) and never commits by itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
-
 from acci import RecordedEvent
 from acci.projections import Projection, Statement
 from psycopg import AsyncConnection, sql
@@ -24,63 +21,54 @@ from .registry import REGISTRY
 class OrderSummaryProjection(Projection):
     """One row per order for the customer's order list."""
 
-    name: ClassVar[str] = "order_summary"
-    table: ClassVar[str] = "order_summary"
+    name = "order_summary"
+    table = "order_summary"
     #: Updated in each append's transaction by a PostgresEventStore opened with it.
-    inline: ClassVar[bool] = True
-    event_types: ClassVar[Sequence[str]] = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
+    inline = True
+    event_types = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
+
+    _ON_ORDER_OPENED = sql.SQL(
+        "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)"
+    )
+    _ON_ORDER_PLACED = sql.SQL("UPDATE {} SET status = %s, total = %s WHERE tenant_id = %s AND order_id = %s")
+    _ON_ORDER_CANCELLED = sql.SQL("UPDATE {} SET status = %s WHERE tenant_id = %s AND order_id = %s")
 
     def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
-        payload = REGISTRY.decode(event)
-        if isinstance(payload, OrderOpened):
-            values = [
-                event.tenant_id,
-                payload.order_id,
-                payload.customer_id,
-                "open",
-                str(payload.currency),
-                payload.opened_at,
-            ]
-            return self.query(_ORDER_SUMMARY_ON_ORDER_OPENED, table), values
-        if isinstance(payload, OrderPlaced):
-            values = [
-                "placed",
-                payload.total,
-                event.tenant_id,
-                payload.order_id,
-            ]
-            return self.query(_ORDER_SUMMARY_ON_ORDER_PLACED, table), values
-        if isinstance(payload, OrderCancelled):
-            values = [
-                "cancelled",
-                event.tenant_id,
-                payload.order_id,
-            ]
-            return self.query(_ORDER_SUMMARY_ON_ORDER_CANCELLED, table), values
+        match REGISTRY.decode(event):
+            case OrderOpened() as payload:
+                return self.query(self._ON_ORDER_OPENED, table), [
+                    event.tenant_id,
+                    payload.order_id,
+                    payload.customer_id,
+                    "open",
+                    str(payload.currency),
+                    payload.opened_at,
+                ]
+            case OrderPlaced() as payload:
+                return self.query(self._ON_ORDER_PLACED, table), [
+                    "placed",
+                    payload.total,
+                    event.tenant_id,
+                    payload.order_id,
+                ]
+            case OrderCancelled() as payload:
+                return self.query(self._ON_ORDER_CANCELLED, table), [
+                    "cancelled",
+                    event.tenant_id,
+                    payload.order_id,
+                ]
         return None
 
     async def apply(
         self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
     ) -> None:
-        payload = REGISTRY.decode(event)
-        if isinstance(payload, OrderLineAdded):
-            await projections.order_summary_on_order_line_added(conn, table, event, payload)
-        else:
-            await super().apply(conn, table, event)
+        match REGISTRY.decode(event):
+            case OrderLineAdded() as payload:
+                await projections.order_summary_on_order_line_added(conn, table, event, payload)
+            case _:
+                await super().apply(conn, table, event)
 
-
-_ORDER_SUMMARY_ON_ORDER_OPENED = sql.SQL(
-    "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at) VALUES (%s, %s, %s, %s, "
-    "%s, %s)"
-)
-_ORDER_SUMMARY_ON_ORDER_PLACED = sql.SQL(
-    "UPDATE {} SET status = %s, total = %s WHERE tenant_id = %s AND order_id = %s"
-)
-_ORDER_SUMMARY_ON_ORDER_CANCELLED = sql.SQL(
-    "UPDATE {} SET status = %s WHERE tenant_id = %s AND order_id = %s"
-)
 
 #: Every projection of the domain, for the runner and the operator's command line.
-PROJECTIONS: list[Projection] = [
-    OrderSummaryProjection(),
-]
+PROJECTIONS: list[Projection] = [OrderSummaryProjection()]

@@ -6,9 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from acci_gen.emit.python.domain import environment, header, render_domain
-from acci_gen.emit.python.evolution_files import render_evolution
-from acci_gen.emit.readmodels import readmodel_files
+from acci_gen.emit import render_domains
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.evolution.lock import (
     compare_with_lock,
@@ -86,37 +84,25 @@ def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
 
 def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) -> Run:
     """Everything a run would write, without writing anything."""
-    outputs = []
     locks: dict[Path, str] = {}
+    domains = load_domains(files, out)
+    outputs = []
     new_migrations: list[str] = []
-    problems: list[Diagnostic] = []
-    for path, (domain, source) in zip(files, load_domains(files, out), strict=True):
-        rendered = render_domain(domain, source)
+    for rendered in render_domains(domains, out, allow_destructive=allow_destructive):
         generated = dict(rendered.generated)
-        stubs = dict(rendered.stubs)
-        head = header(source)
-        evolution = render_evolution(domain, head, environment())
-        generated.update(evolution.generated)
-        stubs.update(evolution.stubs)
-        read_models = readmodel_files(
-            domain, source, head, out, environment(), allow_destructive=allow_destructive
+        generated[f"{rendered.domain}/{MANIFEST}"] = manifest_text(
+            rendered.domain, rendered.source, generated, rendered.stubs
         )
-        problems += read_models.problems
-        generated.update(read_models.generated)
-        stubs.update(read_models.migrations)
-        stubs.update(read_models.stubs)
-        if read_models.new_migration:
-            new_migrations.append(f"{domain.name}/migrations/{read_models.new_migration}")
-        generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, stubs)
-        outputs.append(DomainOutput(domain.name, source, generated, stubs))
+        outputs.append(DomainOutput(rendered.domain, rendered.source, generated, rendered.stubs))
+        if rendered.new_migration:
+            new_migrations.append(rendered.new_migration)
+    for path, (domain, _) in zip(files, domains, strict=True):
         lock_file = lock_path(path)
         locked = read_lock(lock_file)
         wanted = lock_text(domain.name, updated_lock(locked, version_shapes(domain)))
         current = lock_file.read_text(encoding="utf-8") if lock_file.exists() else None
         if current != wanted:
             locks[lock_file] = wanted
-    if problems:
-        raise DomainError(problems)
     names = {o.domain for o in outputs}
     removed = []
     if out.is_dir():

@@ -432,9 +432,7 @@ class _Doc:
         return ref.name
 
     def event_json_schema(self, event: Event) -> str:
-        schema = event_schema(event, self.named)
-        schema.pop("customBasePath", None)
-        return self.with_defs(schema, event.fields)
+        return self.with_defs(event_schema(event, self.named), event.fields)
 
     def with_defs(self, schema: dict[str, Any], fields: list[Field]) -> str:
         """The schema as a JSON document of its own, with the named types it uses under $defs."""

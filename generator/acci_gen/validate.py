@@ -37,7 +37,17 @@ from acci_gen.model import (
     Scenario,
     TypeRef,
 )
-from acci_gen.names import field_problem, module_problem, pascal_problem, snake_problem
+from acci_gen.names import (
+    column_problems,
+    enum_value_problem,
+    field_problem,
+    generated_class_problems,
+    module_problem,
+    parameter_problems,
+    pascal_problem,
+    query_problem,
+    snake_problem,
+)
 from acci_gen.suggest import did_you_mean
 from acci_gen.values import value_problem
 
@@ -343,6 +353,8 @@ class Validator:
         self.parse_queries(root.get("queries"), domain)
         self.parse_scenarios(root.get("scenarios"), domain)
         self.check_coverage(domain)
+        for path, message, fix in generated_class_problems(domain):
+            self.error(path, message, fix, key=True)
         for event in domain.events:
             for issue in check_compatibility(event, event.versions, domain.compatibility):
                 self.error(issue.path, issue.message, issue.fix)
@@ -396,7 +408,7 @@ class Validator:
                     (*path, index), f"enum values must be names, not {_kind(item)}.", "quote or rename it."
                 )
                 continue
-            problem = snake_problem(item, "enum value")
+            problem = enum_value_problem(item)
             if problem:
                 self.error((*path, index), problem[0], problem[1])
             elif item in values:
@@ -1002,6 +1014,8 @@ class Validator:
             else:
                 tables[table] = path
             columns = self.parse_fields(body.get("columns"), (*path, "columns"), "column")
+            for name_, message, fix in column_problems(c.name for c in columns):
+                self.error((*path, "columns", name_), message, fix, key=True)
             for column in columns:
                 if column.type.kind in ("object", "list"):
                     self.error(
@@ -1177,7 +1191,7 @@ class Validator:
         projections = {p.name: p for p in domain.projections}
         for name, spec in node.items():
             path: PathT = ("queries", name)
-            problem = snake_problem(name, "query")
+            problem = query_problem(name)
             if problem:
                 self.error(path, problem[0], problem[1], key=True)
                 continue
@@ -1242,6 +1256,8 @@ class Validator:
             query.limit, query.offset = body.get("limit"), body.get("offset")
             if "paginate" in body:
                 self.check_keyset(query, body["paginate"], (*path, "paginate"))
+            for name_, message, fix in parameter_problems(by_param, keyset=query.paginate == "keyset"):
+                self.error((*path, "params", name_), message, fix, key=True)
 
     def check_filter(
         self, item: Any, path: PathT, columns: dict[str, Field], params: dict[str, Field]

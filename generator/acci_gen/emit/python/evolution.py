@@ -1,81 +1,111 @@
-"""The data the evolution templates need: upcaster functions (one per version step), their
-registration, the hand-written stubs, and the generated evolution tests."""
+"""Schema evolution: upcasters.py (one function per version step, registered by the registry), the
+user-owned stub of hand-written upcasters, and the evolution tests (stored payloads as data)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from acci_gen.emit.python.exprs import Imports, snake
-from acci_gen.emit.python.pytypes import literal, validate_call
+from acci_gen import names
 from acci_gen.emit.python.samples import sample_data
+from acci_gen.emit.templating import render
+from acci_gen.emit.text import Code, py_docstring, py_str, py_value
 from acci_gen.evolution.steps import OldVersion, Step, apply_to_data
 from acci_gen.model import Domain, Event
 
 
 def function_name(event: Event, version: int) -> str:
-    return f"{snake(event.name)}_v{version}_to_v{version + 1}"
+    return f"{names.snake(event.name)}_v{version}_to_v{version + 1}"
 
 
-def step_lines(step: Step) -> list[str]:
+def step_lines(step: Step) -> list[Code]:
     """Python lines that do one step to `data` (a copy of the payload), like steps.apply_to_data."""
     args = step.args
     lines: list[str] = []
     if step.kind == "add":
         for name, value in args.items():
-            lines.append(f"data.setdefault({json.dumps(name)}, {literal(value, 4)})")
+            lines.append(f"data.setdefault({py_str(name)}, {py_value(value)})")
     elif step.kind == "rename":
         for old, new in args.items():
-            lines.append(f"if {json.dumps(old)} in data:")
-            lines.append(f"    data[{json.dumps(new)}] = data.pop({json.dumps(old)})")
+            lines.append(f"if {py_str(old)} in data:")
+            lines.append(f"    data[{py_str(new)}] = data.pop({py_str(old)})")
     elif step.kind == "remove":
         for name in args:
-            lines.append(f"data.pop({json.dumps(name)}, None)")
+            lines.append(f"data.pop({py_str(name)}, None)")
     elif step.kind == "map":
         for name, table in args.items():
-            key = json.dumps(name)
-            lines.append(f"renamed = {literal(table, 4)}")
+            key = py_str(name)
+            lines.append(f"renamed = {py_value(table)}")
             lines.append(f"if data.get({key}) in renamed:")
             lines.append(f"    data[{key}] = renamed[data[{key}]]")
     elif step.kind == "split":
         into = args["into"]
-        separator = json.dumps(args.get("separator", " "))
-        lines.append(f"whole = data.pop({json.dumps(args['field'])}, None)")
+        separator = py_str(args.get("separator", " "))
+        lines.append(f"whole = data.pop({py_str(args['field'])}, None)")
         lines.append(f"parts = [] if whole is None else str(whole).split({separator}, {len(into) - 1})")
         for index, name in enumerate(into):
-            lines.append(f'data[{json.dumps(name)}] = parts[{index}] if len(parts) > {index} else ""')
+            lines.append(f'data[{py_str(name)}] = parts[{index}] if len(parts) > {index} else ""')
     elif step.kind == "combine":
-        separator = json.dumps(args.get("separator", " "))
-        names = ", ".join(f"data.pop({json.dumps(n)}, None)" for n in args["fields"])
-        lines.append(f"values = [{names}]")
-        joined = f'{separator}.join(str(v) for v in values if v not in (None, ""))'
-        lines.append(f"data[{json.dumps(args['into'])}] = {joined}")
-    return lines
+        separator = py_str(args.get("separator", " "))
+        popped = ", ".join(f"data.pop({py_str(n)}, None)" for n in args["fields"])
+        lines.append(f"values = [{popped}]")
+        lines.append(
+            f'data[{py_str(args["into"])}] = {separator}.join(str(v) for v in values if v not in (None, ""))'
+        )
+    return [Code(line) for line in lines]
+
+
+def render_evolution(domain: Domain, header: Code) -> tuple[dict[str, str], dict[str, str]]:
+    """(generated files, user-owned stubs) of the domain's schema evolution."""
+    pkg = domain.name
+    generated = {
+        f"{pkg}/upcasters.py": render(
+            "upcasters.py.jinja2", header=header, domain=domain, **upcasters_view(domain)
+        )
+    }
+    stubs = {}
+    custom = [
+        {
+            "name": function_name(event, older.version),
+            "event": event.name,
+            "version": older.version,
+            "message": (
+                f"write {function_name(event, older.version)}() in {pkg}/custom/upcasters.py: "
+                f"it turns {event.name} v{older.version} data into v{older.version + 1}"
+            ),
+        }
+        for event in domain.events
+        for older in event.versions
+        if older.custom
+    ]
+    if custom:
+        stubs[f"{pkg}/custom/upcasters.py"] = render(
+            "custom_upcasters.py.jinja2", domain=domain, functions=custom
+        )
+        stubs[f"{pkg}/custom/__init__.py"] = render("custom_init.py.jinja2", domain=domain)
+    cases = upcast_cases(domain)
+    if cases:
+        generated[f"{pkg}/tests/test_{pkg}_evolution.py"] = render(
+            "test_evolution.py.jinja2", header=header, domain=domain, cases=cases
+        )
+    return generated, stubs
 
 
 def upcasters_view(domain: Domain) -> dict[str, Any]:
-    imports = Imports()
-    imports.add("acci", "EventRegistry")
     functions = []
     for event in domain.events:
         for older in event.versions:
-            name = function_name(event, older.version)
-            lines = [line for step in older.steps for line in step_lines(step)]
-            if older.custom:
-                imports.add(".custom", "upcasters")
+            summary = f"{event.name} v{older.version} -> v{older.version + 1}: {_summary(older)}."
             functions.append(
                 {
-                    "name": name,
+                    "name": function_name(event, older.version),
                     "event": event.name,
                     "version": older.version,
-                    "summary": _summary(older),
-                    "lines": lines,
+                    "doc": py_docstring(summary),
+                    "lines": [line for step in older.steps for line in step_lines(step)],
                     "custom": older.custom,
                 }
             )
-    if functions:
-        imports.add("typing", "Any")
-    return {"imports": imports.render(), "functions": functions}
+    return {"functions": functions, "custom": any(f["custom"] for f in functions)}
 
 
 def _summary(older: OldVersion) -> str:
@@ -93,47 +123,22 @@ def _describe(args: Any) -> str:
     return str(args)
 
 
-def custom_stub_view(domain: Domain) -> dict[str, Any] | None:
-    functions = [
-        {"name": function_name(event, older.version), "event": event.name, "version": older.version}
-        for event in domain.events
-        for older in event.versions
-        if older.custom
-    ]
-    return {"functions": functions} if functions else None
-
-
-def evolution_tests_view(domain: Domain) -> dict[str, Any]:
-    """One test per historic version: its sample stored raw, read back as the current class."""
+def upcast_cases(domain: Domain) -> list[Code]:
+    """One `Upcast(...)` per older version: its sample (or example) payload and what it reads as
+    (None where a hand-written upcaster decides and the domain file gives no expectation)."""
     types = {t.name: t for t in domain.types}
-    imports = Imports()
-    imports.add("acci", "NewEvent", "PostgresEventStore", "StreamId")
-    imports.add("..registry", "REGISTRY")
-    tests = []
+    cases = []
     for event in domain.events:
-        chain = event.versions
-        for index, older in enumerate(chain):
+        for index, older in enumerate(event.versions):
             stored = older.example if older.example is not None else sample_data(older.fields, types)
-            later = chain[index:]
-            custom = any(o.custom for o in later)
             expected = older.expected if older.example is not None else None
-            if expected is not None:
-                imports.add("..events", event.name)
-            elif not custom:
-                data = stored
+            later = event.versions[index:]
+            if expected is None and not any(o.custom for o in later):
+                expected = stored
                 for step_version in later:
-                    data = apply_to_data(step_version.steps, data)
-                expected = data
-                imports.add("..events", event.name)
-            tests.append(
-                {
-                    "name": f"test_{snake(event.name)}_v{older.version}_reads_as_v{event.version}",
-                    "event": event.name,
-                    "aggregate": event.aggregate,
-                    "version": older.version,
-                    "current": event.version,
-                    "stored": literal(stored, 4),
-                    "expected": validate_call(event.name, expected, 4) if expected is not None else None,
-                }
-            )
-    return {"imports": imports.render(), "tests": tests}
+                    expected = apply_to_data(step_version.steps, expected)
+            parts = [py_str(event.name), str(older.version), f"stored={py_value(stored)}"]
+            if expected is not None:
+                parts.append(f"expected={py_value(expected)}")
+            cases.append(Code(f"Upcast({', '.join(parts)})"))
+    return cases

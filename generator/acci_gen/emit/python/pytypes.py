@@ -1,15 +1,12 @@
-"""Python spellings of the language's types, constraints, defaults and literals, for the templates.
-
-Literals are written the way `ruff format` writes them (double quotes, one item per line with a
-trailing comma), so that the generated files need no formatter.
-"""
+"""Python spellings of the language's types, constraints, defaults and values. One spelling per
+thing: events, commands, states, rows and parameters all declare their fields through these."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
+from acci_gen.emit.text import Code, py_str, py_value
 from acci_gen.model import MISSING, Field, TypeRef
 from acci_gen.values import EMAIL_PATTERN
 
@@ -23,24 +20,23 @@ _SCALARS = {
     "datetime": "AwareDatetime",
     "email": "str",
 }
-
-#: The import each scalar spelling needs: (module, name).
-IMPORTS = {
-    "Decimal": ("decimal", "Decimal"),
-    "UUID": ("uuid", "UUID"),
-    "date": ("datetime", "date"),
-    "AwareDatetime": ("pydantic", "AwareDatetime"),
-}
+#: The longest e-mail address (RFC 5321's path limit).
+EMAIL_MAX_LENGTH = 254
 
 
-def base_type(ref: TypeRef) -> str:
+def base_type(ref: TypeRef) -> Code:
     if ref.kind == "list":
         assert ref.item is not None
-        return f"list[{base_type(ref.item)}]"
-    return _SCALARS.get(ref.kind, ref.name)
+        return Code(f"list[{base_type(ref.item)}]")
+    return Code(_SCALARS.get(ref.kind, ref.name))
 
 
-def constraints(field: Field) -> list[str]:
+def decimal_value(value: Any) -> Code:
+    return Code(f"Decimal({py_str(Decimal(str(value)))})")
+
+
+def constraints(field: Field) -> list[Code]:
+    """`name=value` of each constraint, in one order (bounds, lengths, pattern)."""
     items: list[tuple[str, Any]] = [
         ("ge", field.minimum),
         ("le", field.maximum),
@@ -49,97 +45,54 @@ def constraints(field: Field) -> list[str]:
         ("pattern", field.pattern),
     ]
     if field.type.kind == "email":
-        items = [
-            ("min_length", field.min_length),
-            ("max_length", field.max_length if field.max_length is not None else 254),
-            ("pattern", EMAIL_PATTERN),
-        ]
+        max_length = field.max_length if field.max_length is not None else EMAIL_MAX_LENGTH
+        items = [("min_length", field.min_length), ("max_length", max_length), ("pattern", EMAIL_PATTERN)]
     out = []
     for name, value in items:
         if value is None:
             continue
         if field.type.kind == "decimal" and name in ("ge", "le"):
-            out.append(f"{name}={decimal_literal(value)}")
+            out.append(Code(f"{name}={decimal_value(value)}"))
         else:
-            out.append(f"{name}={literal(value)}")
+            out.append(Code(f"{name}={py_value(value)}"))
     return out
 
 
-def annotation(field: Field) -> str:
-    text = base_type(field.type)
-    if field.optional:
-        text = f"{text} | None"
+def annotation(field: Field) -> Code:
+    text = base_type(field.type) + (" | None" if field.optional else "")
     extra = constraints(field)
-    if extra:
-        return f"Annotated[{text}, Field({', '.join(extra)})]"
-    return text
+    return Code(f"Annotated[{text}, Field({', '.join(extra)})]" if extra else text)
 
 
-def default(field: Field) -> str | None:
+def value_of(value: Any, ref: TypeRef) -> Code:
+    """A value of the type as Python source: an enum member, a Decimal, or a plain literal."""
+    if value is None:
+        return Code("None")
+    if ref.kind == "enum":
+        return Code(f"{ref.name}.{value}")
+    if ref.kind == "decimal":
+        return decimal_value(value)
+    return py_value(value)
+
+
+def default(field: Field) -> Code | None:
     """The default's Python source, or None when the field is required."""
     if field.default is MISSING:
-        return "None" if field.optional else None
-    value = field.default
-    if value is None:
-        return "None"
-    if field.type.kind == "enum":
-        return f"{field.type.name}.{value}"
-    if field.type.kind == "decimal":
-        return decimal_literal(value)
-    return literal(value)
+        return Code("None") if field.optional else None
+    return value_of(field.default, field.type)
 
 
-def declaration(field: Field) -> str:
+def declaration(field: Field) -> Code:
     value = default(field)
     text = f"{field.name}: {annotation(field)}"
-    return text if value is None else f"{text} = {value}"
+    return Code(text if value is None else f"{text} = {value}")
 
 
-def decimal_literal(value: Any) -> str:
-    return f'Decimal("{Decimal(str(value))}")'
-
-
-def names_used(fields: list[Field]) -> set[str]:
-    """The spellings (Decimal, UUID, Annotated, enum and object names...) the declarations use."""
-    used: set[str] = set()
-    for field in fields:
-        ref: TypeRef | None = field.type
-        while ref is not None:
-            used.add(base_type(ref) if ref.kind != "list" else "list")
-            ref = ref.item
-        if constraints(field):
-            used.update({"Annotated", "Field"})
-        if field.type.kind == "decimal" and (field.default is not MISSING or constraints(field)):
-            used.add("Decimal")
-    return used
-
-
-def literal(value: Any, indent: int = 0) -> str:
-    """A JSON-like value as Python source, exploded like ruff formats a collection with a magic
-    trailing comma. `indent` is the column the literal's first line starts at."""
-    pad = " " * (indent + 4)
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        lines = [f"{pad}{json.dumps(str(k))}: {literal(v, indent + 4)}," for k, v in value.items()]
-        return "{\n" + "\n".join(lines) + "\n" + " " * indent + "}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        lines = [f"{pad}{literal(v, indent + 4)}," for v in value]
-        return "[\n" + "\n".join(lines) + "\n" + " " * indent + "]"
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, Decimal):
-        return json.dumps(str(value))
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def validate_call(cls: str, value: dict[str, Any], indent: int) -> str:
-    """`cls.model_validate({...})` as ruff formats it when the call starts at column `indent`."""
-    if not value:
-        return f"{cls}.model_validate({{}})"
-    pad = " " * (indent + 4)
-    return f"{cls}.model_validate(\n{pad}{literal(value, indent + 4)}\n{' ' * indent})"
+def plain_declaration(field: Field, *, nullable: bool = False) -> Code:
+    """A field with its type alone (a row's column, a method's argument): no constraints."""
+    text = f"{field.name}: {base_type(field.type)}"
+    if nullable:
+        return Code(f"{text} | None = None")
+    value = default(field)
+    text += " | None" if field.optional else ""
+    return Code(text if value is None else f"{text} = {value}")

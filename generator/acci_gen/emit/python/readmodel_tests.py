@@ -1,220 +1,165 @@
-"""The generated read-model tests: one per projection handler and one per query."""
+"""The generated read-model tests as data: a case per projection handler (the rows it leaves), per
+inline projection, and per query; acci.testing runs them."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from acci_gen.emit.python.exprs import Imports
-from acci_gen.emit.python.pytypes import literal, validate_call
-from acci_gen.emit.python.readmodels import effective_handlers, pascal, wrap
+from acci_gen import names
+from acci_gen.emit.python.readmodels import effective_handlers
 from acci_gen.emit.python.samples import sample, sample_data
-from acci_gen.model import Domain, Event, Projection, Query
+from acci_gen.emit.python.tests import SharedData
+from acci_gen.emit.templating import render
+from acci_gen.emit.text import Code, py_str, py_value
+from acci_gen.model import Domain, Event, NamedType, Projection, Query
 
+#: Column types a test compares (jsonb columns are left to the projection's own logic).
 _CHECKED_KINDS = ("string", "email", "int", "decimal", "bool", "uuid", "date", "datetime", "enum")
 
 
-def tests_view(domain: Domain) -> dict[str, Any]:
-    imports = Imports()
-    imports.add("collections.abc", "AsyncIterator")
-    imports.add("pytest_asyncio")
-    imports.add("acci", "PostgresEventStore")
-    imports.add("acci.testing", "append_to", "table_rows")
-    imports.add("acci.migrations", "migrate")
-    imports.add("acci.projections", "ProjectionRunner")
-    imports.add("..service", "migrations")
+def render_readmodel_tests(domain: Domain, header: Code) -> str:
     types = {t.name: t for t in domain.types}
-    tests: list[dict[str, Any]] = []
+    shared = SharedData()
+    for event in domain.events:
+        shared.see(_sample(event, types), _sample(event, types))  # every sample once, as a constant
+    projection_cases: list[Code] = []
+    query_cases: list[Code] = []
+    streams: set[str] = set()
     for projection in domain.projections:
-        imports.add("..projections", f"{pascal(projection.name)}Projection")
         for event_name, handler in effective_handlers(projection).items():
-            tests.append(_handler_test(domain, projection, event_name, handler, types, imports))
-        if projection.inline:
-            tests.append(_inline_test(domain, projection, types, imports))
+            case, used = _handler_case(domain, projection, event_name, handler, types, shared)
+            projection_cases.append(case)
+            streams.update(used)
+        creator = _creating_event(projection)
+        if projection.inline and creator is not None:
+            event = _event(domain, creator)
+            rows = [_expected_row(projection.handlers[creator], event, types)]
+            given = [_sample(event, types)]
+            projection_cases.append(
+                _case(f"{projection.name}_inline", projection, given, rows, shared, inline=True)
+            )
+            streams.add(creator)
     for query in domain.queries:
         projection = next(p for p in domain.projections if p.name == query.projection)
-        tests.append(_query_test(domain, projection, query, types, imports))
-    return {"imports": imports.render(), "tests": [t for t in tests if t]}
+        query_cases.append(_query_case(domain, projection, query, types, shared))
+        creator = _creating_event(projection)
+        if creator is not None:
+            streams.add(creator)
+    stream_items = []
+    for event_name in sorted(streams):
+        event = _event(domain, event_name)
+        aggregate = domain.aggregate(event.aggregate)
+        assert aggregate is not None
+        stream_items.append(
+            Code(f"{py_str(event_name)}: ({py_str(aggregate.name)}, {py_str(aggregate.identity)})")
+        )
+    return render(
+        "test_read_models.py.jinja2",
+        header=header,
+        domain=domain,
+        projection_classes=[names.projection_class(p.name) for p in domain.projections],
+        queries_class=names.queries_class(domain.name),
+        streams=stream_items,
+        constants=shared.constants,
+        projection_cases=projection_cases,
+        query_cases=query_cases,
+    )
 
 
 def _event(domain: Domain, name: str) -> Event:
-    return next(e for e in domain.events if e.name == name)
+    event = domain.event(name)
+    assert event is not None
+    return event
 
 
-def _creating_event(domain: Domain, projection: Projection) -> str | None:
+def _creating_event(projection: Projection) -> str | None:
     """An event whose handler inserts (or upserts) the projection's row."""
-    for name, handler in projection.handlers.items():
-        if "insert" in handler or "upsert" in handler:
-            return name
-    return None
+    return next((n for n, h in projection.handlers.items() if "insert" in h or "upsert" in h), None)
 
 
-def _construct(domain: Domain, event: Event, types: dict[str, Any], imports: Imports, var: str) -> list[str]:
-    imports.add("..events", event.name)
-    data = sample_data(event.fields, types)
-    return [f"{var} = {validate_call(event.name, data, 4)}"]
+def _sample(event: Event, types: dict[str, NamedType]) -> dict[str, Any]:
+    return {event.name: sample_data(event.fields, types)}
 
 
-def _append(domain: Domain, event: Event, variables: list[str]) -> str:
-    aggregate = next(a for a in domain.aggregates if a.name == event.aggregate)
-    has_identity = any(f.name == aggregate.identity for f in event.fields)
-    ident = f"str({variables[0]}.{aggregate.identity})" if has_identity else json.dumps("sample-1")
-    return f"await append_to(store, TENANT, {json.dumps(aggregate.name)}, {ident}, {', '.join(variables)})"
+def _case(
+    name: str,
+    projection: Projection,
+    given: list[Any],
+    rows: list[dict[str, Any]] | None,
+    shared: SharedData,
+    *,
+    inline: bool = False,
+) -> Code:
+    parts = [
+        py_str(name),
+        Code(f"{names.projection_class(projection.name)}()"),
+        Code(f"given={shared.refs(given)}"),
+    ]
+    if rows is not None:
+        parts.append(Code(f"rows={py_value(rows)}"))
+    if inline:
+        parts.append(Code("inline=True"))
+    return Code(f"ProjectionCase({', '.join(parts)})")
 
 
-def _expected(spec: Any, var: str, event: Event) -> str | None:
-    """The Python value a column should hold after `spec` was applied, or None to not check it."""
-    if isinstance(spec, dict):
-        return literal(spec["value"])
-    source, name = str(spec).split(".", 1)
-    if source != "event":
-        return None
-    field = event.field(name)
-    if field is None or field.type.kind not in _CHECKED_KINDS:
-        return None
-    return f"str({var}.{name})" if field.type.kind == "enum" else f"{var}.{name}"
-
-
-def _handler_test(
+def _handler_case(
     domain: Domain,
     projection: Projection,
     event_name: str,
     handler: dict[str, Any],
-    types: dict[str, Any],
-    imports: Imports,
-) -> dict[str, Any]:
+    types: dict[str, NamedType],
+    shared: SharedData,
+) -> tuple[Code, set[str]]:
     event = _event(domain, event_name)
-    lines: list[str] = []
-    variables = []
-    creator = _creating_event(domain, projection)
+    creator = _creating_event(projection)
     action = next(a for a in ("insert", "upsert", "update", "delete", "custom") if a in handler)
+    given = [_sample(event, types)]
+    used = {event_name}
+    if action in ("update", "delete", "custom") and creator is not None and creator != event_name:
+        given.insert(0, _sample(_event(domain, creator), types))
+        used.add(creator)
+    rows: list[dict[str, Any]] | None
     if action == "custom":
-        return _custom_handler_test(domain, projection, event, creator, types, imports)
-    if action in ("update", "delete") and creator is not None and creator != event_name:
-        lines += _construct(domain, _event(domain, creator), types, imports, "created")
-        lines.append(_append(domain, _event(domain, creator), ["created"]))
-        variables.append("created")
-    lines += _construct(domain, event, types, imports, "event")
-    lines.append(_append(domain, event, ["event"]))
-    runner = f"{pascal(projection.name)}Projection()"
-    lines.append(f"await ProjectionRunner(store, {runner}).catch_up()")
-    lines.append(f"rows = await table_rows(store, {json.dumps(projection.table)}, TENANT)")
-    if action == "delete":
-        lines.append("assert rows == []")
+        rows = None  # hand-written: the test checks that the event changed the rows
+    elif action == "delete":
+        rows = []
     else:
-        lines.append("assert len(rows) == 1")
-        for column, spec in handler[action].items():
-            expected = _expected(spec, "event", event)
-            field = event.field(str(spec).split(".", 1)[1]) if isinstance(spec, str) else None
-            if expected is None or (action == "update" and field is not None and field.optional):
-                if action == "update" and expected is not None:
-                    lines.append(f"if event.{field.name if field else column} is not None:")
-                    lines.append(f"    assert rows[0][{json.dumps(column)}] == {expected}")
-                continue
-            lines.append(f"assert rows[0][{json.dumps(column)}] == {expected}")
-    name = f"test_{projection.name}_on_{_snake(event_name)}"
-    return {"name": name, "lines": lines}
+        rows = [_expected_row(handler, event, types)]
+    name = f"{projection.name}_on_{names.snake(event_name)}"
+    return _case(name, projection, given, rows, shared), used
 
 
-def _inline_test(
-    domain: Domain, projection: Projection, types: dict[str, Any], imports: Imports
-) -> dict[str, Any]:
-    """An inline projection's row exists as soon as the append returns, with no runner."""
-    creator = _creating_event(domain, projection)
-    lines: list[str] = []
-    if creator is None:
-        return {}
-    cls = f"{pascal(projection.name)}Projection"
-    lines.append(f"projection = {cls}()")
-    lines.append(
-        "async with await PostgresEventStore.open(store.conninfo, projections=[projection]) as inline:"
-    )
-    for line in _construct(domain, _event(domain, creator), types, imports, "created"):
-        lines.append("    " + line.replace("\n", "\n    "))
-    lines.append(
-        "    "
-        + _append(domain, _event(domain, creator), ["created"]).replace("append_to(store", "append_to(inline")
-    )
-    lines.append(f"assert len(await table_rows(store, {json.dumps(projection.table)}, TENANT)) == 1")
-    return {"name": f"test_{projection.name}_is_updated_inline", "lines": lines}
+def _expected_row(handler: dict[str, Any], event: Event, types: dict[str, NamedType]) -> dict[str, Any]:
+    """The columns the handler sets from the event's sample (or literals), as JSON."""
+    action = next(a for a in ("insert", "upsert", "update") if a in handler)
+    data = sample_data(event.fields, types)
+    row = {}
+    for column, spec in handler[action].items():
+        if isinstance(spec, dict):
+            row[column] = spec["value"]
+            continue
+        source, name = str(spec).split(".", 1)
+        field = event.field(name) if source == "event" else None
+        if field is not None and field.type.kind in _CHECKED_KINDS:
+            row[column] = data[name]
+    return row
 
 
-def _custom_handler_test(
-    domain: Domain,
-    projection: Projection,
-    event: Event,
-    creator: str | None,
-    types: dict[str, Any],
-    imports: Imports,
-) -> dict[str, Any]:
-    """A hand-written handler: it must run (an unwritten stub fails with its name)."""
-    imports.add("acci.projections", "RunnerSettings")
-    lines: list[str] = []
-    if creator is not None and creator != event.name:
-        lines += _construct(domain, _event(domain, creator), types, imports, "created")
-        lines.append(_append(domain, _event(domain, creator), ["created"]))
-    lines += _construct(domain, event, types, imports, "event")
-    lines.append(_append(domain, event, ["event"]))
-    settings = "RunnerSettings(fail_fast=True)"  # raise the handler's error instead of parking it
-    lines.append(
-        f"await ProjectionRunner(store, {pascal(projection.name)}Projection(), {settings}).catch_up()"
-    )
-    return {"name": f"test_{projection.name}_on_{_snake(event.name)}", "lines": lines}
-
-
-def _query_test(
-    domain: Domain, projection: Projection, query: Query, types: dict[str, Any], imports: Imports
-) -> dict[str, Any]:
-    lines: list[str] = []
-    creator = _creating_event(domain, projection)
-    if creator is not None:
-        lines += _construct(domain, _event(domain, creator), types, imports, "created")
-        lines.append(_append(domain, _event(domain, creator), ["created"]))
-        lines.append(f"await ProjectionRunner(store, {pascal(projection.name)}Projection()).catch_up()")
-    handler = f"{pascal(domain.name)}Queries"
-    imports.add("..queries", handler)
-    arguments = [
-        f"{p.name}={_python_value(sample(p, types), p.type.kind, imports, p.type.name)}" for p in query.params
+def _query_case(
+    domain: Domain, projection: Projection, query: Query, types: dict[str, NamedType], shared: SharedData
+) -> Code:
+    creator = _creating_event(projection)
+    given = [_sample(_event(domain, creator), types)] if creator is not None else []
+    parameters = {p.name: sample(p, types) for p in query.params}
+    parts = [
+        py_str(query.name),
+        Code(f"{names.projection_class(projection.name)}()"),
+        Code(f"given={shared.refs(given)}"),
+        Code(f"parameters={py_value(parameters)}"),
     ]
-    lines.append(f"queries = {handler}.of(store)")
-    for var, tenant in (("mine", "TENANT"), ("theirs", "OTHER_TENANT")):
-        items = [tenant, *arguments]
-        lines.append(wrap(f"{var} = await queries.{query.name}(", items, ")", 4)[4:])
-    if query.returns == "one":
-        if creator is not None and _keyed_by_sample(query, projection):
-            lines.append("assert mine is not None")
-        lines.append("assert theirs is None")
-    else:
-        lines.append("assert isinstance(mine, list)")
-        lines.append("assert theirs == []")
-    return {"name": f"test_query_{query.name}", "lines": lines}
-
-
-def _keyed_by_sample(query: Query, projection: Projection) -> bool:
-    """True when the query filters by the key alone, which the sample event's row matches."""
-    return any(isinstance(f, dict) and projection.key in f for f in query.filters) and len(query.filters) == 1
-
-
-def _python_value(value: Any, kind: str, imports: Imports, type_name: str = "") -> str:
-    if kind == "enum":
-        imports.add("..events", type_name)
-        return f"{type_name}({json.dumps(value)})"
-    if kind == "uuid":
-        imports.add("uuid", "UUID")
-        return f"UUID({json.dumps(value)})"
-    if kind == "decimal":
-        imports.add("decimal", "Decimal")
-        return f"Decimal({json.dumps(str(value))})"
-    if kind in ("date", "datetime"):
-        imports.add("datetime", kind)
-        return f"{kind}.fromisoformat({json.dumps(value)})"
-    return literal(value)
-
-
-def _snake(name: str) -> str:
-    out = ""
-    for index, char in enumerate(name):
-        if char.isupper() and index:
-            out += "_"
-        out += char.lower()
-    return out
+    keyed = (
+        len(query.filters) == 1 and isinstance(query.filters[0], dict) and projection.key in query.filters[0]
+    )
+    if query.returns == "one" and creator is not None and keyed:
+        parts.append(Code("finds_row=True"))
+    return Code(f"QueryCase({', '.join(parts)})")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acci_gen.emit.sql.tables import Column, Index, Table
+from acci_gen.emit.text import sql_comment
 
 SNAPSHOT = "schema.json"
 _NUMBERED = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -40,9 +41,11 @@ class SchemaDiff:
     def destructive(self) -> list[Change]:
         return [c for c in self.changes if c.destructive]
 
-    def sql(self, header: str) -> str:
-        body = "\n\n".join(f"-- {c.summary}\n{c.sql}" for c in self.changes)
-        return f"-- {header}\n\n{body}\n"
+    def sql(self, *header: str) -> str:
+        """The migration's text: the header lines and each change's summary as comments."""
+        head = "\n".join(sql_comment(line) for line in header)
+        body = "\n\n".join(f"{sql_comment(c.summary)}\n{c.sql}" for c in self.changes)
+        return f"{head}\n\n{body}\n"
 
     def name(self) -> str:
         """A file name stem that says what the migration does."""
