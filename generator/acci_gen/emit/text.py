@@ -165,6 +165,11 @@ def md_json(value: Any) -> Code:
     return md_code(json.dumps(value, ensure_ascii=False, default=str))
 
 
+def md_comment(text: object) -> Code:
+    """An HTML comment (the first line of a generated Markdown file) that nothing in it can end."""
+    return Code(f"<!-- {_one_line(text).replace('--', '- -')} -->")
+
+
 def mermaid_label(text: object) -> Code:
     """Text inside a quoted Mermaid label (`node["..."]`): Mermaid's entity codes for what would end it."""
     entities = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "#": "#35;"}
