@@ -20,7 +20,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -197,8 +197,9 @@ class Scenario:
     command data does not validate), `not_found`, `already_exists`, or a rule's code."""
 
     name: str
-    when: Named
+    _: KW_ONLY
     given: Sequence[Named] = ()
+    when: Named
     then: Sequence[Named] = ()
     error: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)

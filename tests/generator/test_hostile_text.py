@@ -304,3 +304,15 @@ def test_markdown_tables_keep_their_columns(index: int, tmp_path: Path) -> None:
             )
             prose = re.sub(r"(`+).*?\1", "", line)  # what is not inline code: no raw HTML in it
             assert not re.search(r"(?<!\\)<[A-Za-z!/]", prose), line
+
+
+def test_a_template_cannot_output_text_no_filter_rendered() -> None:
+    from acci_gen.emit.templating import UnrenderedText, environment
+
+    template = environment().from_string("x = {{ description }}\n")
+    assert template.render(description="name_like_this") == "x = name_like_this\n"
+    with pytest.raises(UnrenderedText, match="without a rendering filter"):
+        template.render(description='a "quoted" description')
+    assert environment().from_string("{{ d | docstring }}").render(d='a "quoted" description') == (
+        '"""a "quoted" description"""'
+    )

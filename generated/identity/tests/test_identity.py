@@ -38,6 +38,7 @@ test_scenario = scenario_test(
         ),
         Scenario(
             "create_existing_user",
+            given=[_USER_CREATED],
             when={
                 "CreateUser": {
                     "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
@@ -45,13 +46,12 @@ test_scenario = scenario_test(
                     "name": "B",
                 }
             },
-            given=[_USER_CREATED],
             error="already_exists",
         ),
         Scenario(
             "update_name",
-            when=_UPDATE_USER,
             given=[_USER_CREATED],
+            when=_UPDATE_USER,
             then=[{"UserUpdated": {"user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f", "name": "Ada"}}],
         ),
         Scenario("update_missing_user", when=_UPDATE_USER, error="not_found"),

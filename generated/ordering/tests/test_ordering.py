@@ -67,6 +67,15 @@ test_scenario = scenario_test(
         ),
         Scenario(
             "change_customer_address",
+            given=[
+                {
+                    "CustomerRegistered": {
+                        "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+                        "name": "Ada",
+                        "email": "ada@example.com",
+                    }
+                }
+            ],
             when={
                 "ChangeCustomerAddress": {
                     "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
@@ -78,15 +87,6 @@ test_scenario = scenario_test(
                     },
                 }
             },
-            given=[
-                {
-                    "CustomerRegistered": {
-                        "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
-                        "name": "Ada",
-                        "email": "ada@example.com",
-                    }
-                }
-            ],
             then=[
                 {
                     "CustomerAddressChanged": {
@@ -110,14 +110,14 @@ test_scenario = scenario_test(
         ),
         Scenario(
             "change_price_of_discontinued_product",
-            when=_CHANGE_PRODUCT_PRICE,
             given=[_PRODUCT_LISTED, {"ProductDiscontinued": {"sku": "TEA-0001"}}],
+            when=_CHANGE_PRODUCT_PRICE,
             error="product_discontinued",
         ),
         Scenario(
             "change_price",
-            when=_CHANGE_PRODUCT_PRICE,
             given=[_PRODUCT_LISTED],
+            when=_CHANGE_PRODUCT_PRICE,
             then=[{"ProductPriceChanged": {"sku": "TEA-0001", "price": "5.00"}}],
         ),
         Scenario(
@@ -133,6 +133,7 @@ test_scenario = scenario_test(
         ),
         Scenario(
             "add_order_line",
+            given=[_ORDER_OPENED],
             when={
                 "AddOrderLine": {
                     "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
@@ -141,13 +142,12 @@ test_scenario = scenario_test(
                     "unit_price": "4.50",
                 }
             },
-            given=[_ORDER_OPENED],
             then=[_ORDER_LINE_ADDED],
         ),
         Scenario(
             "place_order",
-            when=_PLACE_ORDER,
             given=[_ORDER_OPENED, _ORDER_LINE_ADDED],
+            when=_PLACE_ORDER,
             then=[
                 {
                     "OrderPlaced": {
@@ -165,15 +165,16 @@ test_scenario = scenario_test(
             ],
             metadata={"timestamp": "2024-03-01T10:00:00+00:00"},
         ),
-        Scenario("place_empty_order", when=_PLACE_ORDER, given=[_ORDER_OPENED], error="empty_order"),
+        Scenario("place_empty_order", given=[_ORDER_OPENED], when=_PLACE_ORDER, error="empty_order"),
         Scenario(
             "place_cancelled_order",
-            when=_PLACE_ORDER,
             given=[_ORDER_OPENED, _ORDER_CANCELLED],
+            when=_PLACE_ORDER,
             error="order_not_open",
         ),
         Scenario(
             "add_line_to_cancelled_order",
+            given=[_ORDER_OPENED, _ORDER_CANCELLED],
             when={
                 "AddOrderLine": {
                     "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
@@ -182,13 +183,12 @@ test_scenario = scenario_test(
                     "unit_price": "4.50",
                 }
             },
-            given=[_ORDER_OPENED, _ORDER_CANCELLED],
             error="order_not_open",
         ),
         Scenario(
             "cancel_twice",
-            when={"CancelOrder": {"order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d", "reason": "again"}},
             given=[_ORDER_OPENED, _ORDER_CANCELLED],
+            when={"CancelOrder": {"order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d", "reason": "again"}},
             error="already_cancelled",
         ),
         Scenario(

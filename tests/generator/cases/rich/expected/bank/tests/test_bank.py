@@ -6,7 +6,6 @@ from acci.testing import Scenario, round_trip_test, scenario_test
 
 from .. import HANDLERS, REGISTRY
 
-_WITHDRAW = {"Withdraw": {"iban": "DE89370400440532013000", "amount": "10.00"}}
 _ACCOUNT_OPENED = {
     "AccountOpened": {
         "iban": "DE89370400440532013000",
@@ -15,22 +14,22 @@ _ACCOUNT_OPENED = {
         "opened_at": "2024-01-01T00:00:00+00:00",
     }
 }
+_WITHDRAW = {"Withdraw": {"iban": "DE89370400440532013000", "amount": "10.00"}}
 _ACCOUNT_CLOSED = {"AccountClosed": {"iban": "DE89370400440532013000"}}
 
 test_scenario = scenario_test(
     REGISTRY,
     HANDLERS,
     [
-        Scenario("overdraw", when=_WITHDRAW, given=[_ACCOUNT_OPENED], error="insufficient_funds"),
+        Scenario("overdraw", given=[_ACCOUNT_OPENED], when=_WITHDRAW, error="insufficient_funds"),
         Scenario(
             "withdraw_from_closed",
-            when=_WITHDRAW,
             given=[_ACCOUNT_OPENED, _ACCOUNT_CLOSED],
+            when=_WITHDRAW,
             error="account_closed",
         ),
         Scenario(
             "close",
-            when={"CloseAccount": {"iban": "DE89370400440532013000"}},
             given=[
                 {
                     "AccountOpened": {
@@ -41,6 +40,7 @@ test_scenario = scenario_test(
                     }
                 }
             ],
+            when={"CloseAccount": {"iban": "DE89370400440532013000"}},
             then=[_ACCOUNT_CLOSED],
         ),
     ],
