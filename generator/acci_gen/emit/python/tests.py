@@ -73,7 +73,7 @@ def _parts(scenario: Scenario) -> list[dict[str, Any]]:
 
 def scenario_data(scenario: Scenario, shared: SharedData) -> Code:
     """`Scenario(...)` with the scenario's parts as the domain file writes them."""
-    parts = [py_str(scenario.name)]
+    parts: list[str] = [py_str(scenario.name)]
     if scenario.given:
         parts.append(f"given={shared.refs([{name: data} for name, data in scenario.given])}")
     parts.append(f"when={shared.ref({scenario.command: scenario.command_data})}")
