@@ -153,41 +153,37 @@ def _evolve_cases(aggregate: Aggregate, event: Event) -> list[dict[str, Any]]:
         if apply.expr.op == "set" and (source is None or not source.optional):
             done.add(apply.target)
 
-    def values(current: dict[str, Code]) -> list[Code]:
-        out = []
+    def values(current: dict[str, Code]) -> dict[str, Code]:
+        """Each field's value after the event, given the values before it (`current`)."""
+        out = {}
         for name, field in fields.items():
             if name in always:
-                value = _apply_value(event, always[name], field, current.get(name))
+                out[name] = _apply_value(event, always[name], field, current.get(name))
             elif name in when_present:
                 value = _apply_value(event, when_present[name], field, current.get(name))
-                value = Code(f"{value} if {value} is not None else {current[name]}")
+                out[name] = Code(f"{value} if {value} is not None else {current[name]}")
             elif name in current:
-                value = current[name]
-            else:
-                continue
-            out.append(Code(f"{name}={value}"))
+                out[name] = current[name]
         return out
+
+    def arguments(values: dict[str, Code]) -> list[Code]:
+        return [Code(f"{name}={value}") for name, value in values.items()]
 
     event_class = Code(event.name)
     if not always and not when_present:
         return [{"event": event_class, "state": Code(f"{state_class}()"), "arguments": None}]
     existing = values({name: Code(f"state.{name}") for name in fields})
-    cases = [{"event": event_class, "state": Code(f"{state_class}()"), "arguments": existing}]
+    cases = [{"event": event_class, "state": Code(f"{state_class}()"), "arguments": arguments(existing)}]
     if all(f.name in done for f in aggregate.state if f.required):
-        # Without a state, a field the event does not set has its default; ops start from it.
+        # Without a state, a field the event does not set has its default; operations start from it.
         defaults = {name: d for name, f in fields.items() if (d := default(f)) is not None}
         fresh = values(defaults)
         if fresh == existing:
-            return [{"event": event_class, "state": Code("_"), "arguments": existing}]
-        cases.insert(
-            0, {"event": event_class, "state": Code("None"), "arguments": _without_defaults(fresh, fields)}
-        )
+            return [{"event": event_class, "state": Code("_"), "arguments": arguments(existing)}]
+        # The constructor fills in the defaults itself.
+        fresh = {name: value for name, value in fresh.items() if value != defaults.get(name)}
+        cases.insert(0, {"event": event_class, "state": Code("None"), "arguments": arguments(fresh)})
     return cases
-
-
-def _without_defaults(values: list[Code], fields: dict[str, Field]) -> list[Code]:
-    """Leave out the `name=<its default>` arguments: the constructor fills those in."""
-    return [v for v in values if v.split("=", 1)[1] != default(fields[v.split("=", 1)[0]])]
 
 
 def _apply_value(event: Event, apply: Apply, target: Field, current: Code | None) -> Code:

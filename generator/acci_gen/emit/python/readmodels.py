@@ -161,7 +161,6 @@ def queries_view(domain: Domain) -> dict[str, Any]:
     rows = [
         {
             "class_name": names.row_class(projection.name),
-            "doc": Code(""),
             "fields": [
                 plain_declaration(c, nullable=c.optional or c.default is not MISSING)
                 for c in projection.columns
