@@ -173,7 +173,7 @@ TestFunction = Callable[..., Awaitable[None]]
 
 TENANT = "tenant-1"
 OTHER_TENANT = "tenant-2"
-#: The rule codes of the errors a scenario can expect besides `invalid` and its own rule codes.
+#: The errors a scenario can name besides `invalid` and the codes of its domain's rules.
 _ERRORS: dict[str, type[AcciError]] = {
     "not_found": AggregateNotFound,
     "already_exists": AggregateAlreadyExists,
