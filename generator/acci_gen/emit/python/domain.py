@@ -12,7 +12,7 @@ from acci_gen.emit.python.pytypes import declaration, default, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_comment, py_docstring
 from acci_gen.language import METADATA_FIELDS
-from acci_gen.model import Aggregate, Apply, Command, Domain, Event, Field, NamedType, TypeRef
+from acci_gen.model import Aggregate, Apply, Command, Domain, Event, Field, NamedType, Rule, TypeRef
 
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
@@ -258,7 +258,7 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
     }
 
 
-def _rule_view(rule: Any, scopes: dict[str, dict[str, Field]]) -> dict[str, Any]:
+def _rule_view(rule: Rule, scopes: dict[str, dict[str, Field]]) -> dict[str, Any]:
     """The test that refuses the command (the rule's condition, negated), its message and code."""
     left = expr_source(rule.left, None, None)
     if rule.right.source == "literal" and isinstance(rule.right.literal, bool):
