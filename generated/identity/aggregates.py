@@ -14,8 +14,6 @@ from .registry import REGISTRY
 
 
 class UserState(BaseModel):
-    """The state of a User, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     user_id: UUID
@@ -32,51 +30,19 @@ class User(Aggregate[UserState]):
     registry = REGISTRY
     snapshot_every = 100
 
-    def evolve(
-        self,
-        state: UserState | None,
-        event: DomainEvent,
-    ) -> UserState:
-        if isinstance(event, UserCreated):
-            return _apply_user_created(state, event)
-        if isinstance(event, UserUpdated):
-            return _apply_user_updated(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_user_created(
-    state: UserState | None,
-    event: UserCreated,
-) -> UserState:
-    if state is None:
-        state = UserState(
-            user_id=event.user_id,
-            email=event.email,
-            name=event.name,
-        )
-    update: dict[str, object] = {
-        "user_id": event.user_id,
-        "email": event.email,
-        "name": event.name,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_user_updated(
-    state: UserState | None,
-    event: UserUpdated,
-) -> UserState:
-    if state is None:
-        raise ValueError(
-            "UserUpdated needs an existing User: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "user_id": event.user_id,
-    }
-    if event.email is not None:
-        update["email"] = event.email
-    if event.name is not None:
-        update["name"] = event.name
-    return state.model_copy(update=update)
+    def evolve(self, state: UserState | None, event: DomainEvent) -> UserState:
+        match event, state:
+            case UserCreated(), None:
+                return UserState(user_id=event.user_id, email=event.email, name=event.name)
+            case UserCreated(), UserState():
+                return UserState(
+                    user_id=event.user_id, email=event.email, name=event.name, status=state.status
+                )
+            case UserUpdated(), UserState():
+                return UserState(
+                    user_id=event.user_id,
+                    email=event.email if event.email is not None else state.email,
+                    name=event.name if event.name is not None else state.name,
+                    status=state.status,
+                )
+        raise self.cannot_apply(event, state)

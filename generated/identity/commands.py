@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated
 from uuid import UUID
 
 from acci import CommandData
@@ -13,7 +13,7 @@ from pydantic import Field
 class CreateUser(CommandData):
     """Register a new user."""
 
-    command_type: ClassVar[str] = "CreateUser"
+    command_type = "CreateUser"
 
     user_id: UUID
     email: Annotated[str, Field(max_length=254, pattern="^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$")]
@@ -23,7 +23,7 @@ class CreateUser(CommandData):
 class UpdateUser(CommandData):
     """Change a user's e-mail address or name."""
 
-    command_type: ClassVar[str] = "UpdateUser"
+    command_type = "UpdateUser"
 
     user_id: UUID
     email: Annotated[str | None, Field(max_length=254, pattern="^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$")] = None

@@ -6,16 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from acci import (
-    Command,
-    CommandData,
-    CommandHandler,
-    CommandResult,
-    ConfigurationError,
-    DomainEvent,
-    EventStore,
-    Precondition,
-)
+from acci import Command, CommandData, CommandHandler, DomainEvent, Precondition
+from acci.commands import dispatcher
 
 from .aggregates import User
 from .commands import CreateUser, UpdateUser
@@ -23,52 +15,32 @@ from .events import UserCreated, UserUpdated
 
 
 class CreateUserHandler(CommandHandler[CreateUser, User]):
-    """Register a new user."""
-
     aggregate_class = User
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[CreateUser]) -> str:
         return str(command.data.user_id)
 
-    def decide(
-        self,
-        aggregate: User,
-        command: Command[CreateUser],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
+    def decide(self, aggregate: User, command: Command[CreateUser]) -> Sequence[DomainEvent]:
         return [
             UserCreated(
-                user_id=data.user_id,
-                email=data.email,
-                name=data.name,
+                user_id=command.data.user_id,
+                email=command.data.email,
+                name=command.data.name,
                 created_by=command.metadata.user_id,
-            ),
+            )
         ]
 
 
 class UpdateUserHandler(CommandHandler[UpdateUser, User]):
-    """Change a user's e-mail address or name."""
-
     aggregate_class = User
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[UpdateUser]) -> str:
         return str(command.data.user_id)
 
-    def decide(
-        self,
-        aggregate: User,
-        command: Command[UpdateUser],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        return [
-            UserUpdated(
-                user_id=data.user_id,
-                email=data.email,
-                name=data.name,
-            ),
-        ]
+    def decide(self, aggregate: User, command: Command[UpdateUser]) -> Sequence[DomainEvent]:
+        return [UserUpdated(user_id=command.data.user_id, email=command.data.email, name=command.data.name)]
 
 
 #: The handler class of each command class.
@@ -76,14 +48,5 @@ HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
     CreateUser: CreateUserHandler,
     UpdateUser: UpdateUserHandler,
 }
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the identity domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("identity", HANDLERS)

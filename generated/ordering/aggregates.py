@@ -29,8 +29,6 @@ from .registry import REGISTRY
 
 
 class CustomerState(BaseModel):
-    """The state of a Customer, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     customer_id: UUID
@@ -41,64 +39,39 @@ class CustomerState(BaseModel):
 
 
 class Customer(Aggregate[CustomerState]):
-    """The Customer aggregate."""
-
     aggregate_type = "Customer"
     state_class = CustomerState
     registry = REGISTRY
-    snapshot_every = None
 
-    def evolve(
-        self,
-        state: CustomerState | None,
-        event: DomainEvent,
-    ) -> CustomerState:
-        if isinstance(event, CustomerRegistered):
-            return _apply_customer_registered(state, event)
-        if isinstance(event, CustomerAddressChanged):
-            return _apply_customer_address_changed(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_customer_registered(
-    state: CustomerState | None,
-    event: CustomerRegistered,
-) -> CustomerState:
-    if state is None:
-        state = CustomerState(
-            customer_id=event.customer_id,
-            name=event.name,
-            email=event.email,
-        )
-    update: dict[str, object] = {
-        "customer_id": event.customer_id,
-        "name": event.name,
-        "email": event.email,
-        "credit_limit": event.credit_limit,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_customer_address_changed(
-    state: CustomerState | None,
-    event: CustomerAddressChanged,
-) -> CustomerState:
-    if state is None:
-        raise ValueError(
-            "CustomerAddressChanged needs an existing Customer: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "customer_id": event.customer_id,
-        "shipping_address": event.address,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: CustomerState | None, event: DomainEvent) -> CustomerState:
+        match event, state:
+            case CustomerRegistered(), None:
+                return CustomerState(
+                    customer_id=event.customer_id,
+                    name=event.name,
+                    email=event.email,
+                    credit_limit=event.credit_limit,
+                )
+            case CustomerRegistered(), CustomerState():
+                return CustomerState(
+                    customer_id=event.customer_id,
+                    name=event.name,
+                    email=event.email,
+                    shipping_address=state.shipping_address,
+                    credit_limit=event.credit_limit,
+                )
+            case CustomerAddressChanged(), CustomerState():
+                return CustomerState(
+                    customer_id=event.customer_id,
+                    name=state.name,
+                    email=state.email,
+                    shipping_address=event.address,
+                    credit_limit=state.credit_limit,
+                )
+        raise self.cannot_apply(event, state)
 
 
 class ProductState(BaseModel):
-    """The state of a Product, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     sku: Annotated[str, Field(pattern="^[A-Z]{3}-[0-9]{4}$")]
@@ -109,82 +82,41 @@ class ProductState(BaseModel):
 
 
 class Product(Aggregate[ProductState]):
-    """The Product aggregate."""
-
     aggregate_type = "Product"
     state_class = ProductState
     registry = REGISTRY
     snapshot_every = 50
 
-    def evolve(
-        self,
-        state: ProductState | None,
-        event: DomainEvent,
-    ) -> ProductState:
-        if isinstance(event, ProductListed):
-            return _apply_product_listed(state, event)
-        if isinstance(event, ProductPriceChanged):
-            return _apply_product_price_changed(state, event)
-        if isinstance(event, ProductDiscontinued):
-            return _apply_product_discontinued(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_product_listed(
-    state: ProductState | None,
-    event: ProductListed,
-) -> ProductState:
-    if state is None:
-        state = ProductState(
-            sku=event.sku,
-            name=event.name,
-            price=event.price,
-            currency=event.currency,
-        )
-    update: dict[str, object] = {
-        "sku": event.sku,
-        "name": event.name,
-        "price": event.price,
-        "currency": event.currency,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_product_price_changed(
-    state: ProductState | None,
-    event: ProductPriceChanged,
-) -> ProductState:
-    if state is None:
-        raise ValueError(
-            "ProductPriceChanged needs an existing Product: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "sku": event.sku,
-        "price": event.price,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_product_discontinued(
-    state: ProductState | None,
-    event: ProductDiscontinued,
-) -> ProductState:
-    if state is None:
-        raise ValueError(
-            "ProductDiscontinued needs an existing Product: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "sku": event.sku,
-        "active": False,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: ProductState | None, event: DomainEvent) -> ProductState:
+        match event, state:
+            case ProductListed(), None:
+                return ProductState(
+                    sku=event.sku, name=event.name, price=event.price, currency=event.currency
+                )
+            case ProductListed(), ProductState():
+                return ProductState(
+                    sku=event.sku,
+                    name=event.name,
+                    price=event.price,
+                    currency=event.currency,
+                    active=state.active,
+                )
+            case ProductPriceChanged(), ProductState():
+                return ProductState(
+                    sku=event.sku,
+                    name=state.name,
+                    price=event.price,
+                    currency=state.currency,
+                    active=state.active,
+                )
+            case ProductDiscontinued(), ProductState():
+                return ProductState(
+                    sku=event.sku, name=state.name, price=state.price, currency=state.currency, active=False
+                )
+        raise self.cannot_apply(event, state)
 
 
 class OrderState(BaseModel):
-    """The state of a Order, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     order_id: UUID
@@ -197,92 +129,55 @@ class OrderState(BaseModel):
 
 
 class Order(Aggregate[OrderState]):
-    """The Order aggregate."""
-
     aggregate_type = "Order"
     state_class = OrderState
     registry = REGISTRY
     snapshot_every = 20
 
-    def evolve(
-        self,
-        state: OrderState | None,
-        event: DomainEvent,
-    ) -> OrderState:
-        if isinstance(event, OrderOpened):
-            return _apply_order_opened(state, event)
-        if isinstance(event, OrderLineAdded):
-            return _apply_order_line_added(state, event)
-        if isinstance(event, OrderPlaced):
-            return _apply_order_placed(state, event)
-        if isinstance(event, OrderCancelled):
-            return _apply_order_cancelled(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_order_opened(
-    state: OrderState | None,
-    event: OrderOpened,
-) -> OrderState:
-    if state is None:
-        state = OrderState(
-            order_id=event.order_id,
-            customer_id=event.customer_id,
-            currency=event.currency,
-        )
-    update: dict[str, object] = {
-        "order_id": event.order_id,
-        "customer_id": event.customer_id,
-        "currency": event.currency,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_order_line_added(
-    state: OrderState | None,
-    event: OrderLineAdded,
-) -> OrderState:
-    if state is None:
-        raise ValueError(
-            "OrderLineAdded needs an existing Order: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "order_id": event.order_id,
-        "lines": [*state.lines, event.line],
-        "total": state.total + event.amount,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_order_placed(
-    state: OrderState | None,
-    event: OrderPlaced,
-) -> OrderState:
-    if state is None:
-        raise ValueError(
-            "OrderPlaced needs an existing Order: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "order_id": event.order_id,
-        "total": event.total,
-        "status": OrderStatus.placed,
-        "shipping_address": event.shipping_address,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_order_cancelled(
-    state: OrderState | None,
-    event: OrderCancelled,
-) -> OrderState:
-    if state is None:
-        raise ValueError(
-            "OrderCancelled needs an existing Order: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "order_id": event.order_id,
-        "status": OrderStatus.cancelled,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: OrderState | None, event: DomainEvent) -> OrderState:
+        match event, state:
+            case OrderOpened(), None:
+                return OrderState(
+                    order_id=event.order_id, customer_id=event.customer_id, currency=event.currency
+                )
+            case OrderOpened(), OrderState():
+                return OrderState(
+                    order_id=event.order_id,
+                    customer_id=event.customer_id,
+                    currency=event.currency,
+                    status=state.status,
+                    lines=state.lines,
+                    total=state.total,
+                    shipping_address=state.shipping_address,
+                )
+            case OrderLineAdded(), OrderState():
+                return OrderState(
+                    order_id=event.order_id,
+                    customer_id=state.customer_id,
+                    currency=state.currency,
+                    status=state.status,
+                    lines=[*state.lines, event.line],
+                    total=state.total + event.amount,
+                    shipping_address=state.shipping_address,
+                )
+            case OrderPlaced(), OrderState():
+                return OrderState(
+                    order_id=event.order_id,
+                    customer_id=state.customer_id,
+                    currency=state.currency,
+                    status=OrderStatus.placed,
+                    lines=state.lines,
+                    total=event.total,
+                    shipping_address=event.shipping_address,
+                )
+            case OrderCancelled(), OrderState():
+                return OrderState(
+                    order_id=event.order_id,
+                    customer_id=state.customer_id,
+                    currency=state.currency,
+                    status=OrderStatus.cancelled,
+                    lines=state.lines,
+                    total=state.total,
+                    shipping_address=state.shipping_address,
+                )
+        raise self.cannot_apply(event, state)

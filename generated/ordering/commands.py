@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated
 from uuid import UUID
 
 from acci import CommandData
@@ -14,9 +14,7 @@ from .events import Address, Currency
 
 
 class RegisterCustomer(CommandData):
-    """RegisterCustomer: a command for Customer."""
-
-    command_type: ClassVar[str] = "RegisterCustomer"
+    command_type = "RegisterCustomer"
 
     customer_id: UUID
     name: Annotated[str, Field(min_length=1, max_length=100)]
@@ -25,18 +23,14 @@ class RegisterCustomer(CommandData):
 
 
 class ChangeCustomerAddress(CommandData):
-    """ChangeCustomerAddress: a command for Customer."""
-
-    command_type: ClassVar[str] = "ChangeCustomerAddress"
+    command_type = "ChangeCustomerAddress"
 
     customer_id: UUID
     address: Address
 
 
 class ListProduct(CommandData):
-    """ListProduct: a command for Product."""
-
-    command_type: ClassVar[str] = "ListProduct"
+    command_type = "ListProduct"
 
     sku: Annotated[str, Field(pattern="^[A-Z]{3}-[0-9]{4}$")]
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -45,26 +39,20 @@ class ListProduct(CommandData):
 
 
 class ChangeProductPrice(CommandData):
-    """ChangeProductPrice: a command for Product."""
-
-    command_type: ClassVar[str] = "ChangeProductPrice"
+    command_type = "ChangeProductPrice"
 
     sku: Annotated[str, Field(pattern="^[A-Z]{3}-[0-9]{4}$")]
     price: Annotated[Decimal, Field(ge=Decimal("0"))]
 
 
 class DiscontinueProduct(CommandData):
-    """DiscontinueProduct: a command for Product."""
-
-    command_type: ClassVar[str] = "DiscontinueProduct"
+    command_type = "DiscontinueProduct"
 
     sku: Annotated[str, Field(pattern="^[A-Z]{3}-[0-9]{4}$")]
 
 
 class OpenOrder(CommandData):
-    """OpenOrder: a command for Order."""
-
-    command_type: ClassVar[str] = "OpenOrder"
+    command_type = "OpenOrder"
 
     order_id: UUID
     customer_id: UUID
@@ -74,7 +62,7 @@ class OpenOrder(CommandData):
 class AddOrderLine(CommandData):
     """Add a product to an open order; the decision prices the line."""
 
-    command_type: ClassVar[str] = "AddOrderLine"
+    command_type = "AddOrderLine"
 
     order_id: UUID
     sku: Annotated[str, Field(pattern="^[A-Z]{3}-[0-9]{4}$")]
@@ -85,16 +73,14 @@ class AddOrderLine(CommandData):
 class PlaceOrder(CommandData):
     """Place an open order; an empty order is refused by the hand-written decision."""
 
-    command_type: ClassVar[str] = "PlaceOrder"
+    command_type = "PlaceOrder"
 
     order_id: UUID
     shipping_address: Address
 
 
 class CancelOrder(CommandData):
-    """CancelOrder: a command for Order."""
-
-    command_type: ClassVar[str] = "CancelOrder"
+    command_type = "CancelOrder"
 
     order_id: UUID
     reason: Annotated[str, Field(max_length=500)]

@@ -6,18 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from acci import (
-    AggregateNotFound,
-    Command,
-    CommandData,
-    CommandHandler,
-    CommandRejected,
-    CommandResult,
-    ConfigurationError,
-    DomainEvent,
-    EventStore,
-    Precondition,
-)
+from acci import Command, CommandData, CommandHandler, CommandRejected, DomainEvent, Precondition
+from acci.commands import dispatcher, existing_state, run_decision
 
 from .aggregates import Customer, Order, Product
 from .commands import (
@@ -48,262 +38,138 @@ from .events import (
 
 
 class RegisterCustomerHandler(CommandHandler[RegisterCustomer, Customer]):
-    """Handles RegisterCustomer."""
-
     aggregate_class = Customer
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[RegisterCustomer]) -> str:
         return str(command.data.customer_id)
 
-    def decide(
-        self,
-        aggregate: Customer,
-        command: Command[RegisterCustomer],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
+    def decide(self, aggregate: Customer, command: Command[RegisterCustomer]) -> Sequence[DomainEvent]:
         return [
             CustomerRegistered(
-                customer_id=data.customer_id,
-                name=data.name,
-                email=data.email,
-                credit_limit=data.credit_limit,
-            ),
+                customer_id=command.data.customer_id,
+                name=command.data.name,
+                email=command.data.email,
+                credit_limit=command.data.credit_limit,
+            )
         ]
 
 
 class ChangeCustomerAddressHandler(CommandHandler[ChangeCustomerAddress, Customer]):
-    """Handles ChangeCustomerAddress."""
-
     aggregate_class = Customer
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[ChangeCustomerAddress]) -> str:
         return str(command.data.customer_id)
 
-    def decide(
-        self,
-        aggregate: Customer,
-        command: Command[ChangeCustomerAddress],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        return [
-            CustomerAddressChanged(
-                customer_id=data.customer_id,
-                address=data.address,
-            ),
-        ]
+    def decide(self, aggregate: Customer, command: Command[ChangeCustomerAddress]) -> Sequence[DomainEvent]:
+        return [CustomerAddressChanged(customer_id=command.data.customer_id, address=command.data.address)]
 
 
 class ListProductHandler(CommandHandler[ListProduct, Product]):
-    """Handles ListProduct."""
-
     aggregate_class = Product
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[ListProduct]) -> str:
         return str(command.data.sku)
 
-    def decide(
-        self,
-        aggregate: Product,
-        command: Command[ListProduct],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
+    def decide(self, aggregate: Product, command: Command[ListProduct]) -> Sequence[DomainEvent]:
         return [
             ProductListed(
-                sku=data.sku,
-                name=data.name,
-                price=data.price,
-                currency=data.currency,
-            ),
+                sku=command.data.sku,
+                name=command.data.name,
+                price=command.data.price,
+                currency=command.data.currency,
+            )
         ]
 
 
 class ChangeProductPriceHandler(CommandHandler[ChangeProductPrice, Product]):
-    """Handles ChangeProductPrice."""
-
     aggregate_class = Product
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[ChangeProductPrice]) -> str:
         return str(command.data.sku)
 
-    def decide(
-        self,
-        aggregate: Product,
-        command: Command[ChangeProductPrice],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
+    def decide(self, aggregate: Product, command: Command[ChangeProductPrice]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
         if not state.active:
             raise CommandRejected(
-                "the price of a discontinued product cannot change",
-                code="product_discontinued",
+                "the price of a discontinued product cannot change", code="product_discontinued"
             )
-        return [
-            ProductPriceChanged(
-                sku=data.sku,
-                price=data.price,
-            ),
-        ]
+        return [ProductPriceChanged(sku=command.data.sku, price=command.data.price)]
 
 
 class DiscontinueProductHandler(CommandHandler[DiscontinueProduct, Product]):
-    """Handles DiscontinueProduct."""
-
     aggregate_class = Product
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[DiscontinueProduct]) -> str:
         return str(command.data.sku)
 
-    def decide(
-        self,
-        aggregate: Product,
-        command: Command[DiscontinueProduct],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        return [
-            ProductDiscontinued(
-                sku=data.sku,
-            ),
-        ]
+    def decide(self, aggregate: Product, command: Command[DiscontinueProduct]) -> Sequence[DomainEvent]:
+        return [ProductDiscontinued(sku=command.data.sku)]
 
 
 class OpenOrderHandler(CommandHandler[OpenOrder, Order]):
-    """Handles OpenOrder."""
-
     aggregate_class = Order
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[OpenOrder]) -> str:
         return str(command.data.order_id)
 
-    def decide(
-        self,
-        aggregate: Order,
-        command: Command[OpenOrder],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
+    def decide(self, aggregate: Order, command: Command[OpenOrder]) -> Sequence[DomainEvent]:
         return [
             OrderOpened(
-                order_id=data.order_id,
-                customer_id=data.customer_id,
-                currency=data.currency,
+                order_id=command.data.order_id,
+                customer_id=command.data.customer_id,
+                currency=command.data.currency,
                 opened_at=command.metadata.timestamp,
                 opened_by=command.metadata.user_id,
-            ),
+            )
         ]
 
 
 class AddOrderLineHandler(CommandHandler[AddOrderLine, Order]):
-    """Add a product to an open order; the decision prices the line."""
-
     aggregate_class = Order
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[AddOrderLine]) -> str:
         return str(command.data.order_id)
 
-    def decide(
-        self,
-        aggregate: Order,
-        command: Command[AddOrderLine],
-    ) -> Sequence[DomainEvent]:
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
+    def decide(self, aggregate: Order, command: Command[AddOrderLine]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
         if state.status != OrderStatus.open:
-            raise CommandRejected(
-                "lines can only be added to an open order",
-                code="order_not_open",
-            )
-        return _check_emitted(
-            "AddOrderLine",
-            "decide_add_order_line",
-            decide_add_order_line(state, command),
-            (OrderLineAdded,),
-        )
+            raise CommandRejected("lines can only be added to an open order", code="order_not_open")
+        return run_decision(decide_add_order_line, state, command, OrderLineAdded)
 
 
 class PlaceOrderHandler(CommandHandler[PlaceOrder, Order]):
-    """Place an open order; an empty order is refused by the hand-written decision."""
-
     aggregate_class = Order
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[PlaceOrder]) -> str:
         return str(command.data.order_id)
 
-    def decide(
-        self,
-        aggregate: Order,
-        command: Command[PlaceOrder],
-    ) -> Sequence[DomainEvent]:
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
+    def decide(self, aggregate: Order, command: Command[PlaceOrder]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
         if state.status != OrderStatus.open:
-            raise CommandRejected(
-                "only an open order can be placed",
-                code="order_not_open",
-            )
-        return _check_emitted(
-            "PlaceOrder",
-            "decide_place_order",
-            decide_place_order(state, command),
-            (OrderPlaced,),
-        )
+            raise CommandRejected("only an open order can be placed", code="order_not_open")
+        return run_decision(decide_place_order, state, command, OrderPlaced)
 
 
 class CancelOrderHandler(CommandHandler[CancelOrder, Order]):
-    """Handles CancelOrder."""
-
     aggregate_class = Order
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[CancelOrder]) -> str:
         return str(command.data.order_id)
 
-    def decide(
-        self,
-        aggregate: Order,
-        command: Command[CancelOrder],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
+    def decide(self, aggregate: Order, command: Command[CancelOrder]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
         if state.status == OrderStatus.cancelled:
-            raise CommandRejected(
-                "the order is cancelled already",
-                code="already_cancelled",
-            )
-        return [
-            OrderCancelled(
-                order_id=data.order_id,
-                reason=data.reason,
-            ),
-        ]
-
-
-def _check_emitted(
-    command: str,
-    function: str,
-    events: Sequence[DomainEvent],
-    allowed: tuple[type[DomainEvent], ...],
-) -> Sequence[DomainEvent]:
-    """The events of a hand-written decision, after checking the command may emit them."""
-    for event in events:
-        if not isinstance(event, allowed):
-            raise TypeError(
-                f"{function} returned {type(event).__name__}, which {command} does not emit; "
-                "list it under the command's 'emits:' in the domain file."
-            )
-    return events
+            raise CommandRejected("the order is cancelled already", code="already_cancelled")
+        return [OrderCancelled(order_id=command.data.order_id, reason=command.data.reason)]
 
 
 #: The handler class of each command class.
@@ -318,14 +184,5 @@ HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
     PlaceOrder: PlaceOrderHandler,
     CancelOrder: CancelOrderHandler,
 }
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the ordering domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("ordering", HANDLERS)

@@ -1,8 +1,8 @@
 """One run of acci-gen, as its pipeline: load -> check -> model -> render -> write.
 
     domain files --spec.load_domain--> acci_gen.model.Domain   (load, shape and meaning checks)
-                 --render_domain/...--> files by path            (render: code, migrations, tests)
-                 --plan-->              writer.Plan              (what would change on disk)
+                 --emit.render_domains--> files by path          (render: code, migrations, tests)
+                 --plan-->              output.Plan              (what would change on disk)
                  --apply-->             the output directory     (write: atomic, manifests last)
 
 `prepare()` runs every stage but the last; `generate()` runs them all. The command line
@@ -15,14 +15,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from acci_gen.emit import render_domains
 from acci_gen.errors import Diagnostic, DomainError, GenerationError
-from acci_gen.evolution.render import render_evolution
 from acci_gen.model import Domain
-from acci_gen.readmodel.outputs import readmodel_files
-from acci_gen.render import environment, header, render_domain
-from acci_gen.spec import load_domain
-from acci_gen.spec.lock import lock_path, lock_text, read_lock, updated_lock, version_shapes
-from acci_gen.writer import (
+from acci_gen.output import (
     MANIFEST,
     DomainOutput,
     Plan,
@@ -32,6 +28,8 @@ from acci_gen.writer import (
     plan,
     read_manifest,
 )
+from acci_gen.spec import load_domain
+from acci_gen.spec.lock import lock_path, lock_text, read_lock, updated_lock, version_shapes
 
 
 @dataclass(frozen=True)
@@ -131,36 +129,24 @@ def load_domains(files: list[Path], out: Path) -> list[tuple[Domain, str]]:
 
 def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) -> Run:
     """Everything a run would write, without writing anything."""
-    outputs = []
     locks: dict[Path, str] = {}
+    domains = load_domains(files, out)
+    outputs = []
     new_migrations: list[str] = []
-    problems: list[Diagnostic] = []
-    for path, (domain, source) in zip(files, load_domains(files, out), strict=True):
-        rendered = render_domain(domain, source)
+    for rendered in render_domains(domains, out, allow_destructive=allow_destructive):
         generated = dict(rendered.generated)
-        stubs = dict(rendered.stubs)
-        head = header(source)
-        evolution = render_evolution(domain, head, environment())
-        generated.update(evolution.generated)
-        stubs.update(evolution.stubs)
-        read_models = readmodel_files(
-            domain, source, head, out, environment(), allow_destructive=allow_destructive
+        generated[f"{rendered.domain}/{MANIFEST}"] = manifest_text(
+            rendered.domain, rendered.source, generated, rendered.stubs
         )
-        problems += read_models.problems
-        generated.update(read_models.generated)
-        stubs.update(read_models.migrations)
-        stubs.update(read_models.stubs)
-        if read_models.new_migration:
-            new_migrations.append(f"{domain.name}/migrations/{read_models.new_migration}")
-        generated[f"{domain.name}/{MANIFEST}"] = manifest_text(domain.name, source, generated, stubs)
-        outputs.append(DomainOutput(domain.name, source, generated, stubs))
+        outputs.append(DomainOutput(rendered.domain, rendered.source, generated, rendered.stubs))
+        if rendered.new_migration:
+            new_migrations.append(rendered.new_migration)
+    for path, (domain, _) in zip(files, domains, strict=True):
         lock_file = lock_path(path)
         wanted = lock_text(domain.name, updated_lock(read_lock(lock_file), version_shapes(domain)))
         current = lock_file.read_text(encoding="utf-8") if lock_file.exists() else None
         if current != wanted:
             locks[lock_file] = wanted
-    if problems:
-        raise DomainError(problems)
     names = {o.domain for o in outputs}
     removed = []
     if out.is_dir():

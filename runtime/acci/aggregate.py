@@ -52,6 +52,17 @@ class Aggregate(ABC, Generic[StateT]):
     def evolve(self, state: StateT | None, event: DomainEvent) -> StateT:
         """The state after `event`. Pure: no I/O, no clock, no randomness, so replays agree."""
 
+    def cannot_apply(self, event: DomainEvent, state: StateT | None) -> Exception:
+        """The error for an event `evolve` has no case for: one that needs an existing aggregate
+        arriving first, or an event of another aggregate."""
+        name = type(event).__name__
+        if state is None:
+            return ValueError(
+                f"{self.aggregate_type} cannot start with {name}: its stream must begin with an event "
+                "that creates it."
+            )
+        return TypeError(f"{self.aggregate_type} cannot apply {name}: it is not one of its events.")
+
     def apply(self, recorded: RecordedEvent) -> None:
         """Apply a stored event (decoded and upcast through the registry)."""
         self.apply_payload(self.registry.decode(recorded), recorded.version, recorded.timestamp)

@@ -6,10 +6,10 @@ import enum
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,7 @@ from acci.errors import (
     AggregateNotFound,
     CommandRejected,
     ConcurrencyError,
+    ConfigurationError,
     DuplicateCommandError,
 )
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
@@ -186,3 +187,52 @@ _OUTCOMES: dict[type[AcciError], str] = {
     AggregateNotFound: "not_found",
     AggregateAlreadyExists: "already_exists",
 }
+
+
+# -- what generated handlers share --------------------------------------------------------------
+
+S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
+E = TypeVar("E", bound=DomainEvent)
+
+
+def existing_state(aggregate: Aggregate[S]) -> S:
+    """The aggregate's state, which a command with `precondition: must_exist` may rely on (the
+    handler checked it before `decide`); AggregateNotFound if there is none."""
+    if aggregate.state is None:
+        raise AggregateNotFound(aggregate.stream)
+    return aggregate.state
+
+
+def run_decision(
+    decision: Callable[[T, Command[C]], Sequence[E]], state: T, command: Command[C], *emits: type[DomainEvent]
+) -> Sequence[E]:
+    """The events of a hand-written decision, after checking that the command may emit each
+    (the domain file's `emits:` lists what its events can be)."""
+    events = decision(state, command)
+    for event in events:
+        if not isinstance(event, emits):
+            raise TypeError(
+                f"{decision.__name__} returned {type(event).__name__}, which "
+                f"{type(command.data).command_type} does not emit; list it under the command's "
+                "'emits:' in the domain file."
+            )
+    return events
+
+
+def dispatcher(
+    domain: str, handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]]
+) -> Callable[[EventStore, Command[Any]], Awaitable[CommandResult]]:
+    """`handle(store, command)` for a domain: runs a command through the handler of its data's
+    class; ConfigurationError (naming the domain's commands) for a command of another domain."""
+
+    async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
+        handler_class = handlers.get(type(command.data))
+        if handler_class is None:
+            raise ConfigurationError(
+                f"{type(command.data).__name__} is not a command of the {domain} domain; "
+                f"its commands are: {', '.join(sorted(c.__name__ for c in handlers))}."
+            )
+        return await handler_class(store).handle(command)
+
+    return handle

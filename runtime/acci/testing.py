@@ -7,8 +7,10 @@ test session. Tests never skip for lack of a server.
 A service whose tests need its own migrations (generated read models) overrides the
 `acci_migrations` fixture in its conftest.py.
 
-`Scenarios` holds what acci-gen's generated scenario tests share: given events, a command handled,
-the events it produced, the stream read back.
+The second half runs acci-gen's generated tests, which are data: scenarios (given events, a
+command, then events or an error), sample events that must survive a round trip, stored payloads
+of older event versions and what they read as, projection and query cases. Each `*_test` function
+returns one parametrized pytest test over its table (ids: the names in the table).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -26,11 +29,21 @@ import pytest
 import pytest_asyncio
 from psycopg import sql
 from psycopg.rows import dict_row
+from pydantic import TypeAdapter, ValidationError
 
-from acci.commands import Command, CommandHandler, CommandMetadata
+from acci.commands import Command, CommandData, CommandHandler, CommandMetadata, CommandResult
 from acci.database import check_server, database_url, with_database
+from acci.errors import (
+    AcciError,
+    AggregateAlreadyExists,
+    AggregateNotFound,
+    CommandRejected,
+    ProjectionFailed,
+)
 from acci.events import DomainEvent, NewEvent
 from acci.migrations import Migration, migrate, runtime_migrations
+from acci.projections import Projection, ProjectionRunner, RunnerSettings
+from acci.queries import QueryHandler
 from acci.registry import EventRegistry
 from acci.store.base import EventStore
 from acci.store.memory import InMemoryEventStore
@@ -151,54 +164,283 @@ async def table_rows(store: PostgresEventStore, table: str, tenant_id: str) -> l
         return await cursor.fetchall()
 
 
-class Scenarios:
-    """Given events, when a command, then events: the steps of acci-gen's generated scenario tests
-    for one domain (its event registry and a tenant)."""
+# -- acci-gen's generated tests: data, run here ----------------------------------------------------
 
-    def __init__(self, registry: EventRegistry, tenant_id: str = "tenant-1") -> None:
-        self.registry = registry
-        self.tenant_id = tenant_id
+#: An event or a command the way a domain file writes it: {type name: data}.
+Named = Mapping[str, Mapping[str, Any]]
+#: A test function pytest collects (the `*_test` functions return one, parametrized over a table).
+TestFunction = Callable[..., Awaitable[None]]
 
-    def metadata(
-        self,
-        *,
-        user_id: str = "scenario-user",
-        tenant_id: str | None = None,
-        correlation_id: str = "scenario",
-        timestamp: str = "2024-01-01T00:00:00+00:00",
-    ) -> CommandMetadata:
-        """The command metadata of a scenario: fixed values, so that expected events can name them."""
-        return CommandMetadata(
-            user_id=user_id,
-            tenant_id=tenant_id or self.tenant_id,
-            correlation_id=correlation_id,
-            timestamp=datetime.fromisoformat(timestamp),
+TENANT = "tenant-1"
+OTHER_TENANT = "tenant-2"
+#: The errors a scenario can name besides `invalid` and the codes of its domain's rules.
+_ERRORS: dict[str, type[AcciError]] = {
+    "not_found": AggregateNotFound,
+    "already_exists": AggregateAlreadyExists,
+}
+
+
+def _one(named: Named) -> tuple[str, Mapping[str, Any]]:
+    [(name, data)] = named.items()
+    return name, data
+
+
+def _event(registry: EventRegistry, named: Named) -> DomainEvent:
+    name, data = _one(named)
+    return registry.class_for(name).model_validate(data)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario of a domain file: given events (in the command's stream), when a command (sent
+    with `metadata`), then the events it appends, or the error it fails with: `invalid` (the
+    command data does not validate), `not_found`, `already_exists`, or a rule's code."""
+
+    name: str
+    _: KW_ONLY
+    given: Sequence[Named] = ()
+    when: Named
+    then: Sequence[Named] = ()
+    error: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+def scenario_metadata(
+    *,
+    user_id: str = "scenario-user",
+    tenant_id: str = TENANT,
+    correlation_id: str = "scenario",
+    timestamp: str = "2024-01-01T00:00:00+00:00",
+) -> CommandMetadata:
+    """The command metadata of a scenario: fixed values, so that expected events can name them."""
+    return CommandMetadata(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        correlation_id=correlation_id,
+        timestamp=datetime.fromisoformat(timestamp),
+    )
+
+
+async def _handled(handler: CommandHandler[Any, Any], command: Command[Any]) -> CommandResult:
+    """Handle the command. An unwritten hand-written decision (a stub that raises
+    NotImplementedError) fails the test with the stub's message."""
+    try:
+        return await handler.handle(command)
+    except NotImplementedError as error:
+        pytest.fail(str(error))
+
+
+async def run_scenario(
+    store: EventStore,
+    registry: EventRegistry,
+    handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]],
+    scenario: Scenario,
+) -> None:
+    """Given, when, then: the stream holds the given events and, unless the command failed as
+    expected, the events it produced."""
+    commands = {command_class.command_type: command_class for command_class in handlers}
+    name, data = _one(scenario.when)
+    command_class = commands[name]
+    if scenario.error == "invalid":
+        with pytest.raises(ValidationError):
+            command_class.model_validate(data)
+        return
+    command = Command(command_class.model_validate(data), scenario_metadata(**scenario.metadata))
+    handler = handlers[command_class](store)
+    stream = StreamId(
+        command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
+    )
+    given = [_event(registry, event) for event in scenario.given]
+    if given:
+        await store.append(stream, [NewEvent.of(event) for event in given], NO_STREAM)
+    if scenario.error is None:
+        expected = [_event(registry, event) for event in scenario.then]
+        result = await _handled(handler, command)
+        assert [registry.decode(event) for event in result.events] == expected
+        assert [registry.decode(event) for event in await store.read_stream(stream)] == [*given, *expected]
+        return
+    with pytest.raises(_ERRORS.get(scenario.error, CommandRejected)) as raised:
+        await _handled(handler, command)
+    if isinstance(raised.value, CommandRejected):
+        assert raised.value.code == scenario.error
+    assert [registry.decode(event) for event in await store.read_stream(stream)] == given
+
+
+def scenario_test(
+    registry: EventRegistry,
+    handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]],
+    scenarios: Sequence[Scenario],
+) -> TestFunction:
+    """One test per scenario, through the real command handler on PostgreSQL."""
+
+    @pytest.mark.parametrize("scenario", scenarios, ids=[s.name for s in scenarios])
+    async def test_scenario(postgres_store: PostgresEventStore, scenario: Scenario) -> None:
+        await run_scenario(postgres_store, registry, handlers, scenario)
+
+    return test_scenario
+
+
+def round_trip_test(registry: EventRegistry, events: Sequence[Named]) -> TestFunction:
+    """One test per sample event: it survives JSON and a trip through the event store unchanged."""
+
+    @pytest.mark.parametrize("event", events, ids=[_one(event)[0] for event in events])
+    async def test_event_round_trip(postgres_store: PostgresEventStore, event: Named) -> None:
+        payload = _event(registry, event)
+        cls = type(payload)
+        assert cls.model_validate_json(payload.model_dump_json()) == payload
+        stream = StreamId(TENANT, "RoundTrip", cls.event_type)
+        await postgres_store.append(stream, [NewEvent.of(payload)], NO_STREAM)
+        [stored] = await postgres_store.read_stream(stream)
+        assert (stored.event_type, stored.schema_version) == (cls.event_type, cls.schema_version)
+        assert registry.decode(stored) == payload
+
+    return test_event_round_trip
+
+
+@dataclass(frozen=True)
+class Upcast:
+    """A payload stored at an older version of an event, and what it reads as today (None: a
+    hand-written upcaster decides, and the test checks that every read path agrees)."""
+
+    event_type: str
+    version: int
+    stored: Mapping[str, Any]
+    expected: Mapping[str, Any] | None = None
+
+
+def upcast_test(registry: EventRegistry, cases: Sequence[Upcast]) -> TestFunction:
+    """One test per older event version: stored as it was, read back through the upcasters."""
+
+    @pytest.mark.parametrize("case", cases, ids=[f"{c.event_type}_v{c.version}" for c in cases])
+    async def test_upcast(postgres_store: PostgresEventStore, case: Upcast) -> None:
+        stream = StreamId(TENANT, "Evolution", f"{case.event_type}-{case.version}")
+        stored = NewEvent(dict(case.stored), event_type=case.event_type, schema_version=case.version)
+        await postgres_store.append(stream, [stored])
+        [recorded] = await postgres_store.read_stream(stream)
+        assert recorded.schema_version == case.version  # stored as it was, never rewritten
+        decoded = registry.decode(recorded)
+        [from_global] = await postgres_store.read_all(event_types=[case.event_type])
+        assert registry.decode(from_global) == decoded
+        if case.expected is not None:
+            assert decoded == registry.class_for(case.event_type).model_validate(case.expected)
+
+    return test_upcast
+
+
+# -- read models --------------------------------------------------------------------------------------
+
+#: For each event type: the aggregate type of its streams and the field that holds their id.
+Streams = Mapping[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ProjectionCase:
+    """Events (each in its aggregate's stream) applied to a projection, and the rows of the tenant
+    afterwards: each with the columns named (values as JSON, compared as the column's type).
+    `rows=None`: the last event has a hand-written handler, which must change the rows. `inline`:
+    the events are appended by a store that updates the projection itself, with no runner."""
+
+    name: str
+    projection: Projection
+    given: Sequence[Named]
+    rows: Sequence[Mapping[str, Any]] | None = None
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class QueryCase:
+    """A query asked with sample parameters after the given events were projected: in the tenant
+    of the events it finds what it finds (a row, if `finds_row`), in another tenant nothing."""
+
+    query: str
+    projection: Projection
+    given: Sequence[Named]
+    parameters: Mapping[str, Any]
+    finds_row: bool = False
+
+
+def _same(actual: Any, expected: Any) -> bool:
+    """A JSON value from a test table against a column's value, read as the column's type."""
+    if actual is None or expected is None:
+        return actual is expected
+    return bool(TypeAdapter(type(actual)).validate_python(expected) == actual)
+
+
+def _assert_rows(rows: list[dict[str, Any]], expected: Sequence[Mapping[str, Any]]) -> None:
+    assert len(rows) == len(expected), f"{len(rows)} rows, expected {len(expected)}: {rows}"
+    for row, wanted in zip(rows, expected, strict=True):
+        wrong = {column: row[column] for column, value in wanted.items() if not _same(row[column], value)}
+        assert not wrong, f"columns {wrong} of {row} differ from {dict(wanted)}"
+
+
+async def _project(
+    store: PostgresEventStore,
+    registry: EventRegistry,
+    streams: Streams,
+    projection: Projection,
+    events: Sequence[Named],
+    *,
+    inline: bool,
+) -> list[dict[str, Any]]:
+    """Append the events and (unless the store is inline) catch the projection up; its rows."""
+    for named in events:
+        name, data = _one(named)
+        aggregate_type, identity = streams[name]
+        await append_to(
+            store, TENANT, aggregate_type, str(data.get(identity, "sample")), _event(registry, named)
         )
-
-    async def given(
-        self,
-        store: EventStore,
-        handler: CommandHandler[Any, Any],
-        command: Command[Any],
-        events: Sequence[DomainEvent],
-    ) -> StreamId:
-        """Append the given events to the stream the command is for; return that stream."""
-        stream = StreamId(
-            command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
-        )
-        if events:
-            await store.append(stream, [NewEvent.of(event) for event in events], NO_STREAM)
-        return stream
-
-    async def handle(self, handler: CommandHandler[Any, Any], command: Command[Any]) -> list[DomainEvent]:
-        """Handle the command and decode its events. An unwritten hand-written decision (a stub that
-        raises NotImplementedError) fails the test with the stub's message."""
+    if not inline:
         try:
-            result = await handler.handle(command)
-        except NotImplementedError as error:
-            pytest.fail(str(error))
-        return [self.registry.decode(event) for event in result.events]
+            await ProjectionRunner(store, projection, RunnerSettings(fail_fast=True)).catch_up()
+        except ProjectionFailed as error:
+            if isinstance(error.__cause__, NotImplementedError):  # an unwritten hand-written handler
+                pytest.fail(str(error.__cause__))
+            raise
+    return await table_rows(store, projection.table_name(), TENANT)
 
-    async def stored(self, store: EventStore, stream: StreamId) -> list[DomainEvent]:
-        """The stream's events as stored, decoded (and upcast) through the registry."""
-        return [self.registry.decode(event) for event in await store.read_stream(stream)]
+
+def projection_test(
+    registry: EventRegistry,
+    migrations: Sequence[Migration],
+    streams: Streams,
+    cases: Sequence[ProjectionCase],
+) -> TestFunction:
+    """One test per projection case, on a database migrated with the domain's read models."""
+
+    @pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
+    async def test_projection(acci_database_url: str, case: ProjectionCase) -> None:
+        await migrate(acci_database_url, list(migrations))
+        inline = [case.projection] if case.inline else []
+        async with await PostgresEventStore.open(acci_database_url, projections=inline) as store:
+            *earlier, last = case.given
+            before = await _project(store, registry, streams, case.projection, earlier, inline=case.inline)
+            after = await _project(store, registry, streams, case.projection, [last], inline=case.inline)
+        if case.rows is not None:
+            _assert_rows(after, case.rows)
+        else:
+            assert after != before, f"{_one(last)[0]} changed no row of {case.projection.name}: {after}"
+
+    return test_projection
+
+
+def query_test(
+    handler_class: type[QueryHandler],
+    registry: EventRegistry,
+    migrations: Sequence[Migration],
+    streams: Streams,
+    cases: Sequence[QueryCase],
+) -> TestFunction:
+    """One test per query: it answers from the rows its projection wrote, within the tenant only."""
+
+    @pytest.mark.parametrize("case", cases, ids=[c.query for c in cases])
+    async def test_query(acci_database_url: str, case: QueryCase) -> None:
+        await migrate(acci_database_url, list(migrations))
+        async with await PostgresEventStore.open(acci_database_url) as store:
+            await _project(store, registry, streams, case.projection, case.given, inline=False)
+            method = getattr(handler_class.of(store), case.query)
+            mine = await method(TENANT, **case.parameters)
+            theirs = await method(OTHER_TENANT, **case.parameters)
+        assert theirs in (None, [])
+        assert mine is not None or not case.finds_row
+
+    return test_query

@@ -164,7 +164,7 @@ def test_an_interrupted_write_leaves_whole_files(
             raise OSError(28, "No space left on device")
         real_replace(src, dst)
 
-    monkeypatch.setattr("acci_gen.writer.os.replace", failing_replace)
+    monkeypatch.setattr("acci_gen.output.os.replace", failing_replace)
     code, _, err = run(project, "generate", "domains/shop.yaml", capsys=capsys)
     assert code == 3
     assert "could not write the output: [Errno 28] No space left on device" in err
@@ -173,7 +173,7 @@ def test_an_interrupted_write_leaves_whole_files(
     assert after["shop/.acci-manifest.json"] == before["shop/.acci-manifest.json"]  # manifest last
     changed = [rel for rel in after if after[rel] != before[rel]]
     assert len(changed) == 1  # the one write before the failure, complete
-    monkeypatch.setattr("acci_gen.writer.os.replace", real_replace)
+    monkeypatch.setattr("acci_gen.output.os.replace", real_replace)
     code, _, _ = run(project, "generate", "domains/shop.yaml", capsys=capsys)
     assert code == 0  # the file written before the failure is not mistaken for a hand edit
     code, _, _ = run(project, "check", "domains/shop.yaml", capsys=capsys)

@@ -122,7 +122,7 @@ def test_every_step_kind_does_in_generated_code_what_the_checks_assume(tmp_path:
     import importlib
     import sys
 
-    from acci_gen.evolution.code import function_name, step_lines
+    from acci_gen.emit.python.evolution import function_name, step_lines
     from acci_gen.evolution.steps import apply_to_data
     from acci_gen.model import Event, Step
 

@@ -55,7 +55,7 @@ def test_generated_code_imports_only_the_runtime() -> None:
     allowed = {"acci", "pydantic", "pytest", "__future__", "collections", "datetime", "decimal", "enum"}
     allowed |= {"typing", "uuid", "importlib"}
     # The runtime's own dependencies (psycopg for read models and queries, pytest-asyncio for the
-    # generated fixtures) are part of "the runtime"; the generator's (jinja2, yaml, dmcg) are not.
+    # generated fixtures) are part of "the runtime"; the generator's (jinja2, yaml, ruff) are not.
     allowed |= {"psycopg", "psycopg_pool", "pydantic_core", "pytest_asyncio"}
     for path in (p for out in OUTPUTS for p in out.rglob("*.py")):
         for line in path.read_text().splitlines():

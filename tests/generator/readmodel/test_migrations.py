@@ -13,8 +13,8 @@ from acci.database import with_database
 from acci.migrations import Migration, migrate
 from acci.testing import _create_database, _drop_database
 from acci_gen.app import load_domains
-from acci_gen.readmodel.migrations import plan
-from acci_gen.readmodel.tables import Table, tables
+from acci_gen.emit.sql.migrations import schema_diff
+from acci_gen.emit.sql.tables import Table, tables
 
 CASES = sorted(p for p in (Path(__file__).parent / "cases").iterdir() if p.is_dir())
 HEADER = "golden"
@@ -30,7 +30,7 @@ def read_tables(path: Path) -> dict[str, Table]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_migration_diff(case: Path, update_golden: bool) -> None:
     before, after = read_tables(case / "before.yaml"), read_tables(case / "after.yaml")
-    result = plan("shop", before, after)
+    result = schema_diff("shop", before, after)
     if result.destructive:
         actual, expected_file = "\n".join(c.summary for c in result.destructive) + "\n", case / "refused.txt"
     else:
@@ -57,7 +57,7 @@ def databases(acci_server_url: str) -> Iterator[tuple[str, str]]:
 def test_migrations_apply_stepwise_and_fresh_alike(case: Path, databases: tuple[str, str]) -> None:
     stepwise, fresh = databases
     before, after = read_tables(case / "before.yaml"), read_tables(case / "after.yaml")
-    steps = [plan("shop", {}, before), plan("shop", before, after)]
+    steps = [schema_diff("shop", {}, before), schema_diff("shop", before, after)]
     migrations = [
         Migration("shop", n, "step", p.sql(HEADER), str(case))
         for n, p in enumerate(steps, start=1)
@@ -66,7 +66,7 @@ def test_migrations_apply_stepwise_and_fresh_alike(case: Path, databases: tuple[
     migrations = [Migration("shop", n, m.name, m.sql, m.source) for n, m in enumerate(migrations, start=1)]
     asyncio.run(migrate(stepwise, migrations))
     asyncio.run(
-        migrate(fresh, [Migration("shop", 1, "fresh", plan("shop", {}, after).sql(HEADER), str(case))])
+        migrate(fresh, [Migration("shop", 1, "fresh", schema_diff("shop", {}, after).sql(HEADER), str(case))])
     )
     assert schema_of(stepwise) == schema_of(fresh)
 

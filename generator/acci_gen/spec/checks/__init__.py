@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from acci_gen.errors import Diagnostic
 from acci_gen.model import Domain
-from acci_gen.names import module_problem
+from acci_gen.names import generated_class_problems, module_problem
 from acci_gen.spec.checks.aggregates import check_aggregates, check_events
 from acci_gen.spec.checks.commands import check_commands
 from acci_gen.spec.checks.context import Context
@@ -45,6 +45,8 @@ def check(doc: Document, shaped: Shaped) -> tuple[Domain | None, list[Diagnostic
     check_queries(ctx, spec.queries or {}, domain)
     check_scenarios(ctx, spec.scenarios or [], domain)
     check_coverage(ctx, domain)
+    for path, message, fix in generated_class_problems(domain):
+        ctx.error(path, message, fix, key=True)
     for event in domain.events:
         check_compatibility(ctx, event, domain.compatibility)
     return domain, ctx.diagnostics

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from acci_gen.model import MISSING, NUMERIC, SCALARS, Domain, Field, NamedType, TypeRef
-from acci_gen.names import field_problem, snake_problem
+from acci_gen.names import enum_value_problem, field_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context
 from acci_gen.spec.loader import PathT
@@ -196,7 +196,7 @@ def check_types(ctx: Context, types: dict[str, lang.EnumType | lang.ObjectType],
 def _enum_values(ctx: Context, items: list[str], path: PathT) -> list[str]:
     values: list[str] = []
     for index, item in enumerate(items):
-        problem = snake_problem(item, "enum value")
+        problem = enum_value_problem(item)
         if problem:
             ctx.error((*path, index), problem[0], problem[1])
         elif item in values:

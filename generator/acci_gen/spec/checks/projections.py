@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from acci_gen.model import ENVELOPE_FIELDS, Domain, Field, Projection, TypeRef
-from acci_gen.names import snake_problem
+from acci_gen.names import column_problems, snake_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context, Scopes, compatible
 from acci_gen.spec.checks.fields import parse_fields
@@ -40,6 +40,8 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
         else:
             tables[table] = path
         columns = parse_fields(ctx, spec.columns, (*path, "columns"), "column")
+        for column_name, message, fix in column_problems(c.name for c in columns):
+            ctx.error((*path, "columns", column_name), message, fix, key=True)
         for column in columns:
             if column.type.kind in ("object", "list"):
                 ctx.error(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from acci_gen.model import Domain, Field, Query
-from acci_gen.names import snake_problem
+from acci_gen.names import parameter_problems, query_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context, compatible
 from acci_gen.spec.checks.fields import parse_fields
@@ -22,7 +22,7 @@ def check_queries(ctx: Context, queries: dict[str, lang.Query], domain: Domain) 
     projections = {p.name: p for p in domain.projections}
     for name, spec in queries.items():
         path: PathT = ("queries", name)
-        problem = snake_problem(name, "query")
+        problem = query_problem(name)
         if problem:
             ctx.error(path, problem[0], problem[1], key=True)
             continue
@@ -66,6 +66,8 @@ def check_queries(ctx: Context, queries: dict[str, lang.Query], domain: Domain) 
         query.limit, query.offset = spec.limit, spec.offset
         if spec.paginate is not None:
             _check_keyset(ctx, query, (*path, "paginate"))
+        for param, message, fix in parameter_problems(by_param, keyset=query.paginate == "keyset"):
+            ctx.error((*path, "params", param), message, fix, key=True)
 
 
 def _check_filter(

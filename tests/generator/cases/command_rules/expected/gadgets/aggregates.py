@@ -11,8 +11,6 @@ from .registry import REGISTRY
 
 
 class ThingState(BaseModel):
-    """The state of a Thing, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     thing_id: int
@@ -21,36 +19,14 @@ class ThingState(BaseModel):
 
 
 class Thing(Aggregate[ThingState]):
-    """The Thing aggregate."""
-
     aggregate_type = "Thing"
     state_class = ThingState
     registry = REGISTRY
-    snapshot_every = None
 
-    def evolve(
-        self,
-        state: ThingState | None,
-        event: DomainEvent,
-    ) -> ThingState:
-        if isinstance(event, ThingMade):
-            return _apply_thing_made(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_thing_made(
-    state: ThingState | None,
-    event: ThingMade,
-) -> ThingState:
-    if state is None:
-        state = ThingState(
-            thing_id=event.thing_id,
-        )
-    update: dict[str, object] = {
-        "thing_id": event.thing_id,
-        "tags": [*state.tags, event.tag],
-        "kind": Kind.b,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: ThingState | None, event: DomainEvent) -> ThingState:
+        match event, state:
+            case ThingMade(), None:
+                return ThingState(thing_id=event.thing_id, kind=Kind.b, tags=[event.tag])
+            case ThingMade(), ThingState():
+                return ThingState(thing_id=event.thing_id, kind=Kind.b, tags=[*state.tags, event.tag])
+        raise self.cannot_apply(event, state)

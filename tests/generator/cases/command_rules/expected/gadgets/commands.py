@@ -3,15 +3,11 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from acci import CommandData
 
 
 class MakeThing(CommandData):
-    """MakeThing: a command for Thing."""
-
-    command_type: ClassVar[str] = "MakeThing"
+    command_type = "MakeThing"
 
     thing_id: int
     tag: str

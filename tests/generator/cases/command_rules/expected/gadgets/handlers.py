@@ -6,16 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from acci import (
-    Command,
-    CommandData,
-    CommandHandler,
-    CommandRejected,
-    CommandResult,
-    ConfigurationError,
-    DomainEvent,
-    EventStore,
-)
+from acci import Command, CommandData, CommandHandler, CommandRejected, DomainEvent
+from acci.commands import dispatcher
 
 from .aggregates import Thing
 from .commands import MakeThing
@@ -23,49 +15,20 @@ from .events import ThingMade
 
 
 class MakeThingHandler(CommandHandler[MakeThing, Thing]):
-    """Handles MakeThing."""
-
     aggregate_class = Thing
 
     def aggregate_id(self, command: Command[MakeThing]) -> str:
         return str(command.data.thing_id)
 
-    def decide(
-        self,
-        aggregate: Thing,
-        command: Command[MakeThing],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        if data.score <= 2:
-            raise CommandRejected(
-                "MakeThing requires command.score > 2",
-                code="low_score",
-            )
+    def decide(self, aggregate: Thing, command: Command[MakeThing]) -> Sequence[DomainEvent]:
+        if command.data.score <= 2:
+            raise CommandRejected("MakeThing requires command.score > 2", code="low_score")
         if command.metadata.user_id == "bot":
-            raise CommandRejected(
-                "MakeThing requires metadata.user_id != 'bot'",
-                code="no_bots",
-            )
-        return [
-            ThingMade(
-                thing_id=data.thing_id,
-                tag=data.tag,
-            ),
-        ]
+            raise CommandRejected("MakeThing requires metadata.user_id != 'bot'", code="no_bots")
+        return [ThingMade(thing_id=command.data.thing_id, tag=command.data.tag)]
 
 
 #: The handler class of each command class.
-HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
-    MakeThing: MakeThingHandler,
-}
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the gadgets domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {MakeThing: MakeThingHandler}
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("gadgets", HANDLERS)

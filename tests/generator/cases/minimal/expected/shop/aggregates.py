@@ -14,8 +14,6 @@ from .registry import REGISTRY
 
 
 class CartState(BaseModel):
-    """The state of a Cart, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cart_id: UUID
@@ -24,53 +22,16 @@ class CartState(BaseModel):
 
 
 class Cart(Aggregate[CartState]):
-    """The Cart aggregate."""
-
     aggregate_type = "Cart"
     state_class = CartState
     registry = REGISTRY
-    snapshot_every = None
 
-    def evolve(
-        self,
-        state: CartState | None,
-        event: DomainEvent,
-    ) -> CartState:
-        if isinstance(event, CartOpened):
-            return _apply_cart_opened(state, event)
-        if isinstance(event, ItemAdded):
-            return _apply_item_added(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_cart_opened(
-    state: CartState | None,
-    event: CartOpened,
-) -> CartState:
-    if state is None:
-        state = CartState(
-            cart_id=event.cart_id,
-            owner=event.owner,
-        )
-    update: dict[str, object] = {
-        "cart_id": event.cart_id,
-        "owner": event.owner,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_item_added(
-    state: CartState | None,
-    event: ItemAdded,
-) -> CartState:
-    if state is None:
-        raise ValueError(
-            "ItemAdded needs an existing Cart: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "cart_id": event.cart_id,
-        "items": state.items + event.count,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: CartState | None, event: DomainEvent) -> CartState:
+        match event, state:
+            case CartOpened(), None:
+                return CartState(cart_id=event.cart_id, owner=event.owner)
+            case CartOpened(), CartState():
+                return CartState(cart_id=event.cart_id, owner=event.owner, items=state.items)
+            case ItemAdded(), CartState():
+                return CartState(cart_id=event.cart_id, owner=state.owner, items=state.items + event.count)
+        raise self.cannot_apply(event, state)

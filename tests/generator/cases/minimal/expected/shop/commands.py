@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated
 from uuid import UUID
 
 from acci import CommandData
@@ -11,18 +11,14 @@ from pydantic import Field
 
 
 class OpenCart(CommandData):
-    """OpenCart: a command for Cart."""
-
-    command_type: ClassVar[str] = "OpenCart"
+    command_type = "OpenCart"
 
     cart_id: UUID
     owner: Annotated[str, Field(max_length=50)]
 
 
 class AddItem(CommandData):
-    """AddItem: a command for Cart."""
-
-    command_type: ClassVar[str] = "AddItem"
+    command_type = "AddItem"
 
     cart_id: UUID
     count: Annotated[int, Field(ge=1)]

@@ -6,16 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from acci import (
-    Command,
-    CommandData,
-    CommandHandler,
-    CommandResult,
-    ConfigurationError,
-    DomainEvent,
-    EventStore,
-    Precondition,
-)
+from acci import Command, CommandData, CommandHandler, DomainEvent, Precondition
+from acci.commands import dispatcher
 
 from .aggregates import Cart
 from .commands import AddItem, OpenCart
@@ -23,49 +15,25 @@ from .events import CartOpened, ItemAdded
 
 
 class OpenCartHandler(CommandHandler[OpenCart, Cart]):
-    """Handles OpenCart."""
-
     aggregate_class = Cart
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[OpenCart]) -> str:
         return str(command.data.cart_id)
 
-    def decide(
-        self,
-        aggregate: Cart,
-        command: Command[OpenCart],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        return [
-            CartOpened(
-                cart_id=data.cart_id,
-                owner=data.owner,
-            ),
-        ]
+    def decide(self, aggregate: Cart, command: Command[OpenCart]) -> Sequence[DomainEvent]:
+        return [CartOpened(cart_id=command.data.cart_id, owner=command.data.owner)]
 
 
 class AddItemHandler(CommandHandler[AddItem, Cart]):
-    """Handles AddItem."""
-
     aggregate_class = Cart
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[AddItem]) -> str:
         return str(command.data.cart_id)
 
-    def decide(
-        self,
-        aggregate: Cart,
-        command: Command[AddItem],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        return [
-            ItemAdded(
-                cart_id=data.cart_id,
-                count=data.count,
-            ),
-        ]
+    def decide(self, aggregate: Cart, command: Command[AddItem]) -> Sequence[DomainEvent]:
+        return [ItemAdded(cart_id=command.data.cart_id, count=command.data.count)]
 
 
 #: The handler class of each command class.
@@ -73,14 +41,5 @@ HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
     OpenCart: OpenCartHandler,
     AddItem: AddItemHandler,
 }
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the shop domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("shop", HANDLERS)

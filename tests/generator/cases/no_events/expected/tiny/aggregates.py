@@ -10,26 +10,15 @@ from .registry import REGISTRY
 
 
 class ThingState(BaseModel):
-    """The state of a Thing, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     thing_id: str
 
 
 class Thing(Aggregate[ThingState]):
-    """The Thing aggregate."""
-
     aggregate_type = "Thing"
     state_class = ThingState
     registry = REGISTRY
-    snapshot_every = None
 
-    def evolve(
-        self,
-        state: ThingState | None,
-        event: DomainEvent,
-    ) -> ThingState:
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
+    def evolve(self, state: ThingState | None, event: DomainEvent) -> ThingState:
+        raise self.cannot_apply(event, state)

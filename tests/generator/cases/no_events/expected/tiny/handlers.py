@@ -5,18 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from acci import Command, CommandData, CommandHandler, CommandResult, ConfigurationError, EventStore
+from acci import CommandData, CommandHandler
+from acci.commands import dispatcher
 
 #: The handler class of each command class.
 HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {}
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the tiny domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("tiny", HANDLERS)

@@ -14,8 +14,6 @@ from .registry import REGISTRY
 
 
 class AccountState(BaseModel):
-    """The state of a Account, rebuilt from its events."""
-
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     iban: Annotated[str, Field(pattern="^[A-Z]{2}[0-9]{2}[A-Z0-9]{4,30}$")]
@@ -27,90 +25,49 @@ class AccountState(BaseModel):
 
 
 class Account(Aggregate[AccountState]):
-    """The Account aggregate."""
-
     aggregate_type = "Account"
     state_class = AccountState
     registry = REGISTRY
     snapshot_every = 10
 
-    def evolve(
-        self,
-        state: AccountState | None,
-        event: DomainEvent,
-    ) -> AccountState:
-        if isinstance(event, AccountOpened):
-            return _apply_account_opened(state, event)
-        if isinstance(event, MoneyDeposited):
-            return _apply_money_deposited(state, event)
-        if isinstance(event, MoneyWithdrawn):
-            return _apply_money_withdrawn(state, event)
-        if isinstance(event, AccountClosed):
-            return _apply_account_closed(state, event)
-        raise TypeError(
-            f"{self.aggregate_type} cannot apply {type(event).__name__}: it is not one of its events.",
-        )
-
-
-def _apply_account_opened(
-    state: AccountState | None,
-    event: AccountOpened,
-) -> AccountState:
-    if state is None:
-        state = AccountState(
-            iban=event.iban,
-            kind=event.kind,
-            holder=event.holder,
-        )
-    update: dict[str, object] = {
-        "iban": event.iban,
-        "kind": event.kind,
-        "holder": event.holder,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_money_deposited(
-    state: AccountState | None,
-    event: MoneyDeposited,
-) -> AccountState:
-    if state is None:
-        raise ValueError(
-            "MoneyDeposited needs an existing Account: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "iban": event.iban,
-        "balance": state.balance + event.amount,
-        "history": [*state.history, event.amount],
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_money_withdrawn(
-    state: AccountState | None,
-    event: MoneyWithdrawn,
-) -> AccountState:
-    if state is None:
-        raise ValueError(
-            "MoneyWithdrawn needs an existing Account: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "iban": event.iban,
-        "balance": state.balance - event.amount,
-    }
-    return state.model_copy(update=update)
-
-
-def _apply_account_closed(
-    state: AccountState | None,
-    event: AccountClosed,
-) -> AccountState:
-    if state is None:
-        raise ValueError(
-            "AccountClosed needs an existing Account: an event that creates it comes first.",
-        )
-    update: dict[str, object] = {
-        "iban": event.iban,
-        "closed": True,
-    }
-    return state.model_copy(update=update)
+    def evolve(self, state: AccountState | None, event: DomainEvent) -> AccountState:
+        match event, state:
+            case AccountOpened(), None:
+                return AccountState(iban=event.iban, kind=event.kind, holder=event.holder)
+            case AccountOpened(), AccountState():
+                return AccountState(
+                    iban=event.iban,
+                    kind=event.kind,
+                    holder=event.holder,
+                    balance=state.balance,
+                    closed=state.closed,
+                    history=state.history,
+                )
+            case MoneyDeposited(), AccountState():
+                return AccountState(
+                    iban=event.iban,
+                    kind=state.kind,
+                    holder=state.holder,
+                    balance=state.balance + event.amount,
+                    closed=state.closed,
+                    history=[*state.history, event.amount],
+                )
+            case MoneyWithdrawn(), AccountState():
+                return AccountState(
+                    iban=event.iban,
+                    kind=state.kind,
+                    holder=state.holder,
+                    balance=state.balance - event.amount,
+                    closed=state.closed,
+                    history=state.history,
+                )
+            case AccountClosed(), AccountState():
+                return AccountState(
+                    iban=event.iban,
+                    kind=state.kind,
+                    holder=state.holder,
+                    balance=state.balance,
+                    closed=True,
+                    history=state.history,
+                )
+        raise self.cannot_apply(event, state)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from acci import CommandData
 from pydantic import Field
@@ -13,9 +13,7 @@ from .events import AccountKind, Holder
 
 
 class OpenAccount(CommandData):
-    """OpenAccount: a command for Account."""
-
-    command_type: ClassVar[str] = "OpenAccount"
+    command_type = "OpenAccount"
 
     iban: Annotated[str, Field(pattern="^[A-Z]{2}[0-9]{2}[A-Z0-9]{4,30}$")]
     kind: AccountKind = AccountKind.checking
@@ -23,17 +21,13 @@ class OpenAccount(CommandData):
 
 
 class Withdraw(CommandData):
-    """Withdraw: a command for Account."""
-
-    command_type: ClassVar[str] = "Withdraw"
+    command_type = "Withdraw"
 
     iban: Annotated[str, Field(pattern="^[A-Z]{2}[0-9]{2}[A-Z0-9]{4,30}$")]
     amount: Annotated[Decimal, Field(ge=Decimal("0.01"))]
 
 
 class CloseAccount(CommandData):
-    """CloseAccount: a command for Account."""
-
-    command_type: ClassVar[str] = "CloseAccount"
+    command_type = "CloseAccount"
 
     iban: Annotated[str, Field(pattern="^[A-Z]{2}[0-9]{2}[A-Z0-9]{4,30}$")]

@@ -6,18 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from acci import (
-    AggregateNotFound,
-    Command,
-    CommandData,
-    CommandHandler,
-    CommandRejected,
-    CommandResult,
-    ConfigurationError,
-    DomainEvent,
-    EventStore,
-    Precondition,
-)
+from acci import Command, CommandData, CommandHandler, CommandRejected, DomainEvent, Precondition
+from acci.commands import dispatcher, existing_state, run_decision
 
 from .aggregates import Account
 from .commands import CloseAccount, OpenAccount, Withdraw
@@ -26,105 +16,49 @@ from .events import AccountClosed, AccountOpened, MoneyWithdrawn
 
 
 class OpenAccountHandler(CommandHandler[OpenAccount, Account]):
-    """Handles OpenAccount."""
-
     aggregate_class = Account
     precondition = Precondition.MUST_NOT_EXIST
 
     def aggregate_id(self, command: Command[OpenAccount]) -> str:
         return str(command.data.iban)
 
-    def decide(
-        self,
-        aggregate: Account,
-        command: Command[OpenAccount],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
+    def decide(self, aggregate: Account, command: Command[OpenAccount]) -> Sequence[DomainEvent]:
         return [
             AccountOpened(
-                iban=data.iban,
-                kind=data.kind,
-                holder=data.holder,
+                iban=command.data.iban,
+                kind=command.data.kind,
+                holder=command.data.holder,
                 opened_at=command.metadata.timestamp,
-            ),
+            )
         ]
 
 
 class WithdrawHandler(CommandHandler[Withdraw, Account]):
-    """Handles Withdraw."""
-
     aggregate_class = Account
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[Withdraw]) -> str:
         return str(command.data.iban)
 
-    def decide(
-        self,
-        aggregate: Account,
-        command: Command[Withdraw],
-    ) -> Sequence[DomainEvent]:
-        data = command.data
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
+    def decide(self, aggregate: Account, command: Command[Withdraw]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
         if state.closed:
-            raise CommandRejected(
-                "Withdraw requires state.closed == false",
-                code="account_closed",
-            )
-        if state.balance < data.amount:
-            raise CommandRejected(
-                "the balance does not cover the amount",
-                code="insufficient_funds",
-            )
-        return [
-            MoneyWithdrawn(
-                iban=data.iban,
-                amount=data.amount,
-            ),
-        ]
+            raise CommandRejected("Withdraw requires state.closed == false", code="account_closed")
+        if state.balance < command.data.amount:
+            raise CommandRejected("the balance does not cover the amount", code="insufficient_funds")
+        return [MoneyWithdrawn(iban=command.data.iban, amount=command.data.amount)]
 
 
 class CloseAccountHandler(CommandHandler[CloseAccount, Account]):
-    """Handles CloseAccount."""
-
     aggregate_class = Account
     precondition = Precondition.MUST_EXIST
 
     def aggregate_id(self, command: Command[CloseAccount]) -> str:
         return str(command.data.iban)
 
-    def decide(
-        self,
-        aggregate: Account,
-        command: Command[CloseAccount],
-    ) -> Sequence[DomainEvent]:
-        state = aggregate.state
-        if state is None:
-            raise AggregateNotFound(aggregate.stream)
-        return _check_emitted(
-            "CloseAccount",
-            "decide_close_account",
-            decide_close_account(state, command),
-            (AccountClosed, MoneyWithdrawn),
-        )
-
-
-def _check_emitted(
-    command: str,
-    function: str,
-    events: Sequence[DomainEvent],
-    allowed: tuple[type[DomainEvent], ...],
-) -> Sequence[DomainEvent]:
-    """The events of a hand-written decision, after checking the command may emit them."""
-    for event in events:
-        if not isinstance(event, allowed):
-            raise TypeError(
-                f"{function} returned {type(event).__name__}, which {command} does not emit; "
-                "list it under the command's 'emits:' in the domain file."
-            )
-    return events
+    def decide(self, aggregate: Account, command: Command[CloseAccount]) -> Sequence[DomainEvent]:
+        state = existing_state(aggregate)
+        return run_decision(decide_close_account, state, command, AccountClosed, MoneyWithdrawn)
 
 
 #: The handler class of each command class.
@@ -133,14 +67,5 @@ HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
     Withdraw: WithdrawHandler,
     CloseAccount: CloseAccountHandler,
 }
-
-
-async def handle(store: EventStore, command: Command[Any]) -> CommandResult:
-    """Handle `command` with the handler of its data's class."""
-    handler_class = HANDLERS.get(type(command.data))
-    if handler_class is None:
-        raise ConfigurationError(
-            f"{type(command.data).__name__} is not a command of the bank domain; "
-            f"its commands are: {', '.join(sorted(c.__name__ for c in HANDLERS))}."
-        )
-    return await handler_class(store).handle(command)
+#: Handle a command of the domain with the handler of its data's class.
+handle = dispatcher("bank", HANDLERS)

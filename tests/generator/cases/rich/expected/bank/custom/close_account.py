@@ -17,8 +17,7 @@ from ..events import AccountClosed, MoneyWithdrawn
 
 
 def decide_close_account(
-    state: AccountState,
-    command: Command[CloseAccount],
+    state: AccountState, command: Command[CloseAccount]
 ) -> Sequence[AccountClosed | MoneyWithdrawn]:
     """The events CloseAccount produces; raise acci.CommandRejected(reason, code=...) to refuse it.
 
@@ -26,6 +25,7 @@ def decide_close_account(
     `command.metadata` who sent it and when.
     """
     raise NotImplementedError(
-        "decide_close_account is not written yet: implement it in bank/custom/close_account.py "
-        "(it returns the events CloseAccount produces: AccountClosed, MoneyWithdrawn)."
+        "decide_close_account is not written yet: implement it in "
+        "bank/custom/close_account.py (it returns the events CloseAccount produces: "
+        "AccountClosed, MoneyWithdrawn)."
     )

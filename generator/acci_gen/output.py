@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,19 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file in the same directory and rename it over `path`."""
+    """Write through a temporary file in the same directory and rename it over `path`.
+
+    The temporary file is created with mode 0666 and the process umask applies, as for any file
+    git or an editor writes (tempfile.mkstemp would make every output file 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+        break
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)

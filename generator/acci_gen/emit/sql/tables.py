@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from acci_gen.model import MISSING, Domain, Field, Projection, Query
+from acci_gen.names import TENANT
 
 #: How each field type is stored in a read-model column.
 SQL_TYPES = {
@@ -89,14 +90,14 @@ def tables(domain: Domain) -> dict[str, Table]:
 
 def table_of(projection: Projection, queries: list[Query]) -> Table:
     """The projection's table: tenant_id, then its columns; keyed by (tenant_id, key)."""
-    columns = [Column("tenant_id", "text", False)]
+    columns = [Column(TENANT, "text", False)]
     for field in projection.columns:
         nullable = field.name != projection.key and (field.optional or field.default is not MISSING)
         columns.append(Column(field.name, sql_type(field), nullable))
     return Table(
         projection.table,
         tuple(columns),
-        ("tenant_id", projection.key),
+        (TENANT, projection.key),
         tuple(sorted(_query_indexes(projection, queries))),
     )
 
@@ -111,15 +112,15 @@ def _query_indexes(projection: Projection, queries: list[Query]) -> set[Index]:
         equal: list[str] = []
         for column, op in _filter_terms(query.filters):
             if op in TEXT_SEARCH_OPS:
-                found.add(Index(f"{table}_{column}_trgm", ("tenant_id", column), "trigram"))
+                found.add(Index(f"{table}_{column}_trgm", (TENANT, column), "trigram"))
             elif op == "eq" and column != projection.key:
                 equal.append(column)
         for column in equal:
-            found.add(Index(f"{table}_{column}", ("tenant_id", column)))
+            found.add(Index(f"{table}_{column}", (TENANT, column)))
         if query.order_by:
             ordered = tuple(c for c, _ in query.order_by)
             if ordered != (projection.key,):
-                found.add(Index(f"{table}_by_{'_'.join(ordered)}", ("tenant_id", *ordered, projection.key)))
+                found.add(Index(f"{table}_by_{'_'.join(ordered)}", (TENANT, *ordered, projection.key)))
     return found
 
 

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acci_gen.readmodel.tables import Column, Index, Table
+from acci_gen.emit.sql.tables import Column, Index, Table
+from acci_gen.emit.text import sql_comment
 
 SNAPSHOT = "schema.json"
 _NUMBERED = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -28,7 +29,7 @@ class Change:
 
 
 @dataclass
-class Plan:
+class SchemaDiff:
     """The migration that brings the database from `before` to `after`."""
 
     domain: str
@@ -40,9 +41,11 @@ class Plan:
     def destructive(self) -> list[Change]:
         return [c for c in self.changes if c.destructive]
 
-    def sql(self, header: str) -> str:
-        body = "\n\n".join(f"-- {c.summary}\n{c.sql}" for c in self.changes)
-        return f"-- {header}\n\n{body}\n"
+    def sql(self, *header: str) -> str:
+        """The migration's text: the header lines and each change's summary as comments."""
+        head = "\n".join(sql_comment(line) for line in header)
+        body = "\n\n".join(f"{sql_comment(c.summary)}\n{c.sql}" for c in self.changes)
+        return f"{head}\n\n{body}\n"
 
     def name(self) -> str:
         """A file name stem that says what the migration does."""
@@ -71,8 +74,8 @@ def existing_migrations(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if _NUMBERED.match(p.name))
 
 
-def plan(domain: str, before: dict[str, Table], after: dict[str, Table]) -> Plan:
-    result = Plan(domain, before, after)
+def schema_diff(domain: str, before: dict[str, Table], after: dict[str, Table]) -> SchemaDiff:
+    result = SchemaDiff(domain, before, after)
     changes = result.changes
     for name in sorted(after):
         new = after[name]

@@ -1,14 +1,10 @@
-"""Compiles a domain's types and events into one JSON Schema, the input of datamodel-code-generator."""
+"""JSON Schemas of a domain's events and types, for the generated docs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from acci_gen.model import MISSING, Domain, Event, Field, NamedType, TypeRef
-from acci_gen.values import EMAIL_PATTERN
-
-#: The title of the schema's root object; its class is removed from the generated module.
-ROOT_TITLE = "AcciDomainRoot"
+from acci_gen.model import EMAIL_PATTERN, MISSING, Event, Field, NamedType, TypeRef
 
 _SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},
@@ -75,29 +71,4 @@ def object_schema(
 
 
 def event_schema(event: Event, types: dict[str, NamedType]) -> dict[str, Any]:
-    schema = object_schema(event.fields, types, event.name, event.description)
-    schema["customBasePath"] = "acci.DomainEvent"
-    return schema
-
-
-def domain_schema(domain: Domain) -> dict[str, Any]:
-    """One schema with every named type and event under $defs, in the order of the domain file."""
-    types = {t.name: t for t in domain.types}
-    defs: dict[str, Any] = {}
-    for named in domain.types:
-        if named.is_enum:
-            defs[named.name] = {"title": named.name, "type": "string", "enum": list(named.values or [])}
-            if named.description:
-                defs[named.name]["description"] = named.description
-        else:
-            defs[named.name] = object_schema(named.fields, types, named.name, named.description)
-    for event in domain.events:
-        defs[event.name] = event_schema(event, types)
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": ROOT_TITLE,
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {},
-        "$defs": defs,
-    }
+    return object_schema(event.fields, types, event.name, event.description)

@@ -1,0 +1,1 @@
+"""Docs: Markdown with Mermaid diagrams and JSON Schemas."""

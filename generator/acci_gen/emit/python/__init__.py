@@ -1,0 +1,1 @@
+"""Python: the modules of a domain package and their tests."""
