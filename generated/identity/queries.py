@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from acci import InvalidQuery, PostgresEventStore
+from acci.tracing import traced_queries
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
@@ -43,6 +44,7 @@ class _SearchUsersParams(BaseModel):
     offset: Annotated[int, Field(ge=0)] = 0
 
 
+@traced_queries("identity")
 class IdentityQueries:
     """The guide's query handler: one method per query of the domain.
 

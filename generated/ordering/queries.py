@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from acci import InvalidQuery, PostgresEventStore
+from acci.tracing import traced_queries
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
@@ -41,6 +42,7 @@ class _OrdersOfCustomerParams(BaseModel):
     page_size: Annotated[int, Field(ge=1, le=100)] = 20
 
 
+@traced_queries("ordering")
 class OrderingQueries:
     """The guide's query handler: one method per query of the domain.
 

@@ -185,6 +185,7 @@ def queries_view(domain: Domain, local_types: set[str]) -> dict[str, Any]:
     imports.add("psycopg_pool", "AsyncConnectionPool")
     imports.add("pydantic", "BaseModel", "ConfigDict", "ValidationError")
     imports.add("acci", "InvalidQuery", "PostgresEventStore")
+    imports.add("acci.tracing", "traced_queries")
     fields: list[Field] = []
     rows = []
     table_specs = tables(domain)

@@ -1,0 +1,208 @@
+"""The context of a command, a projection batch and a query: its log fields, and, when tracing is
+on, its OpenTelemetry span.
+
+The command path, the projection runner and the generated queries call these hooks and nothing
+else of OpenTelemetry, so that tracing stays optional (the `acci[otel]` extra) and costs next to
+nothing while it is off (the hooks then only set the log context, see acci.logs):
+
+- `command(...)` around a command, with `step("load" | "decide" | "append")` inside it;
+- `trace_metadata()`: the command's trace context (W3C `traceparent`), stored in the events'
+  metadata (`EventMetadata.extra`), so that
+- `projection_batch(name, events)` can link the batch's span to the command of each event;
+- `query(name)`, or `@traced_queries(domain)` on a query class, around a query.
+
+`enable(provider)` turns tracing on (a service does it from its settings with
+`configure_tracing`; tests pass an SDK provider with an in-memory exporter).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from acci.errors import ConfigurationError
+from acci.logs import log_context
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Link, Tracer
+
+    from acci.events import RecordedEvent
+
+T = TypeVar("T")
+
+#: The metadata key (in `EventMetadata.extra`) of the writing command's trace context.
+TRACEPARENT = "traceparent"
+# OpenTelemetry's default limit of links per span.
+_MAX_LINKS = 128
+_NULL: AbstractContextManager[None] = nullcontext()
+_tracer: Tracer | None = None
+
+
+def enable(provider: TracerProvider | None = None) -> None:
+    """Record spans from now on, with `provider` (default: OpenTelemetry's global one)."""
+    global _tracer
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        raise ConfigurationError(
+            "tracing needs OpenTelemetry, which is not installed: install acci[otel], or turn tracing "
+            "off (ACCI_TRACING__ENABLED=false)."
+        ) from None
+    from acci import __version__
+
+    _tracer = (provider or trace.get_tracer_provider()).get_tracer("acci", __version__)
+
+
+def disable() -> None:
+    global _tracer
+    _tracer = None
+
+
+def is_enabled() -> bool:
+    return _tracer is not None
+
+
+def configure_tracing(service_name: str, exporter: Literal["otlp", "console"] = "otlp") -> TracerProvider:
+    """Set up OpenTelemetry's SDK for a service (batched export over OTLP/HTTP, configured by the
+    standard OTEL_* variables, or to stderr) and `enable()` tracing. Call `shutdown()` on the
+    result before the process exits, to flush the last spans."""
+    try:
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+    except ImportError:
+        enable()  # raises the error that says what to install
+        raise
+    if exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        chosen: SpanExporter = OTLPSpanExporter()
+    else:
+        chosen = ConsoleSpanExporter()
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    provider.add_span_processor(BatchSpanProcessor(chosen))
+    trace.set_tracer_provider(provider)
+    enable(provider)
+    return provider
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def command(command_type: str, command_id: object, correlation_id: str, stream: object) -> Iterator[None]:
+    """A command being handled: its log fields, and a span `command <type>` when tracing."""
+    with log_context(command_id=command_id, correlation_id=correlation_id, stream=stream):
+        if _tracer is None:
+            yield
+            return
+        attributes = {
+            "acci.command.type": command_type,
+            "acci.command.id": str(command_id),
+            "acci.correlation_id": correlation_id,
+            "acci.stream": str(stream),
+        }
+        with _tracer.start_as_current_span(f"command {command_type}", attributes=attributes):
+            yield
+
+
+def step(name: Literal["load", "decide", "append"]) -> AbstractContextManager[Any]:
+    """A part of the command inside `command(...)`: a child span when tracing."""
+    if _tracer is None:
+        return _NULL
+    return _tracer.start_as_current_span(name)
+
+
+def trace_metadata() -> dict[str, str]:
+    """The current span's context as W3C trace headers, for `EventMetadata.extra` ({} when off)."""
+    if _tracer is None:
+        return {}
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier)
+    return carrier
+
+
+# -- projections ------------------------------------------------------------------------------
+
+
+@contextmanager
+def projection_batch(projection: str, events: Sequence[RecordedEvent]) -> Iterator[None]:
+    """A batch of a projection runner: its log fields (the projection, the batch's first position)
+    and a span `projection <name>` linked to the commands that wrote its events."""
+    first = events[0].position if events else None
+    with log_context(projection=projection, position=first):
+        if _tracer is None:
+            yield
+            return
+        attributes: dict[str, str | int] = {"acci.projection": projection, "acci.batch.size": len(events)}
+        if events:
+            attributes["acci.position.first"] = str(first)
+            attributes["acci.position.last"] = str(events[-1].position)
+        with _tracer.start_as_current_span(
+            f"projection {projection}", links=_links(events), attributes=attributes
+        ):
+            yield
+
+
+def _links(events: Sequence[RecordedEvent]) -> list[Link]:
+    from opentelemetry import trace
+    from opentelemetry.trace import Link
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    propagator = TraceContextTextMapPropagator()
+    seen: set[str] = set()
+    links: list[Link] = []
+    for event in events:
+        parent = event.metadata.extra.get(TRACEPARENT)
+        if not isinstance(parent, str) or parent in seen:
+            continue
+        seen.add(parent)
+        context = trace.get_current_span(propagator.extract({TRACEPARENT: parent})).get_span_context()
+        if context.is_valid:
+            links.append(Link(context))
+            if len(links) == _MAX_LINKS:
+                break
+    return links
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def query(name: str) -> Iterator[None]:
+    """A query being answered: its log field, and a span `query <name>` when tracing."""
+    with log_context(query=name):
+        if _tracer is None:
+            yield
+            return
+        with _tracer.start_as_current_span(f"query {name}", attributes={"acci.query": name}):
+            yield
+
+
+def traced_queries(domain: str) -> Callable[[type[T]], type[T]]:
+    """A class decorator for a query handler: each public `async def` runs inside
+    `query("<domain>.<method>")`."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, method in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.iscoroutinefunction(method):
+                setattr(cls, name, _traced(f"{domain}.{name}", method))
+        return cls
+
+    return decorate
+
+
+def _traced(name: str, method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def traced(*args: Any, **kwargs: Any) -> Any:
+        with query(name):
+            return await method(*args, **kwargs)
+
+    return traced
