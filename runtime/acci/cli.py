@@ -52,7 +52,7 @@ from acci.projections import (
     replay_dead_letters,
 )
 from acci.projections.operations import active_runner
-from acci.run import run_service, runner_settings
+from acci.run import check_database, run_service, runner_settings
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
 from acci.store.postgres import PostgresEventStore
@@ -124,12 +124,10 @@ def main(argv: Sequence[str] | None = None, *, service: Service | None = None, p
             return _config(settings, service, as_json=args.json)
         with _url(args.url, settings, persistent=prog != "acci") as url:
             return asyncio.run(_dispatch(args, url, service, settings))
-    except ConfigurationError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except AcciError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        # One line, whatever the driver's message looked like.
+        print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -180,6 +178,7 @@ def _config(settings: Settings, service: Service | None, *, as_json: bool) -> in
 
 
 async def _dispatch(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
+    await check_database(url, settings.database.connect_timeout)
     if args.command == "run":
         return await run_service(_need(service), settings, url, apply_migrations=args.migrate)
     if args.command == "migrate":

@@ -22,7 +22,10 @@ import signal
 import socket
 from collections.abc import Sequence
 
-from acci.errors import ProjectionHalted
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from acci.errors import DatabaseError, ProjectionHalted
 from acci.health import HealthReport, check_readiness
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
@@ -55,6 +58,7 @@ async def run_service(
             applied = await migrate(url, runtime_migrations() + list(service.migrations))
             log.info("%d migration(s) applied", len(applied))
         conninfo = settings.conninfo(url, application_name=f"{service.name}@{socket.gethostname()}")
+        await check_database(conninfo, settings.database.connect_timeout)
         async with await PostgresEventStore.open(
             conninfo,
             min_size=settings.database.pool_min_size,
@@ -73,6 +77,25 @@ async def run_service(
             provider.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def check_database(conninfo: str, within: float) -> None:
+    """Connect once, so that a wrong URL, a server that is down or a missing database is one clear
+    error within `within` seconds, not a pool retrying in the background."""
+    try:
+        async with asyncio.timeout(within):
+            connection = await psycopg.AsyncConnection.connect(conninfo)
+        await connection.close()
+    except (psycopg.Error, TimeoutError) as error:
+        params = conninfo_to_dict(conninfo)
+        where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+        reason = " ".join(str(error).split()) if str(error) else f"no answer within {within}s"
+        end = " " if reason.endswith((".", "?")) else ". "
+        raise DatabaseError(
+            f"cannot connect to PostgreSQL at {where} (database {params.get('dbname') or '?'}, user "
+            f"{params.get('user') or '?'}): {reason}{end}Check ACCI_DATABASE_URL and that the server runs.",
+            sqlstate=getattr(error, "sqlstate", None),
+        ) from None
 
 
 def _monitoring(store: PostgresEventStore, service: Service, settings: Settings) -> MonitoringServer:

@@ -220,16 +220,10 @@ def _problem(loc: tuple[str, ...], kind: str, message: str, given: Any) -> str:
 
 def mask_url(url: str) -> str:
     """The URL (or libpq conninfo) with its password replaced by stars."""
-    try:
-        params = conninfo_to_dict(url)
-    except Exception:  # an unparsable URL: show nothing of it
-        return _MASK
-    if not params.get("password"):
-        return url
     if "://" in url:
+        url = re.sub(r"([?&]password=)[^&]*", rf"\g<1>{_MASK}", url)
         return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\g<1>{_MASK}@", url, count=1)
-    params["password"] = _MASK
-    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", rf"\g<1>{_MASK}", url)
 
 
 def settings_table() -> str:

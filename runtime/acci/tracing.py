@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -40,6 +41,8 @@ TRACEPARENT = "traceparent"
 _MAX_LINKS = 128
 _NULL: AbstractContextManager[None] = nullcontext()
 _tracer: Tracer | None = None
+_commands = logging.getLogger("acci.commands")
+_projections = logging.getLogger("acci.projections")
 
 
 def enable(provider: TracerProvider | None = None) -> None:
@@ -98,17 +101,22 @@ def configure_tracing(service_name: str, exporter: Literal["otlp", "console"] = 
 def command(command_type: str, command_id: object, correlation_id: str, stream: object) -> Iterator[None]:
     """A command being handled: its log fields, and a span `command <type>` when tracing."""
     with log_context(command_id=command_id, correlation_id=correlation_id, stream=stream):
-        if _tracer is None:
-            yield
-            return
-        attributes = {
-            "acci.command.type": command_type,
-            "acci.command.id": str(command_id),
-            "acci.correlation_id": correlation_id,
-            "acci.stream": str(stream),
-        }
-        with _tracer.start_as_current_span(f"command {command_type}", attributes=attributes):
-            yield
+        try:
+            if _tracer is None:
+                yield
+            else:
+                attributes = {
+                    "acci.command.type": command_type,
+                    "acci.command.id": str(command_id),
+                    "acci.correlation_id": correlation_id,
+                    "acci.stream": str(stream),
+                }
+                with _tracer.start_as_current_span(f"command {command_type}", attributes=attributes):
+                    yield
+        except Exception as error:
+            _commands.debug("%s failed: %s", command_type, error)
+            raise
+        _commands.debug("%s handled", command_type)
 
 
 def step(name: Literal["load", "decide", "append"]) -> AbstractContextManager[Any]:
@@ -138,6 +146,7 @@ def projection_batch(projection: str, events: Sequence[RecordedEvent]) -> Iterat
     and a span `projection <name>` linked to the commands that wrote its events."""
     first = events[0].position if events else None
     with log_context(projection=projection, position=first):
+        _projections.debug("%s: applying %d event(s)", projection, len(events))
         if _tracer is None:
             yield
             return
