@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-#: The identity of commits acci-gen makes in its own template mirror, and in a new service when
+#: The identity of commits acci-gen makes in its template source, and in a new service when
 #: git has no user configured.
 BOT_EMAIL = "acci-gen@localhost"
 BOT_IDENTITY = ("-c", "user.name=acci-gen", "-c", f"user.email={BOT_EMAIL}")
