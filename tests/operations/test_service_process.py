@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from acci import NewEvent, StreamId
-from acci.examples.users import UserCreated
+
+from tests.runtime.test_cli import seed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,20 +93,6 @@ def processes() -> Iterator[list[Process]]:
         process.kill()
 
 
-def _seed(url: str, users: int) -> None:
-    import asyncio
-
-    from acci import PostgresEventStore
-
-    async def write() -> None:
-        async with await PostgresEventStore.open(url) as store:
-            for i in range(users):
-                event = UserCreated(user_id=f"u{i}", email=f"u{i}@example.com", name=f"User {i}")
-                await store.append(StreamId("t", "User", f"u{i}"), [NewEvent.of(event)])
-
-    asyncio.run(write())
-
-
 def _rows_and_checkpoint(url: str) -> tuple[int, int]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("SELECT count(*) FROM examples.user_view").fetchone()
@@ -120,16 +106,21 @@ def _rows_and_checkpoint(url: str) -> tuple[int, int]:
 SLOW = "tests.operations.slow_service:service"
 
 
+def _slow_service(url: str, processes: list[Process], **env: str) -> Process:
+    """3 users to project, and the slow service running on them."""
+    seed(url, 3)
+    service = Process("--app", SLOW, "run", "--migrate", ACCI_DATABASE_URL=url, **env)
+    processes.append(service)
+    return service
+
+
 @pytest.mark.slow
 def test_sigterm_lets_the_batch_in_progress_commit_then_exits_0(
     acci_database_url: str, processes: list[Process]
 ) -> None:
-    _seed(acci_database_url, 3)
-    service = Process(
-        "--app", SLOW, "run", "--migrate",
-        ACCI_DATABASE_URL=acci_database_url, ACCI_PROJECTIONS__BATCH_SIZE="2", SLOW_BATCH_SECONDS="2",
-    )  # fmt: skip
-    processes.append(service)
+    service = _slow_service(
+        acci_database_url, processes, ACCI_PROJECTIONS__BATCH_SIZE="2", SLOW_BATCH_SECONDS="2"
+    )
     where = service.wait_for("health and metrics on")["message"].split()[-4]
     with urllib.request.urlopen(f"{where}/livez", timeout=10) as live:
         assert json.load(live)["ok"] is True
@@ -147,12 +138,9 @@ def test_sigterm_lets_the_batch_in_progress_commit_then_exits_0(
 def test_past_the_shutdown_timeout_the_batch_rolls_back_and_the_exit_is_1(
     acci_database_url: str, processes: list[Process]
 ) -> None:
-    _seed(acci_database_url, 3)
-    service = Process(
-        "--app", SLOW, "run", "--migrate",
-        ACCI_DATABASE_URL=acci_database_url, SLOW_BATCH_SECONDS="60", ACCI_SHUTDOWN_TIMEOUT="0.5",
-    )  # fmt: skip
-    processes.append(service)
+    service = _slow_service(
+        acci_database_url, processes, SLOW_BATCH_SECONDS="60", ACCI_SHUTDOWN_TIMEOUT="0.5"
+    )
     service.wait_for("slow batch of 3 started")
     started = time.monotonic()
     service.popen.send_signal(signal.SIGTERM)

@@ -3,7 +3,6 @@ with a fixed identity, copies of the service template and of the sources, and AC
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -79,26 +78,7 @@ def copy_source(dest: Path) -> Path:
 
 
 def build_acci_wheel(source: Path, out: Path) -> Path:
-    """`pip wheel` of an ACCI source tree; without build isolation when hatchling is at hand."""
-    isolation = ["--no-build-isolation"] if importlib.util.find_spec("hatchling") else []
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            *isolation,
-            "--wheel-dir",
-            str(out),
-            str(source),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    [wheel] = out.glob("acci-*.whl")
-    return wheel
+    """`pip wheel` of an ACCI source tree (what acci-gen does in a checkout), into `out`."""
+    from acci_gen.scaffold_wheel import build_wheel
+
+    return build_wheel(source, out)

@@ -23,7 +23,7 @@ from acci_gen.scaffold_source import (
 )
 from acci_gen.scaffold_wheel import repack, wheel_template
 
-from tests.scaffold.helpers import ROOT, build_acci_wheel, copy_source, copy_template, env, git, run
+from tests.scaffold.helpers import ROOT, copy_source, copy_template, env, git, run
 
 
 def test_a_new_service_carries_its_runtime_and_nothing_of_this_machine(
@@ -69,6 +69,7 @@ def test_a_new_service_carries_its_runtime_and_nothing_of_this_machine(
                 assert local not in text, f"{path.relative_to(service)} mentions {local}"
 
 
+@pytest.mark.slow
 def test_new_generate_test(tmp_path: Path, acci_database_url: str) -> None:
     service = new_service(tmp_path / "shop", data={"project_name": "shop-svc"}, git_init=False)
     assert (service / "generated" / "notes" / "tests" / "test_notes.py").is_file()
@@ -119,6 +120,7 @@ def test_new_service_is_committed_and_generated(tmp_path: Path) -> None:
     assert "wheels/acci-" in git(service, "ls-files", "wheels")
 
 
+@pytest.mark.slow
 def test_new_service_type_checks(tmp_path: Path) -> None:
     service = new_service(tmp_path / "typed", data={"project_name": "typed", "python_version": "3.12"})
     assert 'python_version = "3.12"' in (service / "pyproject.toml").read_text()
@@ -252,6 +254,7 @@ def test_an_installed_acci_packs_into_the_same_wheel_every_time(tmp_path: Path, 
     assert (wheel_template(first, tmp_path / "t") / "templates" / "service" / "dev.jinja").is_file()
 
 
+@pytest.mark.slow
 def test_a_checkout_builds_its_wheel_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from acci_gen.scaffold_wheel import build_wheel
 
@@ -261,7 +264,3 @@ def test_a_checkout_builds_its_wheel_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert build_wheel(source, tmp_path / "cache") == first  # cached by content
     (source / "runtime" / "acci" / "new_module.py").write_text('"""New."""\n')
     assert build_wheel(source, tmp_path / "cache") != first
-    assert (
-        build_acci_wheel(source, tmp_path / "direct").read_bytes()
-        == build_wheel(source, tmp_path / "cache").read_bytes()
-    )

@@ -125,6 +125,7 @@ def _newer_acci(tmp_path: Path, change: str, *, version: str | None = None) -> t
     return wheel, wheel_template(wheel, tmp_path / f"template-{change.split()[0]}")
 
 
+@pytest.mark.slow
 def test_anyone_upgrades_from_a_clone_with_another_home(
     tmp_path: Path, home: Path, acci_wheel: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -159,6 +160,7 @@ def test_anyone_upgrades_from_a_clone_with_another_home(
     assert again.ok and again.old_ref == again.new_ref and "already at template version" in again.report()
 
 
+@pytest.mark.slow
 def test_a_new_acci_version_moves_the_pin_and_the_wheel(
     tmp_path: Path, acci_wheel: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
