@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
@@ -21,28 +20,36 @@ from typing import IO, Any, Literal
 #: The fields of the work in progress, in the order they are shown.
 FIELDS = ("command_id", "correlation_id", "stream", "projection", "position", "query")
 
-_context: ContextVar[Mapping[str, str]] = ContextVar("acci_log_context", default={})  # noqa: B039 - never mutated
+# The values stay as given (a UUID, a StreamId): they become text only when a line is written.
+_context: ContextVar[Mapping[str, object]] = ContextVar("acci_log_context", default={})  # noqa: B039 - never mutated
 
 
-@contextmanager
-def log_context(**fields: object) -> Iterator[None]:
-    """Add `fields` (None values are left out) to every record logged inside the block."""
-    token = _context.set({**_context.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+class log_context:  # noqa: N801 - used like a function: `with log_context(projection=name):`
+    """Add `fields` (None values are left out) to every record logged inside the block. A plain
+    class, not a generator: it wraps every command, so its cost counts."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: object) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        fields = {k: v for k, v in self._fields.items() if v is not None}
+        self._token = _context.set({**_context.get(), **fields})
+
+    def __exit__(self, *exc: object) -> None:
+        _context.reset(self._token)
 
 
-def current_context() -> Mapping[str, str]:
-    return _context.get()
+def current_context() -> dict[str, str]:
+    return {key: str(value) for key, value in _context.get().items()}
 
 
 class _ContextFilter(logging.Filter):
     """Copies the current log context into each record (`record.acci_context`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.acci_context = _context.get()
+        record.acci_context = current_context()
         return True
 
 

@@ -22,6 +22,7 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from acci.errors import ConfigurationError
@@ -97,26 +98,42 @@ def configure_tracing(service_name: str, exporter: Literal["otlp", "console"] = 
 # -- commands ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def command(command_type: str, command_id: object, correlation_id: str, stream: object) -> Iterator[None]:
-    """A command being handled: its log fields, and a span `command <type>` when tracing."""
-    with log_context(command_id=command_id, correlation_id=correlation_id, stream=stream):
+class command:  # noqa: N801 - used like a function: `with tracing.command(...):`
+    """A command being handled: its log fields, and a span `command <type>` when tracing. A plain
+    class, not a generator: it wraps every command, so its cost counts."""
+
+    __slots__ = ("_command_type", "_log", "_span")
+
+    def __init__(self, command_type: str, command_id: object, correlation_id: str, stream: object) -> None:
+        self._command_type = command_type
+        self._log = log_context(command_id=command_id, correlation_id=correlation_id, stream=stream)
+        self._span: AbstractContextManager[Any] | None = None
+        if _tracer is not None:
+            attributes = {
+                "acci.command.type": command_type,
+                "acci.command.id": str(command_id),
+                "acci.correlation_id": correlation_id,
+                "acci.stream": str(stream),
+            }
+            self._span = _tracer.start_as_current_span(f"command {command_type}", attributes=attributes)
+
+    def __enter__(self) -> None:
+        self._log.__enter__()
+        if self._span is not None:
+            self._span.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
-            if _tracer is None:
-                yield
-            else:
-                attributes = {
-                    "acci.command.type": command_type,
-                    "acci.command.id": str(command_id),
-                    "acci.correlation_id": correlation_id,
-                    "acci.stream": str(stream),
-                }
-                with _tracer.start_as_current_span(f"command {command_type}", attributes=attributes):
-                    yield
-        except Exception as error:
-            _commands.debug("%s failed: %s", command_type, error)
-            raise
-        _commands.debug("%s handled", command_type)
+            if self._span is not None:
+                self._span.__exit__(kind, error, tb)
+            if error is None:
+                _commands.debug("%s handled", self._command_type)
+            elif isinstance(error, Exception):
+                _commands.debug("%s failed: %s", self._command_type, error)
+        finally:
+            self._log.__exit__()
 
 
 def step(name: Literal["load", "decide", "append"]) -> AbstractContextManager[Any]:
