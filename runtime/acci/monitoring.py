@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -55,8 +56,9 @@ class MonitoringServer:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind and serve from a background thread; the probes' checks run on `loop`."""
         handler = type("Handler", (_Handler,), {"monitor": self, "loop": loop})
+        server_class = _IPv6Server if ":" in self.host else ThreadingHTTPServer
         try:
-            server = ThreadingHTTPServer((self.host, self.port), handler)
+            server = server_class((self.host, self.port), handler)
         except OSError as error:
             raise ConfigurationError(
                 f"cannot serve health and metrics on {self.host}:{self.port}: {error.strerror or error}. "
@@ -77,6 +79,10 @@ class MonitoringServer:
 
     async def liveness(self) -> HealthReport:
         return HealthReport([CheckResult("event_loop", True, "the service's event loop answers")])
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):

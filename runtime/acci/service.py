@@ -60,10 +60,11 @@ MANIFEST = ".acci-manifest.json"
 def generated_domains(distribution: str, checkout: Path | None = None) -> list[str]:
     """The domain packages generated for a service, sorted: those in `checkout`/generated/ when
     the service runs from its checkout, else those the installed `distribution` holds."""
-    if checkout is not None and (checkout / "generated").is_dir():
+    if checkout is not None:
+        folder = checkout / "generated"
         return sorted(
             path.name
-            for path in (checkout / "generated").iterdir()
+            for path in (folder.iterdir() if folder.is_dir() else ())
             if (path / "__init__.py").is_file() and (path / MANIFEST).is_file()
         )
     try:
