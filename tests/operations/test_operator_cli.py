@@ -5,32 +5,41 @@ runs), and bad usage exits 2."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from acci import PostgresEventStore
 from acci.cli import main
+from acci.database import with_database
 from acci.projections import ProjectionRunner
 from identity.projections import PROJECTIONS
+from psycopg import sql
 
 APP = ["--app", "identity.service:service"]
 
 
-def _empty_database(url: str) -> str:
-    """A database of its own with nothing in it (the fixture's is migrated)."""
-    name = "acci_unmigrated_" + str(threading.get_ident())
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return psycopg.conninfo.make_conninfo(url, dbname=name)
+@pytest.fixture
+def empty_database(acci_server_url: str) -> Iterator[str]:
+    """A database of its own with nothing in it (the fixture's is migrated); dropped after."""
+    name = f"acci_unmigrated_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(acci_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(acci_server_url, name)
+    finally:
+        with psycopg.connect(acci_server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_migrations_on_an_unmigrated_database(
-    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+    empty_database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    empty = _empty_database(acci_database_url)
+    empty = empty_database
     assert main(["--url", empty, *APP, "migrations"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("the database is not migrated: no migration has been applied to it yet.\n")
