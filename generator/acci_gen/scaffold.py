@@ -347,10 +347,12 @@ def _update_from_acci_gen(
         elif next_tag(update.old_ref, __version__, changed=False) == update.old_ref:
             old_root = new_root  # no wheel to tell, but the same version: take it as unchanged
         else:
+            version = update.old_ref.removeprefix("v").split(".post")[0]
             raise ScaffoldError(
                 f"the template version {update.old_ref} that {update.target.name} was made from is "
-                f"unknown here: the service has no {'wheels/acci-*.whl'}, which carries it. Restore the "
-                "wheel from the service's git history (git log -- wheels), commit, and retry."
+                "unknown here: it travels in the ACCI wheel of that version, and the service has none "
+                f"in wheels/acci-*.whl. Put it there (from the service's git history, `git log -- "
+                f"wheels`, or `pip download --no-deps acci=={version} -d wheels`), commit, and retry."
             )
         new_ref = next_tag(
             update.old_ref, __version__, template_digest(old_root) != template_digest(new_root)
