@@ -13,7 +13,8 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib.metadata
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,17 +102,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: The modules of the `gen` extra, by the distribution that provides them.
-GEN_EXTRA = {
-    "yaml": "pyyaml",
-    "jinja2": "jinja2",
-    "datamodel_code_generator": "datamodel-code-generator",
-    "copier": "copier",
-}
+_EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']gen["']""")
+_DIST_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _gen_extra() -> dict[str, str]:
+    """The distributions of the `gen` extra, read from acci's own metadata (so the list cannot
+    drift from pyproject.toml), by normalized name."""
+    try:
+        requirements = importlib.metadata.requires("acci") or []
+    except importlib.metadata.PackageNotFoundError:  # imported from a source tree, not installed
+        return {}
+    names = (_DIST_NAME.match(r) for r in requirements if _EXTRA_MARKER.search(r))
+    return {_normalized(n[1]): n[1] for n in names if n is not None and n[1] != "acci"}
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def missing_extra() -> list[str]:
     """The distributions of the `gen` extra that are not installed."""
-    return [dist for module, dist in GEN_EXTRA.items() if importlib.util.find_spec(module) is None]
+    missing = []
+    for name in _gen_extra().values():
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
+
+
+def _extra_of_module(module: str) -> list[str]:
+    """The distributions of the `gen` extra that provide the (top-level) module."""
+    extra = _gen_extra()
+    providers = importlib.metadata.packages_distributions().get(module, [module])
+    return [extra[_normalized(d)] for d in providers if _normalized(d) in extra]
 
 
 def _explain_missing(missing: list[str]) -> int:
@@ -130,9 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain_missing(missing)
     try:
         return _run(args)
-    except ModuleNotFoundError as error:  # a module of the extra that find_spec saw but cannot load
-        if (error.name or "").split(".")[0] in GEN_EXTRA:
-            return _explain_missing([GEN_EXTRA[(error.name or "").split(".")[0]]])
+    except ModuleNotFoundError as error:  # a module of the extra that is installed but cannot load
+        missing = _extra_of_module((error.name or "").partition(".")[0])
+        if missing:
+            return _explain_missing(missing)
         raise
 
 

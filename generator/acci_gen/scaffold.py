@@ -1,21 +1,24 @@
 """`acci-gen new` and `acci-gen upgrade`: create a service from the copier template, and bring a
 newer template version into an existing service.
 
-Copier can update a service only from a template that is a tagged git repository (a template
-inside an installed wheel has no .git). So, unless another source is named, `new_service` keeps a
-local git mirror of the template this acci-gen ships (`template_mirror()`), commits its content
-there and tags it `v<version>`; the service's `.copier-answers.yml` records that mirror as
-`_src_path`, which later `upgrade_service` calls reach.
+A service leaves the machine it was made on, so nothing it records may point back there:
+
+- its runtime: the ACCI wheel, in the service's `wheels/` (acci_gen.scaffold_wheel), pinned in
+  its pyproject.toml (`acci==<version>`) and installed with `pip install --find-links wheels`;
+- its template source: `~/.cache/acci/service-template`, which acci-gen builds on demand on any
+  machine from the template it ships and the one inside the service's wheel
+  (acci_gen.scaffold_source).
+
+`--template-source URL` uses any other tagged git repository instead (a fork of the template);
+copier then reads versions from there.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import shutil
-import stat
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,24 +27,33 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 
 import acci_gen
 from acci_gen import __version__
-from acci_gen.scaffold_git import BOT_EMAIL, commit_all, git, status_lines, work_tree_root
+from acci_gen.scaffold_git import commit_all, git, status_lines, work_tree_root
+from acci_gen.scaffold_source import (
+    TEMPLATE_SOURCE,
+    TemplateVersion,
+    build_template_source,
+    next_tag,
+    template_digest,
+    template_source_lock,
+)
+from acci_gen.scaffold_wheel import (
+    WheelError,
+    acci_wheel,
+    vendor_wheel,
+    vendored_wheel,
+    wheel_template,
+    wheel_version,
+)
 
 #: Where the template lives inside an installed acci_gen (the wheel's force-include target).
 PACKAGED_TEMPLATE = Path(acci_gen.__file__).resolve().parent / "_template"
-#: The environment variable that overrides where the template mirror is kept.
-TEMPLATE_HOME_ENV = "ACCI_TEMPLATE_HOME"
 ANSWERS_FILE = ".copier-answers.yml"
 #: The marker copier writes into a file whose update conflicted (`--conflict inline`).
 CONFLICT_MARKER = "<<<<<<< before updating"
-_SKIPPED = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
-_PLAIN_RELEASE = re.compile(r"^\d+(\.\d+)*$")
 
 
 class ScaffoldError(Exception):
     """`new`/`upgrade` cannot go on; the message says why and what to do."""
-
-
-# -- the template and its mirror ----------------------------------------------------------------
 
 
 def template_root() -> Path:
@@ -67,135 +79,30 @@ def source_checkout() -> Path | None:
     return root
 
 
-def template_home() -> Path:
-    """Where the template mirror is kept: $ACCI_TEMPLATE_HOME, else $XDG_DATA_HOME/acci/template,
-    else ~/.local/share/acci/template."""
-    explicit = os.environ.get(TEMPLATE_HOME_ENV, "").strip()
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    data = os.environ.get("XDG_DATA_HOME", "").strip()
-    base = Path(data).expanduser() if data else Path.home() / ".local" / "share"
-    return (base / "acci" / "template").resolve()
+def wheel_cache() -> Path:
+    """Where wheels acci-gen builds or packs are kept: ~/.cache/acci/wheels."""
+    return Path("~/.cache/acci/wheels").expanduser()
 
 
-@dataclass(frozen=True)
-class TemplateMirror:
-    """The git repository copier reads the template from, and the tag of the current content."""
-
-    path: Path
-    tag: str
-
-
-def template_mirror(home: Path | None = None, *, source: Path | None = None) -> TemplateMirror:
-    """Bring the mirror up to date with the template this acci-gen ships and return it.
-
-    The mirror's work tree is made equal to `source` (default: `template_root()`); a change is
-    committed and tagged `v<version>` (or `v<version>.postN` when that tag already names other
-    content, as happens while the template is developed). Idempotent, safe to run concurrently,
-    and never leaves the mirror dirty (copier would otherwise include uncommitted changes and
-    record a commit that exists nowhere).
-    """
-    home = (home or template_home()).resolve()
-    source = (source or template_root()).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    with _locked(home.parent / f".{home.name}.lock"):
-        if not (home / ".git").is_dir():
-            git(home, "init", "--quiet")
-        _sync_tree(source, home)
-        if status_lines(home):
-            commit_all(home, f"ACCI service template of acci-gen {__version__}", bot=True)
-        at_head = git(home, "tag", "--points-at", "HEAD").stdout.split()
-        if at_head:
-            return TemplateMirror(home, sorted(at_head, key=_tag_key)[-1])
-        existing = set(git(home, "tag", "--list").stdout.split())
-        tag = _new_tag(existing)
-        git(home, "tag", tag)
-        return TemplateMirror(home, tag)
-
-
-def _new_tag(existing: set[str]) -> str:
-    base = f"v{__version__}"
-    if base not in existing:
-        return base
-    number = 1
-    while True:
-        if _PLAIN_RELEASE.match(__version__):
-            candidate = f"{base}.post{number}"  # PEP 440: sorts after v<version>
-        else:
-            joiner = "." if "+" in __version__ else "+"
-            candidate = f"{base}{joiner}mirror.{number}"
-        if candidate not in existing:
-            return candidate
-        number += 1
-
-
-def _tag_key(tag: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", tag))
-
-
-def _template_files(source: Path) -> dict[str, Path]:
-    """copier.yml and every file below templates/service/, by posix path relative to `source`."""
-    files = {"copier.yml": source / "copier.yml"}
-    service = source / "templates" / "service"
-    for path in sorted(service.rglob("*")):
-        rel = path.relative_to(source)
-        if any(part in _SKIPPED for part in rel.parts) or path.suffix in (".pyc", ".pyo"):
-            continue
-        if path.is_file():
-            files[rel.as_posix()] = path
-    return files
-
-
-def _sync_tree(source: Path, mirror: Path) -> None:
-    wanted = _template_files(source)
-    for path in sorted(mirror.rglob("*"), reverse=True):
-        rel = path.relative_to(mirror)
-        if rel.parts[0] == ".git":
-            continue
-        if path.is_dir() and not path.is_symlink():
-            if not any(path.iterdir()):
-                path.rmdir()
-        elif rel.as_posix() not in wanted:
-            path.unlink()
-    for name, origin in wanted.items():
-        target = mirror / name
-        data = origin.read_bytes()
-        # Scripts stay executable even where packaging lost the mode bits (a wheel may).
-        mode = 0o755 if data.startswith(b"#!") else 0o644
-        if target.is_file() and target.read_bytes() == data and stat.S_IMODE(target.stat().st_mode) == mode:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        target.chmod(mode)
-    for path in sorted(mirror.rglob("*"), reverse=True):
-        if path.is_dir() and ".git" not in path.relative_to(mirror).parts and not any(path.iterdir()):
-            path.rmdir()
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock between processes (where the platform has fcntl)."""
+def the_acci_wheel(given: Path | None = None) -> Path:
+    """The ACCI wheel for wheels/; it must carry the template this acci-gen applies, since the
+    next upgrade takes the service's template version from it."""
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        wheel = given if given is not None else acci_wheel(wheel_cache())
+        with tempfile.TemporaryDirectory(prefix="acci-template-") as scratch:
+            carried = template_digest(wheel_template(wheel, Path(scratch)))
+    except WheelError as error:
+        raise ScaffoldError(str(error)) from None
+    if carried != template_digest(template_root()):
+        raise ScaffoldError(
+            f"{wheel} carries another service template than this acci-gen ({template_root()}); a "
+            "service needs the wheel of the ACCI that creates or upgrades it. Use that wheel (unset "
+            "ACCI_WHEEL to let acci-gen build or pack its own)."
+        )
+    return wheel
 
 
 # -- new ----------------------------------------------------------------------------------------
-
-
-def default_acci_requirement() -> str:
-    """`acci @ file:///...` when acci-gen runs from a source checkout (so that a new service can
-    install the unpublished runtime), else plain `acci`."""
-    root = source_checkout()
-    return f"acci @ {root.as_uri()}" if root is not None else "acci"
 
 
 def new_service(
@@ -207,32 +114,50 @@ def new_service(
     generate: bool = True,
     git_init: bool = True,
     trust: bool = False,
+    wheel: bool = True,
+    acci_wheel_file: Path | None = None,
 ) -> Path:
     """Create a service in `target` from the template and return its path.
 
     `data` answers the template's questions (project_name, package, python_version,
     database_url, acci_requirement); unanswered ones take their defaults, and project_name
-    defaults to the directory's name. Without `template_source` the template comes from the
-    mirror of the template this acci-gen ships (see `template_mirror`); otherwise from that git
-    URL or path, at `vcs_ref` (default: its latest tag). Then, with `generate`, acci-gen generates
-    the starter domain into generated/; with `git_init`, a target outside any git repository
-    becomes one with a first commit, as `copier update` needs later.
+    defaults to the directory's name. Without `template_source` the template is the one this
+    acci-gen ships, recorded as the template source every acci-gen resolves (see
+    acci_gen.scaffold_source); otherwise that git URL or path, at `vcs_ref` (default: its latest
+    tag). With `wheel`, the ACCI wheel (`acci_wheel_file`, else see acci_gen.scaffold_wheel) goes
+    into wheels/ and the service requires exactly its version. Then, with `generate`, acci-gen
+    generates the starter domain into generated/; with `git_init`, a target outside any git
+    repository becomes one with a first commit, as `copier update` needs later.
     """
-    from copier import run_copy
-    from copier.errors import CopierError
-
     target = Path(target).resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"{target} exists and is not empty; name a new directory for the service.")
-    answers: dict[str, str] = {"project_name": target.name, **data}
-    ref: str | None
+    if template_source is None and vcs_ref is not None:
+        raise ScaffoldError("--vcs-ref picks a version of a --template-source repository; pass both.")
+    vendored = the_acci_wheel(acci_wheel_file) if wheel else None
+    pinned = wheel_version(vendored) if vendored is not None else __version__
+    answers: dict[str, str] = {"project_name": target.name, "acci_requirement": f"acci=={pinned}", **data}
     if template_source is None:
-        mirror = template_mirror()
-        source = str(mirror.path)
-        ref = vcs_ref or mirror.tag
-        answers.setdefault("acci_requirement", default_acci_requirement())
+        tag = next_tag(None, __version__, changed=False)
+        with template_source_lock() as path:
+            build_template_source(path, [TemplateVersion(tag, template_root())])
+            _copy(TEMPLATE_SOURCE, target, answers, tag, trust)
     else:
-        source, ref = template_source, vcs_ref
+        _copy(template_source, target, answers, vcs_ref, trust)
+    if vendored is not None:
+        vendor_wheel(target, vendored)
+    if generate:
+        generate_service(target)
+    if git_init and work_tree_root(target) is None:
+        git(target, "init", "--quiet")
+        commit_all(target, f"Create {answers['project_name']} from the ACCI service template")
+    return target
+
+
+def _copy(source: str, target: Path, answers: dict[str, str], ref: str | None, trust: bool) -> None:
+    from copier import run_copy
+    from copier.errors import CopierError
+
     created = not target.exists()
     try:
         run_copy(source, target, data=answers, vcs_ref=ref, defaults=True, quiet=True, unsafe=trust)
@@ -243,12 +168,6 @@ def new_service(
             for child in target.iterdir():
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         raise ScaffoldError(f"cannot create the service from {source}: {error}") from error
-    if generate:
-        generate_service(target)
-    if git_init and work_tree_root(target) is None:
-        git(target, "init", "--quiet")
-        commit_all(target, f"Create {answers['project_name']} from the ACCI service template")
-    return target
 
 
 def generate_service(target: Path, *, force: bool = False) -> None:
@@ -346,18 +265,17 @@ def upgrade_service(
     conflict: Literal["inline", "rej"] = "inline",
     context_lines: int = 3,
     trust: bool = False,
+    acci_wheel_file: Path | None = None,
 ) -> UpgradeResult:
     """`copier update` the service in `target` to a newer template version, keeping its edits.
 
-    The service must be committed in git (copier diffs against the last commit). When its
-    template is acci-gen's mirror, the mirror is first brought up to date with the template this
-    acci-gen ships, and that version is the one applied (unless `vcs_ref` names another);
-    otherwise `vcs_ref` defaults to the template's latest tag. Conflicting edits are reported in
-    the result (`conflicts`, `rejects`, `report()`), not raised. The caller regenerates afterwards.
+    The service must be committed in git (copier diffs against the last commit). A service made
+    from acci-gen's own template takes the template this acci-gen ships (the old version comes
+    from the ACCI wheel in its wheels/), and its wheel and pinned requirement move to this
+    ACCI; a service made from `--template-source` takes that repository's `vcs_ref` (default: its
+    latest tag). Conflicting edits are reported in the result (`conflicts`, `rejects`,
+    `report()`), not raised. The caller regenerates afterwards.
     """
-    from copier import run_update
-    from copier.errors import CopierError
-
     target = Path(target).resolve()
     answers = read_answers(target)
     src_path, old_ref = answers.get("_src_path"), answers.get("_commit")
@@ -376,39 +294,110 @@ def upgrade_service(
     if dirty:
         shown = "\n".join(f"  {line}" for line in dirty[:20])
         raise ScaffoldError(f"{target} has uncommitted changes; commit or stash them, then retry:\n{shown}")
-    local = _local_source(src_path, target)
+    update = _Update(target, str(old_ref), conflict, context_lines, trust)
+    old_wheel = vendored_wheel(target)
+    new_wheel = the_acci_wheel(acci_wheel_file) if old_wheel is not None else None
+    if src_path == TEMPLATE_SOURCE:
+        if vcs_ref is not None:
+            raise ScaffoldError(
+                "--vcs-ref picks a version of a --template-source repository; this service uses the "
+                "template acci-gen ships, so install the acci-gen of the version you want instead."
+            )
+        new_ref = _update_from_acci_gen(update, answers, old_wheel, new_wheel)
+    else:
+        new_ref = _update_from_repository(update, src_path, vcs_ref, answers, new_wheel)
+    if new_wheel is not None:
+        vendor_wheel(target, new_wheel)
+    return _result(target, str(old_ref), new_ref)
+
+
+@dataclass(frozen=True)
+class _Update:
+    target: Path
+    old_ref: str
+    conflict: Literal["inline", "rej"]
+    context_lines: int
+    trust: bool
+
+    def run(self, ref: str | None, data: dict[str, str]) -> str:
+        """copier update to `ref`; the tag it recorded."""
+        from copier import run_update
+        from copier.errors import CopierError
+
+        try:
+            run_update(
+                self.target,
+                data=data,
+                vcs_ref=ref,
+                defaults=True,
+                overwrite=True,
+                skip_answered=True,
+                quiet=True,
+                unsafe=self.trust,
+                conflict=self.conflict,
+                context_lines=self.context_lines,
+            )
+        except (CopierError, ValueError) as error:
+            raise ScaffoldError(f"copier could not update {self.target}: {error}") from error
+        return str(read_answers(self.target).get("_commit", ref or "?"))
+
+
+def _update_from_acci_gen(
+    update: _Update, answers: dict[str, Any], old_wheel: Path | None, new_wheel: Path | None
+) -> str:
+    new_root = template_root()
+    with tempfile.TemporaryDirectory(prefix="acci-template-") as scratch:
+        if old_wheel is not None:
+            try:
+                old_root = wheel_template(old_wheel, Path(scratch) / "old")
+            except WheelError as error:
+                raise ScaffoldError(str(error)) from None
+        elif next_tag(update.old_ref, __version__, changed=False) == update.old_ref:
+            old_root = new_root  # no wheel to tell, but the same version: take it as unchanged
+        else:
+            version = update.old_ref.removeprefix("v").split(".post")[0]
+            raise ScaffoldError(
+                f"the template version {update.old_ref} that {update.target.name} was made from is "
+                "unknown here: it travels in the ACCI wheel of that version, and the service has none "
+                f"in wheels/acci-*.whl. Put it there (from the service's git history, `git log -- "
+                f"wheels`, or `pip download --no-deps acci=={version} -d wheels`), commit, and retry."
+            )
+        new_ref = next_tag(
+            update.old_ref, __version__, template_digest(old_root) != template_digest(new_root)
+        )
+        if new_ref == update.old_ref:
+            return new_ref  # the template did not change: only the wheel is refreshed
+        with template_source_lock() as path:
+            versions = [TemplateVersion(update.old_ref, old_root), TemplateVersion(new_ref, new_root)]
+            build_template_source(path, versions)
+            return update.run(new_ref, _new_pin(answers, new_wheel))
+
+
+def _update_from_repository(
+    update: _Update, src_path: str, vcs_ref: str | None, answers: dict[str, Any], new_wheel: Path | None
+) -> str:
+    local = _local_source(src_path, update.target)
     if local is not None and not local.exists():
         raise ScaffoldError(
-            f"the template source {src_path!r} recorded in {ANSWERS_FILE} does not exist. Restore it "
-            f"(for acci-gen's own template: set {TEMPLATE_HOME_ENV} to where it was), or change "
-            "_src_path to a reachable git URL, commit, and retry."
+            f"the template source {src_path!r} recorded in {ANSWERS_FILE} does not exist. Restore it, "
+            "or change _src_path to a reachable git URL, commit, and retry."
         )
-    ref = vcs_ref
-    if ref is None and local is not None and _is_mirror(local):
-        ref = template_mirror(local).tag
-    known = ("rev-parse", "--verify", "--quiet", f"{old_ref}^{{commit}}")
+    known = ("rev-parse", "--verify", "--quiet", f"{update.old_ref}^{{commit}}")
     if local is not None and (local / ".git").is_dir() and git(local, *known, check=False).returncode != 0:
         raise ScaffoldError(
-            f"the template version {old_ref} that {target.name} was made from is not in {src_path} "
-            "any more, so copier cannot tell the service's own edits from the template's. Restore "
-            "that tag there (or point _src_path at a repository that has it), commit, and retry."
+            f"the template version {update.old_ref} that {update.target.name} was made from is not in "
+            f"{src_path} any more, so copier cannot tell the service's own edits from the template's. "
+            "Restore that tag there (or point _src_path at a repository that has it), commit, and retry."
         )
-    try:
-        run_update(
-            target,
-            vcs_ref=ref,
-            defaults=True,
-            overwrite=True,
-            skip_answered=True,
-            quiet=True,
-            unsafe=trust,
-            conflict=conflict,
-            context_lines=context_lines,
-        )
-    except (CopierError, ValueError) as error:
-        raise ScaffoldError(f"copier could not update {target}: {error}") from error
-    new_ref = str(read_answers(target).get("_commit", ref or "?"))
-    return _result(target, str(old_ref), new_ref)
+    return update.run(vcs_ref, _new_pin(answers, new_wheel))
+
+
+def _new_pin(answers: dict[str, Any], new_wheel: Path | None) -> dict[str, str]:
+    """The new requirement of a service that pins ACCI exactly (`acci==X`), as copier data."""
+    pin = answers.get("acci_requirement")
+    if not isinstance(pin, str) or not re.fullmatch(r"acci==[^\s,;]+", pin):
+        return {}
+    return {"acci_requirement": f"acci=={wheel_version(new_wheel) if new_wheel else __version__}"}
 
 
 def _local_source(src_path: str, target: Path) -> Path | None:
@@ -421,16 +410,6 @@ def _local_source(src_path: str, target: Path) -> Path | None:
     if path.is_absolute():
         return path
     return (target / path) if (target / path).exists() else path.resolve()
-
-
-def _is_mirror(path: Path) -> bool:
-    """True when `path` is a template mirror acci-gen keeps (its commits are acci-gen's)."""
-    if not (path / ".git").is_dir():
-        return False
-    if path.resolve() == template_home():
-        return True
-    author = git(path, "log", "-1", "--format=%ae", check=False).stdout.strip()
-    return author == BOT_EMAIL
 
 
 def _result(target: Path, old_ref: str, new_ref: str) -> UpgradeResult:

@@ -36,14 +36,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     new.add_argument(
         "--acci-requirement",
-        help="how the service requires acci (default: 'acci', or this source checkout as a file:// URL)",
+        help="how the service requires acci (default: acci==<this version>, from its wheels/)",
     )
     new.add_argument(
         "--template-source",
-        help="a git URL or path of the template with version tags (default: a local git mirror of the "
-        "template this acci-gen ships)",
+        help="a git URL or path of a template repository with version tags (default: the template "
+        "this acci-gen ships, which every acci-gen can bring back for upgrades)",
     )
-    new.add_argument("--vcs-ref", help="the template tag to use (default: the newest)")
+    new.add_argument("--vcs-ref", help="the --template-source tag to use (default: the newest)")
+    new.add_argument(
+        "--no-wheel",
+        action="store_true",
+        help="do not put the ACCI wheel into wheels/ (when ACCI comes from a package index)",
+    )
+    new.add_argument(
+        "--acci-wheel",
+        type=Path,
+        help="the ACCI wheel to put into wheels/ (default: $ACCI_WHEEL, else this ACCI's, packed or built)",
+    )
     new.add_argument("--no-generate", action="store_true", help="do not run acci-gen generate")
     new.add_argument("--no-git", action="store_true", help="do not git init and commit the service")
     new.add_argument("--trust", action="store_true", help="allow a --template-source with tasks")
@@ -58,7 +68,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "acci-gen generate`.",
     )
     upgrade.add_argument("directory", metavar="DIR", nargs="?", default=".", help="the service (default: .)")
-    upgrade.add_argument("--vcs-ref", help="the template tag to update to (default: the newest)")
+    upgrade.add_argument(
+        "--vcs-ref", help="for a service from a --template-source: the tag to update to (default: the newest)"
+    )
+    upgrade.add_argument(
+        "--acci-wheel", type=Path, help="the ACCI wheel to put into wheels/ (default: as for `new`)"
+    )
     upgrade.add_argument(
         "--conflict",
         choices=("inline", "rej"),
@@ -113,6 +128,8 @@ def run_new(args: argparse.Namespace) -> int:
             generate=not args.no_generate,
             git_init=not args.no_git,
             trust=args.trust,
+            wheel=not args.no_wheel,
+            acci_wheel_file=args.acci_wheel,
         )
     except (ScaffoldError, GitError) as error:
         print(f"acci-gen new: {error}", file=sys.stderr)
@@ -136,6 +153,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
             conflict=args.conflict,
             context_lines=args.context_lines,
             trust=args.trust,
+            acci_wheel_file=args.acci_wheel,
         )
     except (ScaffoldError, GitError) as error:
         print(f"acci-gen upgrade: {error}", file=sys.stderr)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-#: The identity of commits acci-gen makes in its own template mirror, and in a new service when
+#: The identity of commits acci-gen makes in its template source, and in a new service when
 #: git has no user configured.
 BOT_EMAIL = "acci-gen@localhost"
 BOT_IDENTITY = ("-c", "user.name=acci-gen", "-c", f"user.email={BOT_EMAIL}")
@@ -24,8 +24,11 @@ def git_executable() -> str:
     return found
 
 
-def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `git args...` in `cwd`; raise GitError with git's output when it fails and `check`."""
+def git(
+    cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `git args...` in `cwd` (with `env` added to the environment); raise GitError with
+    git's output when it fails and `check`."""
     result = subprocess.run(
         [git_executable(), *args],
         cwd=cwd,
@@ -33,7 +36,7 @@ def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
         text=True,
         check=False,
         # No pager, no prompts for credentials: these commands run unattended.
-        env=_environment(),
+        env={**_environment(), **(env or {})},
     )
     if check and result.returncode != 0:
         output = (result.stderr or result.stdout).strip()

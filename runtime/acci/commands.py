@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from acci import metrics
+from acci import metrics, tracing
 from acci.aggregate import Aggregate
 from acci.errors import (
     AcciError,
@@ -27,6 +27,7 @@ from acci.errors import (
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
 from acci.store.base import CommandRecord, EventStore
+from acci.streams import StreamId
 
 
 class CommandData(BaseModel):
@@ -131,31 +132,43 @@ class CommandHandler(ABC, Generic[C, A]):
 
     async def _handle(self, command: Command[C]) -> CommandResult:
         self.validate(command)
+        tenant_id, aggregate_id = command.metadata.tenant_id, self.aggregate_id(command)
+        stream = StreamId(tenant_id, self.aggregate_class.aggregate_type, aggregate_id)
+        meta = command.metadata
+        with tracing.command(type(command.data).command_type, command.id, meta.correlation_id, stream):
+            return await self._load_decide_append(command, aggregate_id)
+
+    async def _load_decide_append(self, command: Command[C], aggregate_id: str) -> CommandResult:
         tenant_id = command.metadata.tenant_id
         metadata = EventMetadata(
             correlation_id=command.metadata.correlation_id,
             user_id=command.metadata.user_id,
             causation_id=str(command.id),
             tenant_id=tenant_id,
+            # The command's trace context: a projection's span links back to it (acci.tracing).
+            extra=tracing.trace_metadata(),
         )
         attempt = 0
         while True:
             # The first load also asks whether this command id was handled before (one round trip).
-            aggregate, first = await self.repository.load_with_command(
-                tenant_id, self.aggregate_id(command), command_id=command.id if attempt == 0 else None
-            )
+            with tracing.step("load"):
+                aggregate, first = await self.repository.load_with_command(
+                    tenant_id, aggregate_id, command_id=command.id if attempt == 0 else None
+                )
             if first is not None:
                 return await self._replay(first)
-            self.check_precondition(aggregate)
-            events = self.decide(aggregate, command)
+            with tracing.step("decide"):
+                self.check_precondition(aggregate)
+                events = self.decide(aggregate, command)
             try:
-                recorded = await self.repository.save(
-                    aggregate,
-                    events,
-                    metadata=metadata,
-                    command_id=command.id,
-                    command_type=type(command.data).command_type,
-                )
+                with tracing.step("append"):
+                    recorded = await self.repository.save(
+                        aggregate,
+                        events,
+                        metadata=metadata,
+                        command_id=command.id,
+                        command_type=type(command.data).command_type,
+                    )
             except DuplicateCommandError:
                 # The same command id won a race with us: answer with its result.
                 record = await self.store.find_command(tenant_id, command.id)

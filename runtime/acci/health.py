@@ -1,4 +1,8 @@
-"""Health checks (the guide's Monitoring section): a structured result a service can serve."""
+"""Health checks (the guide's Monitoring section): a structured result a service can serve.
+
+`check_health` is the full report (`acci` and the tests use it); `check_readiness` is what a
+running service's /readyz answers: may this instance take traffic? (acci.monitoring serves it.)
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from acci.errors import AcciError
+from acci.migrations import Migration
 from acci.projections.base import Projection
-from acci.projections.operations import projection_status
+from acci.projections.operations import ProjectionStatus, projection_status
 from acci.store.pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore
 
@@ -93,6 +98,79 @@ async def _recent_events(store: PostgresEventStore, max_age: timedelta) -> Check
     return CheckResult("recent_events", True, f"the newest event is {age} old", data)
 
 
+async def check_readiness(
+    store: PostgresEventStore,
+    projections: Sequence[Projection],
+    migrations: Sequence[Migration],
+    *,
+    max_lag_seconds: float = 60.0,
+    max_lag_events: int | None = None,
+    answer_within: float = 5.0,
+) -> HealthReport:
+    """Whether the service is ready: the database answers, every one of `migrations` (the
+    runtime's and each domain's) is applied, and no projection is halted or lags beyond the
+    bounds. Dead letters of a projection that skips them do not make a service unready."""
+    checks = [await _store(store, answer_within)]
+    if checks[0].ok:
+        checks.append(await _migrations(store, migrations))
+    if all(check.ok for check in checks):
+        for projection in projections:
+            status = await _status(store, projection)
+            if isinstance(status, CheckResult):
+                checks.append(status)
+            else:
+                checks.append(_lag(projection, status, max_lag_seconds, max_lag_events))
+    return HealthReport(checks)
+
+
+async def _migrations(store: PostgresEventStore, wanted: Sequence[Migration]) -> CheckResult:
+    with database_errors("reading the applied migrations"):
+        async with store.pool.connection() as conn:
+            exists = await (await conn.execute("SELECT to_regclass('acci.schema_migrations')")).fetchone()
+            applied: set[tuple[str, int]] = set()
+            if exists is not None and exists[0] is not None:
+                cur = await conn.execute("SELECT component, version FROM acci.schema_migrations")
+                applied = {(str(component), int(version)) for component, version in await cur.fetchall()}
+    pending = [str(m) for m in wanted if (m.component, m.version) not in applied]
+    if pending:
+        return CheckResult(
+            "migrations",
+            False,
+            f"{len(pending)} migration(s) not applied: {', '.join(pending)}; run the service's `migrate`",
+            {"pending": pending},
+        )
+    return CheckResult("migrations", True, f"all {len(wanted)} migration(s) applied")
+
+
+async def _status(store: PostgresEventStore, projection: Projection) -> ProjectionStatus | CheckResult:
+    try:
+        return await projection_status(store, projection)
+    except AcciError as error:
+        return CheckResult(f"projection:{projection.name}:lag", False, f"cannot read its status: {error}")
+
+
+def _lag(
+    projection: Projection, status: ProjectionStatus, max_lag_seconds: float, max_lag_events: int | None
+) -> CheckResult:
+    name = f"projection:{projection.name}:lag"
+    data = {
+        "lag_seconds": round(status.lag_seconds, 3),
+        "lag_events": status.lag_events,
+        "status": status.status,
+    }
+    if status.status != "running":
+        return CheckResult(name, False, f"{projection.name} is {status.status}", data)
+    too_old = status.lag_seconds > max_lag_seconds
+    too_many = max_lag_events is not None and status.lag_events > max_lag_events
+    if too_old or too_many:
+        limits = f"{max_lag_seconds}s" + (
+            f", {max_lag_events:,} events" if max_lag_events is not None else ""
+        )
+        lagging = f"{status.lag_events:,} events, {status.lag_seconds:.1f}s"
+        return CheckResult(name, False, f"{projection.name} lags {lagging} (limits: {limits})", data)
+    return CheckResult(name, True, f"{projection.name} lags {status.lag_events:,} events", data)
+
+
 async def _projection(
     store: PostgresEventStore,
     projection: Projection,
@@ -100,35 +178,15 @@ async def _projection(
     max_lag_events: int | None,
     dead_letters_fail: bool,
 ) -> list[CheckResult]:
-    prefix = f"projection:{projection.name}"
-    try:
-        status = await projection_status(store, projection)
-    except AcciError as error:
-        return [CheckResult(f"{prefix}:lag", False, f"cannot read its status: {error}")]
-    data = {
-        "lag_seconds": round(status.lag_seconds, 3),
-        "lag_events": status.lag_events,
-        "status": status.status,
-    }
-    too_old = status.lag_seconds > max_lag_seconds
-    too_many = max_lag_events is not None and status.lag_events > max_lag_events
-    if status.status != "running":
-        lag = CheckResult(f"{prefix}:lag", False, f"{projection.name} is {status.status}", data)
-    elif too_old or too_many:
-        limits = f"{max_lag_seconds}s" + (
-            f", {max_lag_events:,} events" if max_lag_events is not None else ""
-        )
-        lagging = f"{status.lag_events:,} events, {status.lag_seconds:.1f}s"
-        detail = f"{projection.name} lags {lagging} (limits: {limits})"
-        lag = CheckResult(f"{prefix}:lag", False, detail, data)
-    else:
-        lag = CheckResult(f"{prefix}:lag", True, f"{projection.name} lags {status.lag_events:,} events", data)
+    status = await _status(store, projection)
+    if isinstance(status, CheckResult):
+        return [status]
     dead_ok = not (dead_letters_fail and status.dead_letters)
     dead = CheckResult(
-        f"{prefix}:dead_letters",
+        f"projection:{projection.name}:dead_letters",
         dead_ok,
         f"{status.dead_letters} unresolved dead letter(s)"
         + ("" if dead_ok else f"; see `acci dead-letters list {projection.name}`"),
         {"dead_letters": status.dead_letters},
     )
-    return [lag, dead]
+    return [_lag(projection, status, max_lag_seconds, max_lag_events), dead]

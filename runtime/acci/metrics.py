@@ -1,7 +1,8 @@
 """Prometheus metrics (the guide's Monitoring section), in a registry of ACCI's own.
 
-`serve(port)` exposes them over HTTP with one call; `exposition()` returns the text for a
-service's own /metrics endpoint. Values are process-wide, like any Prometheus client's.
+A running service serves them at /metrics (acci.monitoring); `exposition()` returns the text for
+an endpoint of one's own. Values are process-wide, like any Prometheus client's. The registry
+also holds the standard process (CPU, memory, open files), platform and garbage-collector metrics.
 """
 
 from __future__ import annotations
@@ -9,12 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 
 if TYPE_CHECKING:
     from acci.events import RecordedEvent
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 
 EVENTS_APPENDED = Counter(
     "acci_events_appended", "Events appended, by event type.", ["event_type"], registry=REGISTRY
@@ -82,11 +95,6 @@ def record_appended(events: Iterable[RecordedEvent]) -> None:
         if child is None:
             child = _appended_by_type[event_type] = EVENTS_APPENDED.labels(event_type)
         child.inc(count)
-
-
-def serve(port: int, addr: str = "127.0.0.1") -> None:
-    """Serve the metrics at http://addr:port/metrics from a background thread."""
-    start_http_server(port, addr=addr, registry=REGISTRY)
 
 
 def exposition() -> bytes:

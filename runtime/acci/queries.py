@@ -32,6 +32,7 @@ from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ValidationError
 
+from acci import tracing
 from acci.errors import InvalidQuery
 from acci.store.postgres import PostgresEventStore
 
@@ -169,10 +170,12 @@ class QueryHandler:
         pages) is the last row of the previous page."""
         parameters = check_parameters(query.parameters, query.name, values)
         sql_values = query.values(tenant_id, parameters, after)
-        async with self.pool.connection() as conn:
-            cursor = conn.cursor(row_factory=class_row(query.row))
-            await cursor.execute(query.statement(sql_values), sql_values)
-            return await cursor.fetchall()
+        # Generated handlers live in `<domain>.queries`: the span is named `<domain>.<query>`.
+        with tracing.query(f"{type(self).__module__.partition('.')[0]}.{query.name}"):
+            async with self.pool.connection() as conn:
+                cursor = conn.cursor(row_factory=class_row(query.row))
+                await cursor.execute(query.statement(sql_values), sql_values)
+                return await cursor.fetchall()
 
     async def fetch_one(self, query: Query[P, R], tenant_id: str, values: Mapping[str, Any]) -> R | None:
         """The first row the query finds, or None."""

@@ -1,10 +1,19 @@
-"""A service's parts in one object, so that `acci --app module:attribute` can operate on them."""
+"""A service's parts in one object, so that `acci --app module:attribute` (and the service's own
+`python -m <service>`) can operate on them.
+
+A scaffolded service is the union of the domains acci-gen generated for it (one package each, with a
+`<domain>.service.service`): `Service.of_domains(name, generated_domains(...))`. The domains are
+found in the service's checkout (generated/) when it runs from one, and otherwise in its installed
+distribution (its wheel holds them as top-level packages); their migrations are package resources.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from acci.errors import ConfigurationError
 from acci.migrations import Migration
@@ -28,6 +37,44 @@ class Service:
                 return projection
         known = ", ".join(p.name for p in self.projections) or "none"
         raise ConfigurationError(f"service {self.name!r} has no projection {name!r}; it has: {known}.")
+
+    @classmethod
+    def of_domains(cls, name: str, domains: Sequence[str]) -> Service:
+        """One Service of the generated domains' own (`<domain>.service.service` each): their
+        registries merged, all their projections and migrations."""
+        registry = EventRegistry()
+        projections: list[Projection] = []
+        migrations: list[Migration] = []
+        for domain in domains:
+            part = load_service(f"{domain}.service:service")
+            registry.merge(part.registry)
+            projections.extend(part.projections)
+            migrations.extend(part.migrations)
+        return cls(name, projections=tuple(projections), migrations=tuple(migrations), registry=registry)
+
+
+#: acci-gen's manifest: marks a package as a generated domain.
+MANIFEST = ".acci-manifest.json"
+
+
+def generated_domains(distribution: str, checkout: Path | None = None) -> list[str]:
+    """The domain packages generated for a service, sorted: those in `checkout`/generated/ when
+    the service runs from its checkout, else those the installed `distribution` holds."""
+    if checkout is not None:
+        folder = checkout / "generated"
+        return sorted(
+            path.name
+            for path in (folder.iterdir() if folder.is_dir() else ())
+            if (path / "__init__.py").is_file() and (path / MANIFEST).is_file()
+        )
+    try:
+        files = importlib.metadata.files(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigurationError(
+            f"the service {distribution!r} is neither installed nor run from its checkout: install its "
+            "wheel (pip install), or run it from its directory."
+        ) from None
+    return sorted({file.parts[0] for file in files if len(file.parts) == 2 and file.parts[1] == MANIFEST})
 
 
 def load_service(spec: str) -> Service:

@@ -52,12 +52,14 @@ def test_migrate_status_rebuild_check(acci_database_url: str, capsys: pytest.Cap
     assert "examples" in capsys.readouterr().out
 
 
-def test_errors_are_one_line_and_exit_1(acci_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--url", acci_database_url, "projections", "status"]) == 1
+def test_usage_errors_are_one_line_and_exit_2(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--url", acci_database_url, "projections", "status"]) == 2
     assert "needs the service: pass --app" in capsys.readouterr().err
-    assert main(["--url", acci_database_url, "--app", "no.such.module:service", "migrate"]) == 1
+    assert main(["--url", acci_database_url, "--app", "no.such.module:service", "migrate"]) == 2
     assert "cannot import 'no.such.module'" in capsys.readouterr().err
-    assert main(["--url", acci_database_url, "--app", APP, "projections", "check", "nope"]) == 1
+    assert main(["--url", acci_database_url, "--app", APP, "projections", "check", "nope"]) == 2
     assert "has no projection 'nope'; it has: user_view" in capsys.readouterr().err
 
 

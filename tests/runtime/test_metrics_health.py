@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -96,12 +95,6 @@ async def test_projection_metrics(postgres_store: PostgresEventStore) -> None:
     assert value("acci_dead_letters", projection="user_view") == 1
     assert value("acci_dead_letters_parked_total", projection="user_view") - parked_before == 1
     assert value("acci_projection_events_handled_total", projection="user_view") - handled_before == 2
-
-
-def test_metrics_are_served_over_http(unused_tcp_port: int) -> None:
-    metrics.serve(unused_tcp_port)
-    with urllib.request.urlopen(f"http://127.0.0.1:{unused_tcp_port}/metrics", timeout=5) as response:
-        assert b"acci_command_duration_seconds" in response.read()
 
 
 async def test_health_checks_pass_and_fail(

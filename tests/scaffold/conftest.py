@@ -1,5 +1,6 @@
-"""Fixtures of the scaffold's tests: the template mirror in a temporary home, and a temporary
-template repository with tags."""
+"""Fixtures of the scaffold's tests: a home directory of its own for every test (acci-gen keeps its
+template source and wheel cache there), the ACCI wheel built once per session (ACCI_WHEEL), and
+a temporary template repository with tags."""
 
 from __future__ import annotations
 
@@ -7,15 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.scaffold.helpers import commit, copy_template, git
+from tests.scaffold.helpers import build_acci_wheel, commit, copy_source, copy_template, git
+
+
+@pytest.fixture(scope="session")
+def acci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """ACCI's wheel, built once from a copy of this checkout (as a release would be)."""
+    source = copy_source(tmp_path_factory.mktemp("acci-source") / "acci")
+    return build_acci_wheel(source, tmp_path_factory.mktemp("acci-wheel"))
 
 
 @pytest.fixture(autouse=True)
-def template_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test keeps acci-gen's template mirror in a temporary directory of its own."""
-    home = tmp_path / "acci-template"
-    monkeypatch.setenv("ACCI_TEMPLATE_HOME", str(home))
-    return home
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, acci_wheel: Path) -> Path:
+    """Every test runs with a home of its own, and acci-gen takes the session's wheel."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACCI_WHEEL", str(acci_wheel))
+    return path
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Helpers of the scaffold's tests: subprocesses that import acci_gen from the source tree, git
-with a fixed identity, and copies of the service template."""
+with a fixed identity, copies of the service template and of the sources, and ACCI wheels."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ except ImportError:  # the editable install predates generator/: use the source 
 
 #: Commits made by the tests, whatever git identity the machine has (or lacks).
 GIT_ID = ("-c", "user.name=ACCI tests", "-c", "user.email=tests@example.com")
+#: What a wheel of ACCI is built from.
+SOURCES = ("pyproject.toml", "README.md", "copier.yml", "runtime", "generator", "templates")
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -60,3 +62,23 @@ def copy_template(dest: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     return dest
+
+
+def copy_source(dest: Path) -> Path:
+    """What ACCI's wheel is built from, copied to `dest` (a checkout of this repository)."""
+    dest.mkdir(parents=True)
+    for name in SOURCES:
+        origin = ROOT / name
+        if origin.is_dir():
+            ignored = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".ruff_cache")
+            shutil.copytree(origin, dest / name, ignore=ignored)
+        else:
+            shutil.copy2(origin, dest / name)
+    return dest
+
+
+def build_acci_wheel(source: Path, out: Path) -> Path:
+    """`pip wheel` of an ACCI source tree (what acci-gen does in a checkout), into `out`."""
+    from acci_gen.scaffold_wheel import build_wheel
+
+    return build_wheel(source, out)

@@ -4,6 +4,7 @@ v2, keeps its own edits, and reports an edit that collides with a template chang
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 from acci_gen import __version__, scaffold
 from acci_gen.scaffold import ScaffoldError, new_service, upgrade_service
 from acci_gen.scaffold_cli import register
+from acci_gen.scaffold_wheel import wheel_template
 
-from tests.scaffold.helpers import commit, copy_template, git
+from tests.scaffold.helpers import build_acci_wheel, commit, copy_source, git
 
 README = Path("templates/service/README.md.jinja")
 
@@ -109,27 +111,74 @@ def test_conflicting_edit_is_reported_as_rejected_hunks(tmp_path: Path, template
     assert "REJECTED" in result.report() and "README.md.rej" in result.report()
 
 
-def test_upgrade_through_the_template_mirror(
-    tmp_path: Path, template_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The default path: a service made by `acci-gen new` takes the template of a newer acci-gen."""
-    service = new_service(tmp_path / "svc", data={"project_name": "svc"})
-    assert _answers(service)["_src_path"] == str(template_home)
-    readme = service / "README.md"
-    readme.write_text(readme.read_text() + "\nOur own line.\n")
-    commit(service, "our line")
-    newer = copy_template(tmp_path / "newer")
-    (newer / "templates/service/CONTRIBUTING.md").write_text("# Contributing\n")
-    monkeypatch.setattr(scaffold, "template_root", lambda: newer)
+def _newer_acci(tmp_path: Path, change: str, *, version: str | None = None) -> tuple[Path, Path]:
+    """A newer ACCI: this checkout with `change` made to the template (and another version); its
+    wheel, and its template as that acci-gen ships it."""
+    source = copy_source(tmp_path / f"acci-{change.split()[0]}")
+    (source / "templates/service/CONTRIBUTING.md").write_text(f"# Contributing\n\n{change}\n")
+    if version is not None:
+        pyproject = source / "pyproject.toml"
+        pyproject.write_text(
+            pyproject.read_text().replace(f'version = "{__version__}"', f'version = "{version}"', 1)
+        )
+    wheel = build_acci_wheel(source, tmp_path / f"wheel-{change.split()[0]}")
+    return wheel, wheel_template(wheel, tmp_path / f"template-{change.split()[0]}")
 
-    result = upgrade_service(service)
+
+@pytest.mark.slow
+def test_anyone_upgrades_from_a_clone_with_another_home(
+    tmp_path: Path, home: Path, acci_wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default path: a service made by `acci-gen new` on one machine takes the template of a
+    newer acci-gen on another (another home, another path, nothing of the first one left)."""
+    made = new_service(tmp_path / "svc", data={"project_name": "svc"})
+    clone = tmp_path / "elsewhere" / "svc"
+    git(tmp_path, "clone", "--quiet", str(made), str(clone))
+    shutil.rmtree(made)
+    shutil.rmtree(home)
+    monkeypatch.setenv("HOME", str(tmp_path / "teammate"))
+    readme = clone / "README.md"
+    readme.write_text(readme.read_text() + "\nOur own line.\n")
+    commit(clone, "our line")
+    newer_wheel, newer_template = _newer_acci(tmp_path, "Pull requests welcome.")
+    monkeypatch.setattr(scaffold, "template_root", lambda: newer_template)
+
+    result = upgrade_service(clone, acci_wheel_file=newer_wheel)
 
     assert result.ok, result.report()
-    assert result.new_ref == f"v{__version__}.post1"
-    assert _answers(service)["_commit"] == f"v{__version__}.post1"
-    assert (service / "CONTRIBUTING.md").exists()
+    assert (result.old_ref, result.new_ref) == (f"v{__version__}", f"v{__version__}.post1")
+    assert _answers(clone)["_commit"] == f"v{__version__}.post1"
+    assert _answers(clone)["_src_path"] == "~/.cache/acci/service-template"
+    assert "Pull requests welcome." in (clone / "CONTRIBUTING.md").read_text()
     assert "Our own line." in readme.read_text()
-    assert git(template_home, "status", "--porcelain") == ""
+    assert (clone / "wheels" / acci_wheel.name).read_bytes() == newer_wheel.read_bytes()
+    assert (tmp_path / "teammate" / ".cache" / "acci" / "service-template").is_dir()
+
+    # committed, the next upgrade with the same acci-gen finds nothing to do
+    commit(clone, "template upgrade")
+    again = upgrade_service(clone, acci_wheel_file=newer_wheel)
+    assert again.ok and again.old_ref == again.new_ref and "already at template version" in again.report()
+
+
+@pytest.mark.slow
+def test_a_new_acci_version_moves_the_pin_and_the_wheel(
+    tmp_path: Path, acci_wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = new_service(tmp_path / "svc", data={"project_name": "svc"})
+    newer_wheel, newer_template = _newer_acci(tmp_path, "Version two.", version="0.2.0")
+    assert newer_wheel.name == "acci-0.2.0-py3-none-any.whl"
+    monkeypatch.setattr(scaffold, "template_root", lambda: newer_template)
+    monkeypatch.setattr(scaffold, "__version__", "0.2.0")
+
+    result = upgrade_service(service, acci_wheel_file=newer_wheel)
+
+    assert result.ok, result.report()
+    assert result.new_ref == "v0.2.0"
+    assert _answers(service)["acci_requirement"] == "acci==0.2.0"
+    pyproject = (service / "pyproject.toml").read_text()
+    assert 'dependencies = ["acci==0.2.0"]' in pyproject and '"acci[gen,testing]==0.2.0"' in pyproject
+    assert sorted(p.name for p in (service / "wheels").iterdir()) == [newer_wheel.name]
+    assert "M pyproject.toml" in "\n".join(result.changed)
 
 
 def test_nothing_to_update(tmp_path: Path) -> None:
@@ -138,6 +187,19 @@ def test_nothing_to_update(tmp_path: Path) -> None:
     assert result.ok
     assert result.old_ref == result.new_ref == f"v{__version__}"
     assert "already at template version" in result.report()
+    assert git(service, "status", "--porcelain") == ""
+
+
+def test_a_lost_wheel_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    service = new_service(tmp_path / "svc", data={"project_name": "svc"})
+    answers = service / ".copier-answers.yml"
+    answers.write_text(answers.read_text().replace(f"_commit: v{__version__}", "_commit: v0.0.9"))
+    git(service, "rm", "--quiet", "-r", "wheels")
+    commit(service, "no wheel, an older template version")
+    with pytest.raises(
+        ScaffoldError, match=r"template version v0\.0\.9 .* unknown here: .*wheels/acci-\*\.whl"
+    ):
+        upgrade_service(service)
 
 
 def test_an_uncommitted_service_is_refused(tmp_path: Path, template_repo: Path) -> None:

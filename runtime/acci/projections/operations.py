@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from acci import metrics
-from acci.projections.base import Projection
+from acci.projections.base import Projection, projection_lock_key
 from acci.projections.checkpoints import RUNNING, read_checkpoint, set_status
 from acci.projections.dead_letters import (
     DeadLetter,
@@ -129,3 +129,24 @@ async def count_events(store: PostgresEventStore, projection: Projection) -> int
             )
             row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def active_runner(store: PostgresEventStore, projection: Projection) -> str | None:
+    """Who runs the projection live: the session holding the lock `ProjectionRunner.run` takes
+    (its application name and backend pid), or None when no runner holds it."""
+    key = projection_lock_key(projection.name + "#active") & 0xFFFF_FFFF_FFFF_FFFF
+    with database_errors(f"looking for the runner of {projection.name!r}"):
+        async with store.pool.connection() as conn:
+            cur = await conn.execute(
+                # A bigint advisory key shows in pg_locks as classid (high half), objid (low half).
+                """
+                SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?')
+                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.classid = %s AND l.objid = %s
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """,
+                [key >> 32, key & 0xFFFF_FFFF],
+            )
+            row = await cur.fetchone()
+    return f"{row[1]} (pid {row[0]})" if row else None

@@ -14,7 +14,7 @@ from typing import Literal
 
 import psycopg
 
-from acci import metrics
+from acci import metrics, tracing
 from acci.errors import AcciError, ProjectionFailed, ProjectionHalted, TransientDatabaseError
 from acci.events import RecordedEvent
 from acci.projections.base import Connection, Projection, projection_lock_key
@@ -118,15 +118,16 @@ class ProjectionRunner:
             start, events = begun
             if not events:
                 return StepResult(0, caught_up=True)
-            try:
-                # Pipeline mode: the batch's statements go out without waiting for each reply.
-                async with conn.pipeline():
-                    await self.projection.apply_batch(conn, self.table, events)
-            except Exception as error:
-                if _is_transient(error):
-                    raise
-                raise _HandlerFailed from error
-            await self._advance(conn, start, events[-1].position)
+            with tracing.projection_batch(self.checkpoint_name, events):
+                try:
+                    # Pipeline mode: the batch's statements go out without waiting for each reply.
+                    async with conn.pipeline():
+                        await self.projection.apply_batch(conn, self.table, events)
+                except Exception as error:
+                    if _is_transient(error):
+                        raise
+                    raise _HandlerFailed from error
+                await self._advance(conn, start, events[-1].position)
         return StepResult(len(events), caught_up=len(events) < self.settings.batch_size)
 
     async def _careful_batch(self, conn: Connection, until: Position | None) -> StepResult:

@@ -1,0 +1,184 @@
+"""`python -m <service> run`: a service's long-running process.
+
+It binds the health and metrics endpoints (acci.monitoring), connects the store with the
+settings' pool and session timeouts, runs every live projection (one active instance of each
+among all processes; the others stand by), and stops gracefully: on SIGTERM or SIGINT each runner
+finishes the batch it is applying (its transaction commits with its checkpoint) and the process
+exits 0, or, when `shutdown_timeout` passes first, cancels the rest (rolled back, so nothing is
+applied twice) and exits 1.
+
+A projection that halts on a poison event (on_poison=halt) is not a reason to stop the others: its
+runner waits until the projection runs again (`dead-letters replay`), then resumes; readiness
+fails meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from acci.errors import DatabaseError, ProjectionHalted
+from acci.health import HealthReport, check_readiness
+from acci.migrations import migrate, runtime_migrations
+from acci.monitoring import MonitoringServer
+from acci.projections import Projection, ProjectionRunner, RunnerSettings, projection_status
+from acci.service import Service
+from acci.settings import Settings
+from acci.store.postgres import PostgresEventStore
+from acci.tracing import configure_tracing
+
+log = logging.getLogger("acci.run")
+
+#: Seconds between looks at a halted projection (is it running again?) and between restarts.
+_RESTART_DELAY = 5.0
+
+
+async def run_service(
+    service: Service, settings: Settings, url: str, *, apply_migrations: bool = False
+) -> int:
+    """Run until SIGTERM/SIGINT; 0 when every runner stopped within the shutdown timeout."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    provider = (
+        configure_tracing(service.name, settings.tracing.exporter) if settings.tracing.enabled else None
+    )
+    monitoring: MonitoringServer | None = None
+    try:
+        if apply_migrations:
+            applied = await migrate(url, runtime_migrations() + list(service.migrations))
+            log.info("%d migration(s) applied", len(applied))
+        conninfo = settings.conninfo(url, application_name=f"{service.name}@{socket.gethostname()}")
+        await check_database(conninfo, settings.database.connect_timeout)
+        async with await PostgresEventStore.open(
+            conninfo,
+            min_size=settings.database.pool_min_size,
+            max_size=settings.database.pool_max_size,
+            connect_timeout=settings.database.connect_timeout,
+            projections=service.projections,
+        ) as store:
+            if settings.monitoring.enabled:
+                monitoring = _monitoring(store, service, settings)
+                monitoring.start(loop)
+            return await _run_projections(store, service.projections, settings, stop)
+    finally:
+        if monitoring is not None:
+            await asyncio.to_thread(monitoring.stop)
+        if provider is not None:
+            provider.shutdown()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def check_database(conninfo: str, within: float) -> None:
+    """Connect once, so that a wrong URL, a server that is down or a missing database is one clear
+    error within `within` seconds, not a pool retrying in the background."""
+    try:
+        async with asyncio.timeout(within):
+            connection = await psycopg.AsyncConnection.connect(conninfo)
+        await connection.close()
+    except (psycopg.Error, TimeoutError) as error:
+        params = conninfo_to_dict(conninfo)
+        where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+        reason = " ".join(str(error).split()) if str(error) else f"no answer within {within}s"
+        end = " " if reason.endswith((".", "?")) else ". "
+        raise DatabaseError(
+            f"cannot connect to PostgreSQL at {where} (database {params.get('dbname') or '?'}, user "
+            f"{params.get('user') or '?'}): {reason}{end}Check ACCI_DATABASE_URL and that the server runs.",
+            sqlstate=getattr(error, "sqlstate", None),
+        ) from None
+
+
+def _monitoring(store: PostgresEventStore, service: Service, settings: Settings) -> MonitoringServer:
+    wanted = runtime_migrations() + list(service.migrations)
+
+    async def readiness() -> HealthReport:
+        return await check_readiness(
+            store,
+            service.projections,
+            wanted,
+            max_lag_seconds=settings.monitoring.max_lag_seconds,
+            max_lag_events=settings.monitoring.max_lag_events,
+        )
+
+    return MonitoringServer(readiness, host=settings.monitoring.host, port=settings.monitoring.port)
+
+
+def runner_settings(settings: Settings) -> RunnerSettings:
+    return RunnerSettings(
+        batch_size=settings.projections.batch_size,
+        poll_interval=settings.projections.poll_interval,
+        max_attempts=settings.projections.max_attempts,
+        on_poison=settings.projections.on_poison,
+    )
+
+
+async def _run_projections(
+    store: PostgresEventStore, projections: Sequence[Projection], settings: Settings, stop: asyncio.Event
+) -> int:
+    live = [p for p in projections if not p.inline]
+    chosen = runner_settings(settings)
+    tasks = [asyncio.create_task(_supervise(store, p, chosen, stop), name=p.name) for p in live]
+    log.info(
+        "running %s (pid %d); SIGTERM or Ctrl-C stops",
+        ", ".join(p.name for p in live) or "nothing",
+        os.getpid(),
+    )
+    await stop.wait()
+    log.info("stopping: finishing the current batches (at most %ss)", settings.shutdown_timeout)
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=settings.shutdown_timeout)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    if pending:
+        names = ", ".join(task.get_name() for task in pending)
+        log.error(
+            "%s did not stop within %ss: cancelled (their open batches were rolled back)",
+            names,
+            settings.shutdown_timeout,
+        )
+        return 1
+    log.info("stopped")
+    return 0
+
+
+async def _supervise(
+    store: PostgresEventStore, projection: Projection, settings: RunnerSettings, stop: asyncio.Event
+) -> None:
+    """Run the projection live until `stop`; after a halt wait until it runs again; after an
+    unexpected error, log it and start again."""
+    while not stop.is_set():
+        try:
+            await ProjectionRunner(store, projection, settings).run(stop)
+        except ProjectionHalted as error:
+            log.error("%s; waiting until it runs again (`dead-letters replay %s`)", error, projection.name)
+            while not stop.is_set() and (await _status(store, projection)) == "halted":
+                await _sleep_or_stop(stop, _RESTART_DELAY)
+        except Exception:
+            log.exception("%s stopped with an unexpected error; starting it again", projection.name)
+            await _sleep_or_stop(stop, _RESTART_DELAY)
+
+
+async def _status(store: PostgresEventStore, projection: Projection) -> str:
+    try:
+        return (await projection_status(store, projection)).status
+    except Exception:  # the database is away: look again later
+        return "halted"
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -1,0 +1,275 @@
+"""A service's settings, from the environment: one typed object with a group per concern.
+
+Every setting is an environment variable `ACCI_<GROUP>__<NAME>` (two underscores between the
+group and the name), for example `ACCI_DATABASE__POOL_MAX_SIZE=20`; the database URL keeps its
+established name, `ACCI_DATABASE_URL`. `load_settings()` reads them once and reports every bad
+value at once, by variable name; `Settings.masked()` is what `python -m <service> config` prints.
+The table of all settings in docs/service-template.md is `settings_table()` (a test keeps it so).
+
+Later groups (the HTTP API, NATS, replicas) join as further fields of `Settings`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from acci.errors import ConfigurationError
+
+ENV_PREFIX = "ACCI_"
+NESTED_DELIMITER = "__"
+_MASK = "**********"
+
+_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
+
+
+def _seconds(value: Any) -> Any:
+    """'250ms', '30s', '2min', '1h' or a number of seconds -> seconds (PostgreSQL's units)."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError("write a duration like 30, 30s, 250ms, 2min or 1h")
+        return float(match[1]) * _UNITS[match[2] or "s"]
+    return value
+
+
+#: Seconds; the environment may also say 250ms, 30s, 2min or 1h.
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Group):
+    """The connection pool, and the server-side timeouts of its sessions (0 turns one off)."""
+
+    pool_min_size: int = Field(default=1, ge=0, description="Connections the pool keeps open.")
+    pool_max_size: int = Field(default=10, ge=1, description="Connections the pool opens at most.")
+    connect_timeout: Duration = Field(
+        default=5.0, description="Seconds to wait for the server before giving up with a clear error."
+    )
+    statement_timeout: Duration = Field(
+        default=60.0, description="A statement running longer is cancelled (PostgreSQL's statement_timeout)."
+    )
+    lock_timeout: Duration = Field(
+        default=10.0,
+        description="Waiting longer for a lock cancels the statement (PostgreSQL's lock_timeout).",
+    )
+    idle_in_transaction_session_timeout: Duration = Field(
+        default=60.0,
+        description="A session idle inside a transaction this long is ended: an open write transaction "
+        "holds back every projection (the global order waits for it).",
+    )
+
+    def session_options(self) -> str:
+        """The timeouts as libpq `options` (milliseconds, as PostgreSQL takes them)."""
+        settings = {
+            "statement_timeout": self.statement_timeout,
+            "lock_timeout": self.lock_timeout,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_session_timeout,
+        }
+        return " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in settings.items())
+
+
+class MonitoringSettings(_Group):
+    """The HTTP endpoints for probes and Prometheus: /livez, /readyz and /metrics."""
+
+    enabled: bool = Field(default=True, description="Serve the endpoints while the service runs.")
+    host: str = Field(
+        default="127.0.0.1",
+        description="The address to bind; 0.0.0.0 in a container (the Dockerfile sets it).",
+    )
+    port: int = Field(
+        default=9108, ge=0, le=65535, description="The port; 0 picks a free one (it is logged)."
+    )
+    max_lag_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Readiness fails while a projection's oldest unhandled event is older.",
+    )
+    max_lag_events: int | None = Field(
+        default=None,
+        ge=0,
+        description="Readiness fails while a projection lags more events (unset: no limit).",
+    )
+
+
+class LogSettings(_Group):
+    """Where log lines go (stderr) and how they look."""
+
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], BeforeValidator(_upper)] = (
+        Field(default="INFO", description="The lowest level written.")
+    )
+    format: Literal["console", "json"] = Field(
+        default="console",
+        description="console: one readable line per record; json: one JSON object per line.",
+    )
+
+
+class ProjectionSettings(_Group):
+    """How the service's projection runners work."""
+
+    batch_size: int = Field(default=500, ge=1, description="Events applied per transaction.")
+    poll_interval: Duration = Field(
+        default=0.5, description="Seconds between polls when no NOTIFY arrives (NOTIFY is only a hint)."
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Tries of a failing event before it becomes a dead letter."
+    )
+    on_poison: Literal["skip", "halt"] = Field(
+        default="skip",
+        description="After the last try: skip parks the event and goes on; halt parks it and stops.",
+    )
+
+
+class TracingSettings(_Group):
+    """OpenTelemetry traces of commands, projection batches and queries (needs acci[otel])."""
+
+    enabled: bool = Field(default=False, description="Record and export traces.")
+    exporter: Literal["otlp", "console"] = Field(
+        default="otlp",
+        description="otlp: to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); console: stderr.",
+    )
+
+
+class Settings(BaseSettings):
+    """Everything a running service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED_DELIMITER,
+        extra="forbid",
+        frozen=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="The PostgreSQL server (13 or newer), postgresql://user:password@host:port/dbname. "
+        "Unset: an embedded PostgreSQL, for development (needs acci[testing]).",
+    )
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    shutdown_timeout: Duration = Field(
+        default=30.0,
+        description="After SIGTERM, seconds to finish the current batches before exiting anyway.",
+    )
+
+    def url(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url is not None else None
+
+    def conninfo(self, url: str, *, application_name: str) -> str:
+        """`url` with the pool's session settings: timeouts and the name `pg_stat_activity` shows."""
+        given = conninfo_to_dict(url)
+        options = " ".join(filter(None, [str(given.get("options") or ""), self.database.session_options()]))
+        return make_conninfo(
+            url,
+            options=options,
+            connect_timeout=max(1, math.ceil(self.database.connect_timeout)),
+            application_name=str(given.get("application_name") or application_name)[:63],
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings by environment variable, with passwords and secrets masked."""
+        shown: dict[str, Any] = {}
+        for env, value in _flatten(self):
+            if isinstance(value, SecretStr):
+                secret = value.get_secret_value()
+                value = mask_url(secret) if env == f"{ENV_PREFIX}DATABASE_URL" else _MASK
+            shown[env] = value
+        return shown
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (and `overrides`); every bad value in one error."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = [
+            _problem(tuple(str(part) for part in e["loc"]), e["type"], e["msg"], e["input"])
+            for e in error.errors()
+        ]
+        raise ConfigurationError(
+            "invalid settings: " + "; ".join(problems) + ". The settings are listed in "
+            "docs/service-template.md (Configuration); `config` prints the effective ones."
+        ) from None
+
+
+def _problem(loc: tuple[str, ...], kind: str, message: str, given: Any) -> str:
+    env = _env_name(loc)
+    if kind == "extra_forbidden":
+        return f"{env} is not a setting"
+    if env == f"{ENV_PREFIX}DATABASE_URL" or not isinstance(given, str | int | float):
+        return f"{env}: {message}"
+    return f"{env}={given!r}: {message}"
+
+
+def mask_url(url: str) -> str:
+    """The URL (or libpq conninfo) with its password replaced by stars."""
+    if "://" in url:
+        url = re.sub(r"([?&]password=)[^&]*", rf"\g<1>{_MASK}", url)
+        return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\g<1>{_MASK}@", url, count=1)
+    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", rf"\g<1>{_MASK}", url)
+
+
+def settings_table() -> str:
+    """Markdown: every setting's variable, default and meaning (docs/service-template.md)."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for env, info in _fields(Settings):
+        default = "unset" if info.default is None else _shown_default(info.default)
+        lines.append(f"| `{env}` | {default} | {info.description} |")
+    return "\n".join(lines)
+
+
+def _shown_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def _fields(model: type[BaseModel], prefix: str = ENV_PREFIX) -> list[tuple[str, FieldInfo]]:
+    found: list[tuple[str, FieldInfo]] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Group):
+            found += _fields(annotation, f"{prefix}{name.upper()}{NESTED_DELIMITER}")
+        else:
+            found.append((f"{prefix}{name.upper()}", info))
+    return found
+
+
+def _flatten(model: BaseModel, prefix: str = ENV_PREFIX) -> list[tuple[str, Any]]:
+    found: list[tuple[str, Any]] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, _Group):
+            found += _flatten(value, f"{prefix}{name.upper()}{NESTED_DELIMITER}")
+        else:
+            found.append((f"{prefix}{name.upper()}", value))
+    return found
+
+
+def _env_name(loc: tuple[str, ...]) -> str:
+    """The environment variable of a validation error's location, e.g. ACCI_DATABASE__POOL_MAX_SIZE."""
+    if not loc:
+        return "settings"
+    head, *rest = loc
+    return ENV_PREFIX + NESTED_DELIMITER.join([head.upper(), *(part.upper() for part in rest)])
+
+
+if __name__ == "__main__":
+    print(settings_table())
