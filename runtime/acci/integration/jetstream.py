@@ -47,9 +47,11 @@ log = logging.getLogger("acci.integration")
 class NatsTransport(Transport):
     """Integration events over NATS JetStream. `await NatsTransport.connect(settings)`."""
 
-    def __init__(self, client: Client, settings: NatsSettings) -> None:
+    def __init__(self, client: Client, settings: NatsSettings, reconnects: list[int] | None = None) -> None:
         self.client = client
         self.settings = settings
+        #: How often the client has reconnected (one counter, shared with the callback).
+        self._reconnects = reconnects if reconnects is not None else [0]
         # The pipeline bound is the relay's window; nats-py's own default (4,000) is no limit here.
         self.js: JetStreamContext = client.jetstream(timeout=settings.publish_timeout)
 
@@ -58,6 +60,7 @@ class NatsTransport(Transport):
         """Connect to `settings.url`. After the first connection the client reconnects by itself,
         for ever; publishes and fetches in between fail with TransportError and are retried."""
         settings = settings or NatsSettings()
+        reconnects = [0]
 
         async def on_error(error: Exception) -> None:
             log.warning("NATS at %s: %s", settings.url, error or type(error).__name__)
@@ -66,6 +69,7 @@ class NatsTransport(Transport):
             log.warning("NATS at %s: disconnected; reconnecting", settings.url)
 
         async def on_reconnect() -> None:
+            reconnects[0] += 1
             log.info("NATS at %s: reconnected", settings.url)
 
         try:
@@ -84,7 +88,7 @@ class NatsTransport(Transport):
                 f"cannot connect to NATS at {settings.url}: {error or type(error).__name__}. Start the "
                 "server (with JetStream: -js) or point ACCI_NATS_URL at it."
             ) from error
-        return cls(client, settings)
+        return cls(client, settings, reconnects)
 
     async def close(self) -> None:
         await self.client.close()
@@ -237,11 +241,18 @@ class _NatsSource(MessageSource):
         self._transport = transport
         self._spec = spec
         self._subscription: JetStreamContext.PullSubscription = subscription
+        self._opened_at = transport._reconnects[0]
 
     async def fetch(self, max_messages: int, max_wait: float) -> list[IncomingMessage]:
+        if self._transport._reconnects[0] != self._opened_at:
+            # A message delivered while the connection dropped is redelivered only after ack_wait,
+            # behind later ones; opening the consumer again brings it first.
+            raise TransportError(
+                f"the connection to NATS was re-established; open the consumer {self._spec.durable} again"
+            )
         try:
             msgs = await self._subscription.fetch(max_messages, timeout=max_wait)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own subclass, or asyncio's own
             return []
         except nats.errors.Error as error:
             raise _transport_error(f"fetching from {self._spec.durable}", error) from error

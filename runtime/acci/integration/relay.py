@@ -203,6 +203,11 @@ class IntegrationRelay:
                 await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.relay.max_retry_delay)
             todo = [message for message, _ in failed]
+            # The stream may be gone (deleted, or lost with memory storage): create it again.
+            try:
+                await self.start()
+            except TransportError as error:
+                log.warning("%s: %s", self.name, error)
 
     # -- loops -------------------------------------------------------------------------------
 
