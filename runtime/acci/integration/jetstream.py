@@ -125,10 +125,11 @@ class NatsTransport(Transport):
             headers[MSG_ID] = message.message_id
             try:
                 # `stream` sets Nats-Expected-Stream: a subject captured by another stream is refused.
+                # No `wait_stall`: with it, each call waits in a task of its own, which lets the
+                # client's flusher send every message alone (a quarter of the throughput, measured);
+                # the window (max_in_flight) stays under nats-py's bound of 4,000 pending.
                 futures.append(
-                    await self.js.publish_async(
-                        message.subject, message.data, wait_stall=ack_within, stream=stream, headers=headers
-                    )
+                    await self.js.publish_async(message.subject, message.data, stream=stream, headers=headers)
                 )
             except (nats.errors.Error, OSError) as error:
                 futures.append(_transport_error(f"publishing {message.subject}", error))

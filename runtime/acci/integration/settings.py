@@ -60,7 +60,7 @@ class RelaySettings(_Settings):
     batch_size: int = Field(default=500, ge=1)
     #: Publishes awaiting their acknowledgement at once. A window never holds two events of the
     #: same stream of origin, so a retried publish cannot overtake one of its own stream.
-    max_in_flight: int = Field(default=500, ge=1)
+    max_in_flight: int = Field(default=500, ge=1, le=4000)
     retry_delay: float = Field(default=0.05, gt=0)
     max_retry_delay: float = Field(default=5.0, gt=0)
     poll_interval: float = Field(default=0.5, gt=0)
