@@ -53,14 +53,19 @@ class AccountOpened(DomainEvent):
     order_id: str
 
 
-class Account(Aggregate[BaseModel]):
+class AccountState(BaseModel):
+    order_id: str
+
+
+class Account(Aggregate[AccountState]):
     aggregate_type: ClassVar[str] = "Account"
-    state_class: ClassVar[type[BaseModel]] = BaseModel
+    state_class: ClassVar[type[BaseModel]] = AccountState
     registry: ClassVar[EventRegistry] = EventRegistry([AccountOpened])
     snapshot_every: ClassVar[int | None] = None
 
-    def evolve(self, state: BaseModel | None, event: DomainEvent) -> BaseModel:
-        return BaseModel()
+    def evolve(self, state: AccountState | None, event: DomainEvent) -> AccountState:
+        assert isinstance(event, AccountOpened)
+        return AccountState(order_id=event.order_id)
 
 
 class OpenAccount(CommandData):
