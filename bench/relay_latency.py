@@ -20,6 +20,7 @@ import statistics
 import sys
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from acci import NewEvent, PostgresEventStore, StreamId
@@ -88,10 +89,10 @@ async def _publish(orders_url: str, billing_url: str, domain: str, rate: float, 
     await asyncio.wait_for(consumer.wait(), 10)
     async with store.pool.connection() as conn:
         cur = await conn.execute('SELECT aggregate_id, "timestamp" FROM acci.events')
-        committed = dict(await cur.fetchall())
+        committed: dict[str, datetime] = dict(await cur.fetchall())
     async with billing.pool.connection() as conn:
         cur = await conn.execute('SELECT aggregate_id, "timestamp" FROM acci.events')
-        effected = dict(await cur.fetchall())
+        effected: dict[str, datetime] = dict(await cur.fetchall())
     first = min(committed.values())
     latencies = sorted(
         (effected[key] - at).total_seconds() * 1000
