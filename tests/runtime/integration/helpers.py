@@ -10,11 +10,20 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from acci import Command, CommandMetadata, PostgresEventStore
+from acci.integration import IntegrationConsumer, IntegrationRelay, IntegrationSettings
 from acci.integration.jetstream import NatsTransport
 from acci.integration.naming import domain_subjects, stream_name_for
 from nats.js import api
 
-from tests.runtime.integration.domains import ConfirmOrder, ConfirmOrderHandler, PlaceOrder, PlaceOrderHandler
+from tests.runtime.integration.domains import (
+    ConfirmOrder,
+    ConfirmOrderHandler,
+    PlaceOrder,
+    PlaceOrderHandler,
+    billing_consumes,
+    order_registry,
+    orders_publisher,
+)
 
 TENANTS = ("acme", "globex.eu")
 
@@ -91,3 +100,15 @@ T = TypeVar("T")
 async def bounded(work: Awaitable[T], seconds: float = 30.0) -> T:
     """`work`, failing the test instead of hanging it when it does not finish in `seconds`."""
     return await asyncio.wait_for(work, seconds)
+
+
+def make_relay(
+    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
+) -> IntegrationRelay:
+    return IntegrationRelay(store, transport, orders_publisher(domain), order_registry, settings)
+
+
+def make_consumer(
+    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
+) -> IntegrationConsumer:
+    return IntegrationConsumer(store, transport, billing_consumes(domain), settings, name=f"billing_{domain}")

@@ -18,15 +18,16 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from acci import PostgresEventStore
-from acci.integration import IntegrationConsumer, IntegrationRelay, IntegrationSettings, relay_status
+from acci.integration import IntegrationSettings, relay_status
 from acci.integration.jetstream import NatsTransport
 
 from tests.runtime.integration.conftest import fast_settings
-from tests.runtime.integration.domains import billing_consumes, order_registry, orders_publisher
 from tests.runtime.integration.helpers import (
     billing_effects,
     bounded,
     eventually,
+    make_consumer,
+    make_relay,
     stream_messages,
     write_orders,
 )
@@ -105,18 +106,6 @@ async def write_while(store: PostgresEventStore, stop: asyncio.Event, prefix: st
     return written
 
 
-def relay_for(
-    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
-) -> IntegrationRelay:
-    return IntegrationRelay(store, transport, orders_publisher(domain), order_registry, settings)
-
-
-def consumer_for(
-    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
-) -> IntegrationConsumer:
-    return IntegrationConsumer(store, transport, billing_consumes(domain), settings, name=f"billing_{domain}")
-
-
 async def assert_exactly_once(
     orders: list[tuple[str, str]],
     postgres_store: PostgresEventStore,
@@ -131,7 +120,7 @@ async def assert_exactly_once(
     assert len(ids) == len(set(ids)) == 2 * len(orders)
     events = await postgres_store.read_all(limit=100_000)
     assert set(ids) == {str(e.id) for e in events}
-    await bounded(consumer_for(billing_store, transport, domain, settings).catch_up(), 60)
+    await bounded(make_consumer(billing_store, transport, domain, settings).catch_up(), 60)
     assert await billing_effects(billing_store) == {o: ["AccountOpened", "AccountConfirmed"] for o in orders}
 
 
@@ -152,7 +141,7 @@ async def test_the_relay_killed_at_any_point_loses_and_duplicates_nothing(
         orders = await bounded(writer)
     assert len(modes) >= 10 and set(modes) == set(RELAY_MODES)
     # A last relay, not killed, publishes what is left.
-    await bounded(relay_for(postgres_store, transport, domain, settings).catch_up(), 60)
+    await bounded(make_relay(postgres_store, transport, domain, settings).catch_up(), 60)
     await assert_exactly_once(orders, postgres_store, billing_store, transport, domain, settings)
 
 
@@ -165,7 +154,7 @@ async def test_the_consumer_killed_at_any_point_takes_every_effect_once(
     billing_database_url: str,
 ) -> None:
     stop = asyncio.Event()
-    relay = relay_for(postgres_store, transport, domain, settings)
+    relay = make_relay(postgres_store, transport, domain, settings)
     await relay.start()
     orders = await write_orders(postgres_store, "c", 20)
     writer = asyncio.create_task(write_while(postgres_store, stop, "w"))
@@ -256,7 +245,7 @@ async def test_the_relay_resumes_without_loss_after_nats_restarts(
     domain: str,
 ) -> None:
     server, transport, settings = own_transport
-    relay = relay_for(postgres_store, transport, domain, settings)
+    relay = make_relay(postgres_store, transport, domain, settings)
     stop = asyncio.Event()
     writer = asyncio.create_task(write_while(postgres_store, stop, "r"))
     relaying = asyncio.create_task(relay.run(stop))

@@ -11,8 +11,6 @@ from decimal import Decimal
 import pytest
 from acci import Command, CommandMetadata, ConfigurationError, PostgresEventStore
 from acci.integration import (
-    IntegrationConsumer,
-    IntegrationRelay,
     IntegrationSettings,
     command_id_for,
     fetch_dead_letters,
@@ -25,33 +23,20 @@ from tests.runtime.integration.conftest import fast_settings
 from tests.runtime.integration.domains import (
     OpenAccount,
     OpenAccountHandler,
-    billing_consumes,
-    order_registry,
-    orders_publisher,
 )
 from tests.runtime.integration.helpers import (
     billing_effects,
     bounded,
     confirm_order,
     eventually,
+    make_consumer,
+    make_relay,
     place_order,
     stream_messages,
     write_orders,
 )
 
 pytestmark = pytest.mark.nats
-
-
-def make_relay(
-    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
-) -> IntegrationRelay:
-    return IntegrationRelay(store, transport, orders_publisher(domain), order_registry, settings)
-
-
-def make_consumer(
-    store: PostgresEventStore, transport: NatsTransport, domain: str, settings: IntegrationSettings
-) -> IntegrationConsumer:
-    return IntegrationConsumer(store, transport, billing_consumes(domain), settings, name=f"billing_{domain}")
 
 
 async def test_relay_publishes_the_log_in_order_with_the_envelope(
