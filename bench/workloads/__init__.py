@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bench.runner import Workload
-from bench.workloads import aggregates, appends, commands, concurrency, projections, reads, search, upcasting
+from bench.workloads import (
+    aggregates,
+    appends,
+    commands,
+    concurrency,
+    projections,
+    reads,
+    relay,
+    search,
+    upcasting,
+)
 
 ALL: list[Workload] = [
     *appends.WORKLOADS[:2],
@@ -16,6 +26,7 @@ ALL: list[Workload] = [
     *projections.WORKLOADS,
     *search.WORKLOADS,
     *upcasting.WORKLOADS,
+    *relay.WORKLOADS,
 ]
 
 
