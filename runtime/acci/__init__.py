@@ -29,9 +29,15 @@ from acci.errors import (
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
-from acci.store import CommandRecord, EventStore, InMemoryEventStore, PostgresEventStore, Snapshot
+from acci.store import (
+    CommandRecord,
+    EventStore,
+    InMemoryEventStore,
+    PostgresEventStore,
+    Snapshot,
+    Subscription,
+)
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
-from acci.subscriptions import Subscription
 
 __version__ = "0.1.0"
 

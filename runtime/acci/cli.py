@@ -26,10 +26,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from acci._progress import ProgressBar
 from acci.database import configured_url, database_url
 from acci.errors import AcciError, ConfigurationError
 from acci.migrations import applied_migrations, migrate, runtime_migrations
-from acci.progress import ProgressBar
 from acci.projections import (
     Projection,
     ProjectionRunner,

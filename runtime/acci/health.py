@@ -11,7 +11,7 @@ from typing import Any
 from acci.errors import AcciError
 from acci.projections.base import Projection
 from acci.projections.operations import projection_status
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore
 
 

@@ -12,10 +12,10 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from acci import metrics
+from acci._gcpause import gc_paused
 from acci.aggregate import Aggregate
 from acci.errors import AcciError
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
-from acci.gcpause import gc_paused
 from acci.store.base import CommandRecord, EventStore
 
 A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
@@ -77,7 +77,7 @@ class Repository(Generic[A]):
                 log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
                 aggregate = self.aggregate_class(tenant_id, aggregate_id)
                 events = await self.store.read_stream(aggregate.stream, to_version=at_version, as_of=as_of)
-        with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci.gcpause
+        with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci._gcpause
             for event in events:
                 aggregate.apply(event)
         return aggregate, loaded.command

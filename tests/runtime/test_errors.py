@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from acci import DatabaseError, NewEvent, PostgresEventStore, StreamId, TransientDatabaseError
 from acci.database import with_database
-from acci.store.pg_errors import translate
+from acci.store._pg_errors import translate
 from acci.testing import _create_database, _drop_database
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from acci.errors import MigrationError
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

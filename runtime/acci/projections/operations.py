@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from acci import metrics
-from acci.projections.base import Projection
-from acci.projections.checkpoints import RUNNING, read_checkpoint, set_status
-from acci.projections.dead_letters import (
+from acci.projections._checkpoints import RUNNING, read_checkpoint, set_status
+from acci.projections._dead_letters import (
     DeadLetter,
     fail_dead_letter,
     fetch_dead_letters,
     resolve_dead_letter,
 )
-from acci.store.pg_errors import database_errors
+from acci.projections.base import Projection
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore, read_event_on
 from acci.streams import Position
 

@@ -17,11 +17,11 @@ import psycopg
 from acci import metrics
 from acci.errors import AcciError, ProjectionFailed, ProjectionHalted, TransientDatabaseError
 from acci.events import RecordedEvent
+from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
+from acci.projections._dead_letters import record_dead_letter
 from acci.projections.base import Connection, Projection, projection_lock_key
-from acci.projections.checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
-from acci.projections.dead_letters import record_dead_letter
 from acci.projections.operations import projection_status
-from acci.store.pg_errors import translate
+from acci.store._pg_errors import translate
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import Position
 

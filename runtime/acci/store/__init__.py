@@ -3,6 +3,7 @@
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
 from acci.store.memory import InMemoryEventStore
 from acci.store.postgres import PostgresEventStore
+from acci.store.subscription import Subscription
 
 __all__ = [
     "CommandRecord",
@@ -10,5 +11,6 @@ __all__ = [
     "InMemoryEventStore",
     "PostgresEventStore",
     "Snapshot",
+    "Subscription",
     "Waiter",
 ]

@@ -10,8 +10,8 @@ from uuid import UUID
 
 from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store.subscription import Subscription
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
-from acci.subscriptions import Subscription
 
 
 @dataclass(frozen=True, slots=True)

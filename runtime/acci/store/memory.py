@@ -14,8 +14,8 @@ from uuid import UUID
 from acci import metrics
 from acci.errors import ConcurrencyError, DuplicateCommandError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store._prepare import append_params, metadata_for
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
-from acci.store.prepare import append_params, metadata_for
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
 
 

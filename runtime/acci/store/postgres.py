@@ -14,12 +14,12 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from acci import metrics
+from acci._gcpause import gc_paused
 from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
-from acci.gcpause import gc_paused
+from acci.store._pg_errors import database_errors, translate
+from acci.store._prepare import append_params, metadata_for
 from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
-from acci.store.pg_errors import database_errors, translate
-from acci.store.prepare import append_params, metadata_for
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
 
 if TYPE_CHECKING:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from acci._gcpause import gc_paused
 from acci.errors import ConfigurationError
 from acci.events import EventMetadata, NewEvent
-from acci.gcpause import gc_paused
 from acci.streams import ExpectedVersion, StreamId
 
 
@@ -48,7 +48,7 @@ def append_params(
         )
     """Validate an append and build the parameters of acci.append_events, plus each event's
     (type, schema version, JSON text)."""
-    with gc_paused(len(events)):  # many new strings and tuples at once; see acci.gcpause
+    with gc_paused(len(events)):  # many new strings and tuples at once; see acci._gcpause
         types = [(*event.resolved_type(), event.data_json()) for event in events]
     for event_type, _, _ in types:
         if not event_type:
