@@ -1,7 +1,8 @@
 """The errors ACCI raises: one tree under `AcciError`.
 
 Every message says what failed, for which stream or command, and what to do about it. psycopg's
-errors are translated into this tree at a single boundary, `translate_database_error`, by SQLSTATE.
+errors are translated into this tree at a single boundary, `acci.store._pg_errors.translate`, by
+SQLSTATE.
 """
 
 from __future__ import annotations

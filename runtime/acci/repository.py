@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -14,11 +14,11 @@ from pydantic import ValidationError
 from acci import metrics
 from acci._gcpause import gc_paused
 from acci.aggregate import Aggregate
-from acci.errors import AcciError
+from acci.errors import AcciError, AggregateNotFound
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
-from acci.store.base import CommandRecord, EventStore
+from acci.store.base import CommandRecord, EventStore, Snapshot
 
-A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
+A = TypeVar("A", bound=Aggregate[Any])
 
 log = logging.getLogger("acci.repository")
 
@@ -71,7 +71,8 @@ class Repository(Generic[A]):
         events = loaded.events
         if loaded.snapshot is not None:
             try:
-                aggregate.restore(loaded.snapshot)
+                snapshot = loaded.snapshot
+                aggregate.restore(snapshot.version, snapshot.state_json, snapshot.event_timestamp)
             except ValidationError:
                 # The hash matched but the data does not fit: treat it as stale, never misread it.
                 log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
@@ -111,9 +112,18 @@ class Repository(Generic[A]):
             await self._snapshot(aggregate)
         return recorded
 
+    def snapshot(self, aggregate: A) -> Snapshot:
+        """A snapshot of the aggregate's current state, tagged with its state schema's hash."""
+        state, last_event = aggregate.state, aggregate.last_event_at
+        if state is None or last_event is None:
+            raise AggregateNotFound(aggregate.stream)
+        return Snapshot(
+            aggregate.stream, aggregate.version, state.model_dump_json(), aggregate.schema_hash(), last_event
+        )
+
     async def save_snapshot(self, aggregate: A) -> None:
         """Save a snapshot of the aggregate now."""
-        snapshot = aggregate.snapshot()
+        snapshot = self.snapshot(aggregate)
         await self.store.save_snapshot(snapshot)
         metrics.SNAPSHOT_SIZE.labels(aggregate.aggregate_type).observe(len(snapshot.state_json))
 

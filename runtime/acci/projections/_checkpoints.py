@@ -22,22 +22,22 @@ class Checkpoint:
 
 
 async def read_checkpoint(conn: Connection, name: str) -> Checkpoint:
-    """The checkpoint row, created at the start of the log if there is none."""
-    await conn.execute(
-        "INSERT INTO acci.checkpoints (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [name], prepare=True
-    )
-    cur = await conn.execute(
-        """
-        SELECT transaction_id::text::bigint, global_position, status, updated_at
-          FROM acci.checkpoints WHERE name = %s
-        """,
-        [name],
-        prepare=True,
-    )
-    row = await cur.fetchone()
-    assert row is not None  # inserted above
-    xid, position, status, updated_at = row
+    """The checkpoint row, created at the start of the log if there is none (one statement: the
+    inserted row, or else the existing one)."""
+    cur = await conn.execute(_READ_CHECKPOINT, {"name": name}, prepare=True)
+    ((xid, position, status, updated_at),) = await cur.fetchall()
     return Checkpoint(name, Position(xid, position), status, updated_at)
+
+
+_READ_CHECKPOINT = """
+WITH created AS (
+    INSERT INTO acci.checkpoints (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING
+    RETURNING transaction_id, global_position, status, updated_at)
+SELECT transaction_id::text::bigint, global_position, status, updated_at FROM created
+UNION ALL
+SELECT transaction_id::text::bigint, global_position, status, updated_at
+  FROM acci.checkpoints WHERE name = %(name)s AND NOT EXISTS (SELECT FROM created)
+"""
 
 
 async def advance_checkpoint(conn: Connection, name: str, expected: Position, new: Position) -> bool:

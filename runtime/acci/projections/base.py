@@ -105,6 +105,11 @@ class Projection(ABC):
             if query is not None:
                 await cursor.executemany(query, rows)
 
+    async def apply_inline(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Apply appended events to the live table inside the append's transaction (for a
+        PostgresEventStore opened with this projection, when `inline` is set)."""
+        await self.apply_batch(conn, self.table_identifier(), events)
+
     def query(self, template: sql.SQL, table: sql.Identifier) -> sql.Composed:
         """`template` with the table filled in, built once per table (the same object each time,
         which is how apply_batch recognises runs of one statement)."""

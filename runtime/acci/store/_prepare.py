@@ -41,13 +41,13 @@ def append_params(
     command_id: UUID | None,
     command_type: str,
 ) -> tuple[list[Any], list[tuple[str, int, str]]]:
+    """Validate an append and build the parameters of acci.append_events, plus each event's
+    (type, schema version, JSON text)."""
     if expected_version is not None and expected_version < 0:
         raise ConfigurationError(
             f"expected_version {expected_version} for {stream} is not valid: use NO_STREAM (0), "
             "ANY (None), or the version the stream must be at."
         )
-    """Validate an append and build the parameters of acci.append_events, plus each event's
-    (type, schema version, JSON text)."""
     with gc_paused(len(events)):  # many new strings and tuples at once; see acci._gcpause
         types = [(*event.resolved_type(), event.data_json()) for event in events]
     for event_type, _, _ in types:

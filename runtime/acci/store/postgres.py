@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 from uuid import UUID
 
 import psycopg
@@ -19,11 +19,8 @@ from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.store._pg_errors import database_errors, translate
 from acci.store._prepare import append_params, metadata_for
-from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
+from acci.store.base import CommandRecord, EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
-
-if TYPE_CHECKING:
-    from acci.projections.base import Projection
 
 # The columns every read returns, in the order _to_event expects them.
 _EVENT_COLUMNS = """
@@ -70,11 +67,6 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
         " LIMIT %(limit)s"
     )
 
-
-_FIND_COMMAND = """
-SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
-  FROM acci.commands WHERE tenant_id = %s AND command_id = %s
-"""
 
 # Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
 # data): the command record, the newest usable snapshot (its state on the first row only), and
@@ -148,7 +140,7 @@ class PostgresEventStore(EventStore):
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]],
         *,
         notify: bool = True,
-        projections: Sequence[Projection] = (),
+        projections: Sequence[InlineProjection] = (),
     ):
         self.pool = pool
         self.notify = notify
@@ -165,7 +157,7 @@ class PostgresEventStore(EventStore):
         min_size: int = 1,
         max_size: int = 10,
         notify: bool = True,
-        projections: Sequence[Projection] = (),
+        projections: Sequence[InlineProjection] = (),
         connect_timeout: float = 30.0,
     ) -> Self:
         """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
@@ -227,7 +219,7 @@ class PostgresEventStore(EventStore):
                     recorded = _recorded(stream, meta, events, types, rows)
                     for projection in inline:
                         mine = [e for e in recorded if e.event_type in projection.event_types]
-                        await projection.apply_batch(conn, projection.table_identifier(), mine)
+                        await projection.apply_inline(conn, mine)
                 metrics.record_appended(recorded)
                 return recorded
         except psycopg.Error as error:
@@ -424,9 +416,7 @@ async def _copy_events(
         "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s)",
         [tenant, aggregate_type, aggregate_id, expected, len(events), command_id, command_type],
     )
-    claimed = await cur.fetchone()
-    assert claimed is not None
-    base = int(claimed[0])
+    ((base,),) = await cur.fetchall()  # a function call returns one row
     async with conn.cursor() as cursor:
         async with cursor.copy(_COPY_EVENTS) as copy:
             for offset, (event, (event_type, schema_version, data_json)) in enumerate(
