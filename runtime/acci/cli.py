@@ -26,6 +26,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
+
 from acci._progress import ProgressBar
 from acci.database import configured_url, database_url
 from acci.errors import AcciError, ConfigurationError
@@ -41,6 +43,7 @@ from acci.projections import (
     replay_dead_letters,
 )
 from acci.service import Service, load_service
+from acci.store._pg_errors import translate
 from acci.store.postgres import PostgresEventStore
 from acci.upgrade import count_outdated, upgrade_events
 
@@ -94,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_dispatch(args, url, service))
     except AcciError as error:
         print(f"acci: error: {error}", file=sys.stderr)
+        return 1
+    except psycopg.Error as error:  # a path that did not translate its own: still one line
+        print(f"acci: error: {translate(error, f'acci {args.command}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -156,7 +162,7 @@ async def _projections(args: argparse.Namespace, store: PostgresEventStore, serv
         await _print_status(store, service.projections)
         return 0
     if args.action == "run":
-        return await _run(store, _pick(service, args.names))
+        return await _run(store, _pick(service, args.names), service)
     if args.action == "rebuild":
         chosen = list(service.projections) if args.all else _pick(service, args.names, required=True)
         for projection in chosen:
@@ -216,14 +222,16 @@ async def _print_status(store: PostgresEventStore, projections: Sequence[Project
         )
 
 
-async def _run(store: PostgresEventStore, projections: Sequence[Projection]) -> int:
+async def _run(store: PostgresEventStore, projections: Sequence[Projection], service: Service) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     live = [p for p in projections if not p.inline]
     print(f"running {', '.join(p.name for p in live) or 'nothing'}; Ctrl-C stops", file=sys.stderr)
-    await asyncio.gather(*(ProjectionRunner(store, p).run(stop) for p in live))
+    # The service's migrations name the one to run when a read model's table is missing.
+    runners = [ProjectionRunner(store, p, migrations=service.migrations) for p in live]
+    await asyncio.gather(*(runner.run(stop) for runner in runners))
     return 0
 
 

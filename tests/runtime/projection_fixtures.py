@@ -40,6 +40,51 @@ class CountingProjection(Projection):
         )
 
 
+HISTORY_TABLE = """
+CREATE TABLE IF NOT EXISTS public.history (
+    stream text PRIMARY KEY,
+    last   integer NOT NULL,
+    seen   text    NOT NULL
+)
+"""
+
+
+class HistoryProjection(Projection):
+    """An update-style read model: per stream, the last `n` and every `n` in the order applied.
+    The handler fails on the numbers in `poisoned`."""
+
+    name: ClassVar[str] = "history"
+    event_types: ClassVar[Sequence[str]] = ("Counted",)
+    poisoned: ClassVar[set[int]] = set()
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        n = event.data["n"]
+        if n in self.poisoned:
+            raise ValueError(f"cannot project {n}")
+        await conn.execute(
+            sql.SQL(
+                "INSERT INTO {} AS h (stream, last, seen) VALUES (%s, %s, %s::text) ON CONFLICT (stream) "
+                "DO UPDATE SET last = EXCLUDED.last, seen = h.seen || ',' || EXCLUDED.seen"
+            ).format(table),
+            [event.aggregate_id, n, n],
+        )
+
+
+class PoisonedCounting(CountingProjection):
+    """CountingProjection, failing on the numbers in `poisoned`."""
+
+    poisoned: ClassVar[set[int]] = set()
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        if event.data["n"] in self.poisoned:
+            raise ValueError(f"cannot count {event.data['n']}")
+        await super().apply(conn, table, event)
+
+
 class FlakyUserProjection(UserProjection):
     """user_view, with a handler that fails on users named POISON until `fixed` is set."""
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from acci._gcpause import gc_paused
-from acci.errors import ConfigurationError
+from acci.errors import ConfigurationError, shown
 from acci.events import EventMetadata, NewEvent
 from acci.streams import ExpectedVersion, StreamId
 
@@ -19,8 +19,8 @@ def metadata_for(stream: StreamId, metadata: EventMetadata | None) -> EventMetad
         return EventMetadata(tenant_id=stream.tenant_id)
     if metadata.tenant_id and metadata.tenant_id != stream.tenant_id:
         raise ConfigurationError(
-            f"metadata names tenant {metadata.tenant_id!r} but the stream {stream} belongs to "
-            f"{stream.tenant_id!r}; events can only be appended to a stream of their own tenant."
+            f"metadata names tenant {shown(metadata.tenant_id)} but the stream {stream} belongs to "
+            f"{shown(stream.tenant_id)}; events can only be appended to a stream of their own tenant."
         )
     if metadata.tenant_id:
         return metadata

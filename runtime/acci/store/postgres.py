@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -15,8 +17,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from acci import metrics
 from acci._gcpause import gc_paused
-from acci.errors import ConcurrencyError
+from acci.errors import AcciError, ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store._connect import CONNECT_TIMEOUT, ConnectionPool, connect
 from acci.store._pg_errors import database_errors, translate
 from acci.store._prepare import append_params, metadata_for
 from acci.store.base import CommandRecord, EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
@@ -126,6 +129,8 @@ _MAX_VERSION = 2**62
 
 _NOTIFY_CHANNEL = "acci_events"
 
+log = logging.getLogger("acci.store")
+
 
 class PostgresEventStore(EventStore):
     """The event store on PostgreSQL, in the `acci` schema that acci.migrations creates.
@@ -158,12 +163,20 @@ class PostgresEventStore(EventStore):
         max_size: int = 10,
         notify: bool = True,
         projections: Sequence[InlineProjection] = (),
-        connect_timeout: float = 30.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        pool_timeout: float = 30.0,
     ) -> Self:
-        """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
-        )
+        """Connect a pool of `min_size` to `max_size` connections.
+
+        A server that cannot be reached, or a database or role that does not exist, fails at once
+        ("cannot connect to HOST:PORT: REASON"; an unanswered attempt after `connect_timeout`
+        seconds). Later, a caller waits at most `pool_timeout` seconds for a free connection.
+        """
+        # One attempt of our own first: the pool would retry for its whole timeout, logging a
+        # warning per try, and then only say that it timed out.
+        probe = await connect(conninfo, seconds=connect_timeout)
+        await probe.close()
+        pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, timeout=pool_timeout)
         with database_errors("connecting to the event store"):
             try:
                 await pool.open(wait=True, timeout=connect_timeout)
@@ -381,25 +394,51 @@ class PostgresEventStore(EventStore):
         )
 
     async def waiter(self) -> Waiter:
-        with database_errors("listening for new events"):
-            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-            await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
-        return _NotifyWaiter(conn)
+        waiter = _NotifyWaiter(self.conninfo)
+        await waiter.listen()
+        return waiter
 
 
 class _NotifyWaiter(Waiter):
-    """Waits on a LISTEN connection of its own (a pooled one would lose notifications)."""
+    """Waits on a LISTEN connection of its own (a pooled one would lose notifications).
 
-    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+    A lost connection (a server restart, `pg_terminate_backend`, a network cut) is not an error:
+    notifications are only hints, so the waiter sleeps out the wait instead (the subscriber polls)
+    and listens again on a new connection at the next wait.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.AsyncConnection[TupleRow] | None = None
+
+    async def listen(self) -> psycopg.AsyncConnection[TupleRow]:
+        """Connect and LISTEN; a failure to connect is the caller's (translated) error."""
+        conn = await connect(self._conninfo)
+        with database_errors("listening for new events"):
+            await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
         self._conn = conn
+        return conn
 
     async def wait(self, max_seconds: float) -> None:
-        with database_errors("waiting for new events"):
-            async for _ in self._conn.notifies(timeout=max_seconds, stop_after=1):
+        conn = self._conn
+        if conn is None:
+            try:
+                conn = await self.listen()
+            except AcciError as error:
+                log.warning("cannot listen for new events (%s); polling every %.2f s", error, max_seconds)
+                await asyncio.sleep(max_seconds)
+                return
+        try:
+            async for _ in conn.notifies(timeout=max_seconds, stop_after=1):
                 pass
+        except psycopg.OperationalError as error:
+            log.warning("lost the connection that listens for new events (%s); listening again", error)
+            await self.close()
 
     async def close(self) -> None:
-        await self._conn.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 async def _copy_events(
