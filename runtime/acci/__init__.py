@@ -1,6 +1,8 @@
 """ACCI: schema-driven Event Sourcing and CQRS on PostgreSQL. This is the runtime that generated
 code and services import."""
 
+import importlib.metadata as _metadata
+
 from acci.aggregate import Aggregate
 from acci.commands import (
     Command,
@@ -43,7 +45,11 @@ from acci.store import (
 )
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
 
-__version__ = "0.1.0"
+# The one place the version is written is pyproject.toml; the installed metadata carries it.
+try:
+    __version__ = _metadata.version("acci")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 # Listed for the docs and for mypy's no_implicit_reexport.
 __all__ = [
