@@ -266,6 +266,7 @@ async def test_status_shows_lag_in_events_and_seconds(store: PostgresEventStore)
     assert status.lag_seconds > 0.04
 
 
+@pytest.mark.slow
 async def test_a_runner_killed_at_random_points_applies_every_event_once(
     store: PostgresEventStore, acci_database_url: str
 ) -> None:

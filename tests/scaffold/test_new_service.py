@@ -15,6 +15,7 @@ from acci_gen.scaffold import ScaffoldError, new_service, template_mirror, templ
 from tests.scaffold.helpers import ROOT, copy_template, env, git, run
 
 
+@pytest.mark.slow
 def test_new_generate_test(tmp_path: Path, template_home: Path, acci_database_url: str) -> None:
     service = new_service(
         tmp_path / "shop", data={"project_name": "shop-svc"}, generate=False, git_init=False
@@ -89,6 +90,7 @@ def test_new_service_is_committed_and_generated(tmp_path: Path) -> None:
     assert "Create svc from the ACCI service template" in git(service, "log", "--format=%s")
 
 
+@pytest.mark.slow
 def test_new_service_type_checks(tmp_path: Path) -> None:
     service = new_service(tmp_path / "typed", data={"project_name": "typed", "python_version": "3.12"})
     assert 'python_version = "3.12"' in (service / "pyproject.toml").read_text()

@@ -14,6 +14,9 @@ from acci_gen.scaffold_cli import register
 
 from tests.scaffold.helpers import commit, copy_template, git
 
+# Every case scaffolds a service with copier and git: seconds each.
+pytestmark = pytest.mark.slow
+
 README = Path("templates/service/README.md.jinja")
 
 
