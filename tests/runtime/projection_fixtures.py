@@ -22,6 +22,20 @@ CREATE TABLE IF NOT EXISTS public.applied (
 """
 
 
+async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
+    async with store.pool.connection() as conn:
+        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
+
+
+async def until(store: PostgresEventStore, query: str, expected: object, seconds: float = 20) -> None:
+    """Wait until the first column of the query's first row is `expected` (at most `seconds`)."""
+    for _ in range(int(seconds / 0.05)):
+        if (await rows(store, query))[0][0] == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{query} never gave {expected!r}: {await rows(store, query)}")
+
+
 class CountingProjection(Projection):
     """Counts how often each event was applied: exactly-once means every count is 1."""
 

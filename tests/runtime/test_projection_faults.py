@@ -30,6 +30,8 @@ from tests.runtime.projection_fixtures import (
     CountingProjection,
     HistoryProjection,
     PoisonedCounting,
+    rows,
+    until,
 )
 
 ONCE = RunnerSettings(max_attempts=1, retry_delay=0.01)
@@ -50,23 +52,10 @@ def no_poison() -> None:
     PoisonedCounting.poisoned = set()
 
 
-async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
-    async with store.pool.connection() as conn:
-        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
-
-
 async def count(store: PostgresEventStore, stream: str, *numbers: int) -> None:
     """One append per number, to `stream`."""
     for n in numbers:
         await store.append(StreamId("t", "Counter", stream), [NewEvent({"n": n}, event_type="Counted")])
-
-
-async def until(store: PostgresEventStore, query: str, expected: object, seconds: float = 20) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if (await rows(store, query))[0][0] == expected:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{query} never gave {expected!r}: {await rows(store, query)}")
 
 
 # -- dead letters: order and exactly once ------------------------------------------------------
