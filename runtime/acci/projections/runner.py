@@ -349,6 +349,7 @@ class ProjectionRunner:
                 leader = await self._become_active(stop)
                 if leader is None:
                     return
+                backoff.reset()
                 try:
                     log.info("%s: active", self.projection.name)
                     waiter = await self.store.waiter()
