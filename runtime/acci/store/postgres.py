@@ -414,8 +414,12 @@ class _NotifyWaiter(Waiter):
     async def listen(self) -> psycopg.AsyncConnection[TupleRow]:
         """Connect and LISTEN; a failure to connect is the caller's (translated) error."""
         conn = await connect(self._conninfo)
-        with database_errors("listening for new events"):
-            await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
+        try:
+            with database_errors("listening for new events"):
+                await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
+        except BaseException:
+            await conn.close()
+            raise
         self._conn = conn
         return conn
 
