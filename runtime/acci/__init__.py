@@ -1,6 +1,8 @@
 """ACCI: schema-driven Event Sourcing and CQRS on PostgreSQL. This is the runtime that generated
 code and services import."""
 
+import importlib.metadata as _metadata
+
 from acci.aggregate import Aggregate
 from acci.commands import (
     Command,
@@ -20,20 +22,34 @@ from acci.errors import (
     ConfigurationError,
     DatabaseError,
     DuplicateCommandError,
+    DuplicateEventError,
     EventDecodeError,
     InvalidQuery,
     MigrationError,
+    ProjectionBusy,
+    ProjectionFailed,
+    ProjectionHalted,
     TransientDatabaseError,
     UnknownEventType,
 )
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
-from acci.store import CommandRecord, EventStore, InMemoryEventStore, PostgresEventStore, Snapshot
+from acci.store import (
+    CommandRecord,
+    EventStore,
+    InMemoryEventStore,
+    PostgresEventStore,
+    Snapshot,
+    Subscription,
+)
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
-from acci.subscriptions import Subscription
 
-__version__ = "0.1.0"
+# The one place the version is written is pyproject.toml; the installed metadata carries it.
+try:
+    __version__ = _metadata.version("acci")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 # Listed for the docs and for mypy's no_implicit_reexport.
 __all__ = [
@@ -57,6 +73,7 @@ __all__ = [
     "DatabaseError",
     "DomainEvent",
     "DuplicateCommandError",
+    "DuplicateEventError",
     "EventDecodeError",
     "EventMetadata",
     "EventRegistry",
@@ -69,6 +86,9 @@ __all__ = [
     "Position",
     "PostgresEventStore",
     "Precondition",
+    "ProjectionBusy",
+    "ProjectionFailed",
+    "ProjectionHalted",
     "RecordedEvent",
     "Repository",
     "Snapshot",

@@ -1,4 +1,7 @@
-"""Aggregates: state rebuilt by applying events in order, and their snapshots."""
+"""Aggregates: state rebuilt by applying events in order.
+
+The domain model knows nothing of storage: a snapshot is the state as JSON plus the schema hash,
+and acci.repository is what stores and loads it."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from pydantic import BaseModel
 
 from acci.events import DomainEvent, RecordedEvent
 from acci.registry import EventRegistry
-from acci.store.base import Snapshot
 from acci.streams import StreamId
 
 StateT = TypeVar("StateT", bound=BaseModel)
@@ -82,15 +84,8 @@ class Aggregate(ABC, Generic[StateT]):
             cls._schema_hash = hashlib.sha256(f"{cls.aggregate_type}:{schema}".encode()).hexdigest()[:32]
         return cast(str, cls.__dict__["_schema_hash"])
 
-    def snapshot(self) -> Snapshot:
-        if self.state is None or self.last_event_at is None:
-            raise ValueError(f"{self.stream} has no state to snapshot yet.")
-        return Snapshot(
-            self.stream, self.version, self.state.model_dump_json(), self.schema_hash(), self.last_event_at
-        )
-
-    def restore(self, snapshot: Snapshot) -> None:
+    def restore(self, version: int, state_json: str, last_event_at: datetime) -> None:
         """Take the state from a snapshot (the caller has checked its schema hash)."""
-        self.state = cast(StateT, self.state_class.model_validate_json(snapshot.state_json))
-        self.version = snapshot.version
-        self.last_event_at = snapshot.event_timestamp
+        self.state = cast(StateT, self.state_class.model_validate_json(state_json))
+        self.version = version
+        self.last_event_at = last_event_at

@@ -36,11 +36,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+
+from acci._progress import ProgressBar
 from acci.database import configured_url, database_url, embedded_postgres
 from acci.errors import AcciError, ConfigurationError
 from acci.logs import configure_logging
 from acci.migrations import applied_migrations, migrate, runtime_migrations
-from acci.progress import ProgressBar
 from acci.projections import (
     Projection,
     ProjectionRunner,
@@ -56,6 +58,7 @@ from acci.projections.operations import active_runner
 from acci.run import check_database, run_service, runner_settings
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
+from acci.store._pg_errors import translate
 from acci.store.postgres import PostgresEventStore
 from acci.upgrade import count_outdated, upgrade_events
 
@@ -130,6 +133,10 @@ def main(argv: Sequence[str] | None = None, *, service: Service | None = None, p
         # One line, whatever the driver's message looked like.
         print(f"{prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_FAILED
+    except psycopg.Error as error:  # a path that did not translate its own: still one line
+        message = translate(error, f"{prog} {getattr(args, 'command', '')}".strip())
+        print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 
@@ -236,7 +243,7 @@ async def _projections(
         await _print_status(store, service.projections)
         return EXIT_OK
     if args.action == "run":
-        return await _run(store, _pick(service, args.names), runner_settings(settings))
+        return await _run(store, _pick(service, args.names), runner_settings(settings), service)
     if args.action == "rebuild":
         chosen = list(service.projections) if args.all else _pick(service, args.names, required=True)
         for projection in chosen:
@@ -303,14 +310,18 @@ async def _print_status(store: PostgresEventStore, projections: Sequence[Project
         )
 
 
-async def _run(store: PostgresEventStore, projections: Sequence[Projection], chosen: RunnerSettings) -> int:
+async def _run(
+    store: PostgresEventStore, projections: Sequence[Projection], chosen: RunnerSettings, service: Service
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     live = [p for p in projections if not p.inline]
     print(f"running {', '.join(p.name for p in live) or 'nothing'}; Ctrl-C stops", file=sys.stderr)
-    await asyncio.gather(*(ProjectionRunner(store, p, chosen).run(stop) for p in live))
+    # The service's migrations name the one to run when a read model's table is missing.
+    runners = [ProjectionRunner(store, p, chosen, migrations=service.migrations) for p in live]
+    await asyncio.gather(*(runner.run(stop) for runner in runners))
     return EXIT_OK
 
 

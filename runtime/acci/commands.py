@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,7 +49,7 @@ class CommandMetadata:
 
 
 C = TypeVar("C", bound=CommandData)
-A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
+A = TypeVar("A", bound=Aggregate[Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ class CommandHandler(ABC, Generic[C, A]):
     and the command id as their causation id.
     """
 
-    aggregate_class: ClassVar[type[Aggregate]]  # type: ignore[type-arg]
+    aggregate_class: ClassVar[type[Aggregate[Any]]]
     precondition: ClassVar[Precondition] = Precondition.NONE
     #: How often to reload and decide again after a ConcurrencyError. Only for commands whose
     #: decision is safe to repeat against newer state.
@@ -98,7 +98,7 @@ class CommandHandler(ABC, Generic[C, A]):
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self.repository: Repository[A] = Repository(store, self.aggregate_class)  # type: ignore[arg-type]
+        self.repository: Repository[A] = Repository(store, cast(type[A], self.aggregate_class))
 
     @abstractmethod
     def aggregate_id(self, command: Command[C]) -> str:

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from acci.errors import ConfigurationError
+from acci.store._pg_errors import connection_failure
 
 #: The environment variable that names the PostgreSQL server to use (13 or newer).
 DATABASE_URL_ENV = "ACCI_DATABASE_URL"
@@ -74,9 +75,10 @@ def check_server(url: str) -> int:
         with psycopg.connect(url, connect_timeout=10) as conn:
             version = conn.info.server_version
     except psycopg.OperationalError as error:
+        failed = connection_failure(error, url)
         raise ConfigurationError(
-            f"cannot connect to PostgreSQL at {_redacted(url)}: {error}. Check {DATABASE_URL_ENV} "
-            "and that the server is running, or unset it to use the embedded server."
+            f"{failed or f'cannot connect to PostgreSQL at {_redacted(url)}: {error}.'} "
+            f"({DATABASE_URL_ENV}={_redacted(url)}; unset it to use an embedded server.)"
         ) from error
     if version < MIN_SERVER_VERSION:
         raise ConfigurationError(

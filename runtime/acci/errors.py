@@ -1,20 +1,54 @@
 """The errors ACCI raises: one tree under `AcciError`.
 
 Every message says what failed, for which stream or command, and what to do about it. psycopg's
-errors are translated into this tree at a single boundary, `translate_database_error`, by SQLSTATE.
+errors are translated into this tree at a single boundary, `acci.store._pg_errors.translate`, by
+SQLSTATE.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
 if TYPE_CHECKING:
     from acci.streams import StreamId
 
+#: Identifiers come from callers and can be of any length (a 1 MB aggregate id made a message of
+#: a million characters): messages show this many characters of one, then say how long it was.
+SHOWN_CHARACTERS = 80
+
+
+def shown(value: object) -> str:
+    """`value` quoted for a message, cut to SHOWN_CHARACTERS characters."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return repr(text)
+    return f"{text[:SHOWN_CHARACTERS]!r}... ({len(text):,} characters)"
+
 
 class AcciError(Exception):
-    """The root of every error ACCI raises on purpose."""
+    """The root of every error ACCI raises on purpose.
+
+    Errors survive pickling (process pools, pytest-xdist, task queues): like psycopg's errors they
+    define `__reduce__`, which rebuilds one from the arguments it was made with, because the
+    constructors take structured values (a stream, versions), not the message.
+    """
+
+    _arguments: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        error = super().__new__(cls, *args)
+        error._arguments = (args, kwargs)
+        return error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        args, kwargs = self._arguments
+        state = {name: value for name, value in self.__dict__.items() if name != "_arguments"}
+        return (_rebuild, (type(self), args, kwargs), state)
+
+
+def _rebuild(cls: type[AcciError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> AcciError:
+    return cls(*args, **kwargs)
 
 
 class ConfigurationError(AcciError):
@@ -50,7 +84,9 @@ class ConcurrencyError(AcciError):
 
     def __init__(self, stream: StreamId, expected: int | None, actual: int) -> None:
         wanted = "no stream" if expected == 0 else f"version {expected}"
-        found = "no stream" if actual == 0 else f"version {actual}"
+        # actual < 0: the version row agreed, but another writer (one that bypassed the append
+        # function) had stored an event at the same version.
+        found = "no stream" if actual == 0 else f"version {actual}" if actual > 0 else "another event there"
         super().__init__(
             f"concurrency conflict on stream {stream}: expected {wanted}, found {found}; "
             "nothing was written. Reload the aggregate and decide again."
@@ -65,11 +101,28 @@ class DuplicateCommandError(AcciError):
 
     def __init__(self, tenant_id: str, command_id: UUID) -> None:
         super().__init__(
-            f"command {command_id} of tenant {tenant_id!r} was already handled; nothing was written. "
+            f"command {command_id} of tenant {shown(tenant_id)} was already handled; nothing was written. "
             "Look up its first result instead of sending it again."
         )
         self.tenant_id = tenant_id
         self.command_id = command_id
+
+
+class DuplicateEventError(AcciError):
+    """An appended event has an id that is already stored (event ids are unique in the whole store).
+
+    Nothing was written. Unlike a ConcurrencyError, deciding again does not help.
+    """
+
+    def __init__(self, stream: StreamId, event_id: UUID | None) -> None:
+        which = f"event id {event_id}" if event_id is not None else "an event id"
+        super().__init__(
+            f"{which} appended to {stream} is already stored; nothing was written. Give each new "
+            "event a new id (NewEvent does), and send a command again under its first command id, "
+            "which returns the first result instead of appending twice."
+        )
+        self.stream = stream
+        self.event_id = event_id
 
 
 class AggregateNotFound(AcciError):
@@ -126,7 +179,7 @@ class UnknownEventType(AcciError):
     def __init__(self, event_type: str, schema_version: int, known: list[str]) -> None:
         hint = f" Known types: {', '.join(sorted(known))}." if known else ""
         super().__init__(
-            f"no event class is registered for {event_type!r} at schema version {schema_version}; "
+            f"no event class is registered for {shown(event_type)} at schema version {schema_version}; "
             f"register it (and an upcaster for older versions) in the EventRegistry.{hint}"
         )
         self.event_type = event_type
@@ -153,10 +206,26 @@ class ProjectionHalted(AcciError):
 
     def __init__(self, projection: str, detail: str = "") -> None:
         super().__init__(
-            f"projection {projection!r} is halted{': ' + detail if detail else ''}. Fix its handler, then "
-            "replay its dead letters to resume it."
+            f"projection {shown(projection)} is halted{': ' + detail if detail else ''}. Fix its "
+            "handler, then replay its dead letters to resume it."
         )
         self.projection = projection
+
+
+class ProjectionBusy(AcciError):
+    """Another runner held a projection's lock the whole time this one waited: nothing was applied,
+    and whether the projection is caught up is unknown."""
+
+    def __init__(self, projection: str, waited: float, holder: str = "") -> None:
+        by = f" ({holder})" if holder else ""
+        super().__init__(
+            f"projection {shown(projection)} is being run by another runner{by}: it held the "
+            f"projection's lock for all of {waited:g} s, so this call applied nothing. Leave the work to "
+            "that runner (`acci projections status` shows the lag), or stop it and run again."
+        )
+        self.projection = projection
+        self.waited = waited
+        self.holder = holder
 
 
 class ProjectionFailed(AcciError):
@@ -164,7 +233,7 @@ class ProjectionFailed(AcciError):
 
     def __init__(self, projection: str, event: str, problem: str) -> None:
         super().__init__(
-            f"projection {projection!r} failed on {event}: {problem}. Nothing of this run was kept; "
+            f"projection {shown(projection)} failed on {event}: {problem}. Nothing of this run was kept; "
             "fix the handler and run it again."
         )
         self.projection = projection

@@ -16,7 +16,7 @@ from acci.errors import AcciError
 from acci.migrations import Migration
 from acci.projections.base import Projection
 from acci.projections.operations import ProjectionStatus, projection_status
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore
 
 

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import from_json
 
+from acci._gcpause import gc_paused
 from acci.errors import ConfigurationError, EventDecodeError, UnknownEventType
 from acci.events import DomainEvent, RecordedEvent
-from acci.gcpause import gc_paused
 from acci.streams import check_type_name
 
 #: Turns the data of one schema version into the data of the next.

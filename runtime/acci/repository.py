@@ -6,19 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from acci import metrics
+from acci._gcpause import gc_paused
 from acci.aggregate import Aggregate
-from acci.errors import AcciError
+from acci.errors import AcciError, AggregateNotFound
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
-from acci.gcpause import gc_paused
-from acci.store.base import CommandRecord, EventStore
+from acci.store.base import CommandRecord, EventStore, Snapshot
 
-A = TypeVar("A", bound=Aggregate)  # type: ignore[type-arg]
+A = TypeVar("A", bound=Aggregate[Any])
 
 log = logging.getLogger("acci.repository")
 
@@ -71,13 +71,14 @@ class Repository(Generic[A]):
         events = loaded.events
         if loaded.snapshot is not None:
             try:
-                aggregate.restore(loaded.snapshot)
+                snapshot = loaded.snapshot
+                aggregate.restore(snapshot.version, snapshot.state_json, snapshot.event_timestamp)
             except ValidationError:
                 # The hash matched but the data does not fit: treat it as stale, never misread it.
                 log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
                 aggregate = self.aggregate_class(tenant_id, aggregate_id)
                 events = await self.store.read_stream(aggregate.stream, to_version=at_version, as_of=as_of)
-        with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci.gcpause
+        with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci._gcpause
             for event in events:
                 aggregate.apply(event)
         return aggregate, loaded.command
@@ -111,9 +112,18 @@ class Repository(Generic[A]):
             await self._snapshot(aggregate)
         return recorded
 
+    def snapshot(self, aggregate: A) -> Snapshot:
+        """A snapshot of the aggregate's current state, tagged with its state schema's hash."""
+        state, last_event = aggregate.state, aggregate.last_event_at
+        if state is None or last_event is None:
+            raise AggregateNotFound(aggregate.stream)
+        return Snapshot(
+            aggregate.stream, aggregate.version, state.model_dump_json(), aggregate.schema_hash(), last_event
+        )
+
     async def save_snapshot(self, aggregate: A) -> None:
         """Save a snapshot of the aggregate now."""
-        snapshot = aggregate.snapshot()
+        snapshot = self.snapshot(aggregate)
         await self.store.save_snapshot(snapshot)
         metrics.SNAPSHOT_SIZE.labels(aggregate.aggregate_type).observe(len(snapshot.state_json))
 

@@ -22,16 +22,14 @@ import signal
 import socket
 from collections.abc import Sequence
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
-from acci.errors import DatabaseError, ProjectionHalted
+from acci.errors import ProjectionHalted
 from acci.health import HealthReport, check_readiness
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
 from acci.projections import Projection, ProjectionRunner, RunnerSettings, projection_status
 from acci.service import Service
 from acci.settings import Settings
+from acci.store._connect import connect
 from acci.store.postgres import PostgresEventStore
 from acci.tracing import configure_tracing
 
@@ -81,21 +79,10 @@ async def run_service(
 
 async def check_database(conninfo: str, within: float) -> None:
     """Connect once, so that a wrong URL, a server that is down or a missing database is one clear
-    error within `within` seconds, not a pool retrying in the background."""
-    try:
-        async with asyncio.timeout(within):
-            connection = await psycopg.AsyncConnection.connect(conninfo)
-        await connection.close()
-    except (psycopg.Error, TimeoutError) as error:
-        params = conninfo_to_dict(conninfo)
-        where = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
-        reason = " ".join(str(error).split()) if str(error) else f"no answer within {within}s"
-        end = " " if reason.endswith((".", "?")) else ". "
-        raise DatabaseError(
-            f"cannot connect to PostgreSQL at {where} (database {params.get('dbname') or '?'}, user "
-            f"{params.get('user') or '?'}): {reason}{end}Check ACCI_DATABASE_URL and that the server runs.",
-            sqlstate=getattr(error, "sqlstate", None),
-        ) from None
+    error within `within` seconds ("cannot connect to HOST:PORT: REASON"), not a pool retrying in
+    the background."""
+    connection = await connect(conninfo, seconds=within)
+    await connection.close()
 
 
 def _monitoring(store: PostgresEventStore, service: Service, settings: Settings) -> MonitoringServer:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from acci.errors import ConfigurationError
+from acci.errors import ConfigurationError, shown
 
 #: Append only if the stream has no events yet (the aggregate must not exist).
 NO_STREAM: Final = 0
@@ -25,7 +25,7 @@ def check_type_name(kind: str, name: str) -> str:
     """Return `name` if it is a valid aggregate or event type name, else raise ConfigurationError."""
     if not _TYPE_NAME.match(name):
         raise ConfigurationError(
-            f"{kind} {name!r} is not a valid name: use a letter, then letters, digits, '_' or '.', "
+            f"{kind} {shown(name)} is not a valid name: use a letter, then letters, digits, '_' or '.', "
             "at most 128 characters."
         )
     return name
@@ -40,14 +40,14 @@ class StreamId:
     aggregate_id: str
 
     def __post_init__(self) -> None:
+        check_type_name("aggregate type", self.aggregate_type)
         if not self.tenant_id:
             raise ConfigurationError("a stream needs a tenant_id; pass the tenant the data belongs to.")
         if not self.aggregate_id:
             raise ConfigurationError(f"a {self.aggregate_type} stream needs a non-empty aggregate_id.")
-        check_type_name("aggregate type", self.aggregate_type)
 
     def __str__(self) -> str:
-        return f"{self.aggregate_type} {self.aggregate_id!r} (tenant {self.tenant_id!r})"
+        return f"{self.aggregate_type} {shown(self.aggregate_id)} (tenant {shown(self.tenant_id)})"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -17,6 +17,7 @@ nothing while it is off (the hooks then only set the log context, see acci.logs)
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -54,9 +55,7 @@ def enable(provider: TracerProvider | None = None) -> None:
             "tracing needs OpenTelemetry, which is not installed: install acci[otel], or turn tracing "
             "off (ACCI_TRACING__ENABLED=false)."
         ) from None
-    from acci import __version__
-
-    _tracer = (provider or trace.get_tracer_provider()).get_tracer("acci", __version__)
+    _tracer = (provider or trace.get_tracer_provider()).get_tracer("acci", importlib.metadata.version("acci"))
 
 
 def disable() -> None:

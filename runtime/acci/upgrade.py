@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from acci.errors import EventDecodeError
 from acci.registry import EventRegistry
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore, read_event_on
 
 

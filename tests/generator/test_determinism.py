@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from genhelp import ROOT, acci_gen, tree
 
 
@@ -17,6 +18,7 @@ def _generate(tmp: Path, seed: str) -> dict[str, bytes]:
     return tree(project / "generated")
 
 
+@pytest.mark.slow
 def test_two_hash_seeds_give_identical_output(tmp_path: Path) -> None:
     first = _generate(tmp_path, "1")
     second = _generate(tmp_path, "2")

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from genhelp import ROOT, acci_gen, env
 
 RUFF_RULES = "E,F,W,I,B,UP,SIM,RUF,N,S608,ASYNC,PT,RET,C4"
@@ -35,6 +36,7 @@ def test_generated_passes_ruff() -> None:
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
+@pytest.mark.slow
 def test_generated_passes_mypy_strict() -> None:
     packages = sorted(p.name for out in OUTPUTS for p in out.iterdir() if (p / "__init__.py").exists())
     assert len(packages) == len(set(packages)), "two outputs define the same package"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from genhelp import ROOT, env
 
 CASES = Path(__file__).parent / "cases"
@@ -49,6 +50,7 @@ def _pytest(where: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_unwritten_stub_fails_with_its_name_then_passes(tmp_path: Path) -> None:
     work = tmp_path / "service"
     shutil.copytree(CASES / "rich" / "expected", work)

@@ -22,6 +22,20 @@ CREATE TABLE IF NOT EXISTS public.applied (
 """
 
 
+async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
+    async with store.pool.connection() as conn:
+        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
+
+
+async def until(store: PostgresEventStore, query: str, expected: object, seconds: float = 20) -> None:
+    """Wait until the first column of the query's first row is `expected` (at most `seconds`)."""
+    for _ in range(int(seconds / 0.05)):
+        if (await rows(store, query))[0][0] == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{query} never gave {expected!r}: {await rows(store, query)}")
+
+
 class CountingProjection(Projection):
     """Counts how often each event was applied: exactly-once means every count is 1."""
 
@@ -38,6 +52,51 @@ class CountingProjection(Projection):
             ).format(table),
             [event.id, event.data["n"]],
         )
+
+
+HISTORY_TABLE = """
+CREATE TABLE IF NOT EXISTS public.history (
+    stream text PRIMARY KEY,
+    last   integer NOT NULL,
+    seen   text    NOT NULL
+)
+"""
+
+
+class HistoryProjection(Projection):
+    """An update-style read model: per stream, the last `n` and every `n` in the order applied.
+    The handler fails on the numbers in `poisoned`."""
+
+    name: ClassVar[str] = "history"
+    event_types: ClassVar[Sequence[str]] = ("Counted",)
+    poisoned: ClassVar[set[int]] = set()
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        n = event.data["n"]
+        if n in self.poisoned:
+            raise ValueError(f"cannot project {n}")
+        await conn.execute(
+            sql.SQL(
+                "INSERT INTO {} AS h (stream, last, seen) VALUES (%s, %s, %s::text) ON CONFLICT (stream) "
+                "DO UPDATE SET last = EXCLUDED.last, seen = h.seen || ',' || EXCLUDED.seen"
+            ).format(table),
+            [event.aggregate_id, n, n],
+        )
+
+
+class PoisonedCounting(CountingProjection):
+    """CountingProjection, failing on the numbers in `poisoned`."""
+
+    poisoned: ClassVar[set[int]] = set()
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        if event.data["n"] in self.poisoned:
+            raise ValueError(f"cannot count {event.data['n']}")
+        await super().apply(conn, table, event)
 
 
 class FlakyUserProjection(UserProjection):

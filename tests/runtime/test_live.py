@@ -24,6 +24,7 @@ async def test_notify_wakes_a_subscription_before_it_polls(acci_database_url: st
         await batches.aclose()
 
 
+@pytest.mark.slow
 def test_without_a_url_an_embedded_server_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
     with database_url() as url:

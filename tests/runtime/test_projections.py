@@ -32,6 +32,8 @@ from tests.runtime.projection_fixtures import (
     CountingProjection,
     FlakyUserProjection,
     InlineUserProjection,
+    rows,
+    until,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +51,6 @@ async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
 async def create_user(store: PostgresEventStore, user_id: str, name: str = "Test User") -> None:
     command = Command(CreateUser(user_id=user_id, email=f"{user_id}@example.com", name=name), ADMIN)
     await CreateUserHandler(store).handle(command)
-
-
-async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
-    async with store.pool.connection() as conn:
-        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
 
 
 async def count_events(store: PostgresEventStore, n: int, start: int = 0) -> None:
@@ -154,22 +151,14 @@ async def test_run_follows_live_and_a_standby_takes_over(store: PostgresEventSto
     await asyncio.sleep(0.2)
     second = asyncio.create_task(ProjectionRunner(store, CountingProjection(), settings).run(second_stop))
     await count_events(store, 100)
-    await _until(store, "SELECT count(*) FROM applied", 100)
+    await until(store, "SELECT count(*) FROM applied", 100)
     first_stop.set()  # the active one leaves; the standby takes over
     await first
     await count_events(store, 100, start=100)
-    await _until(store, "SELECT count(*) FROM applied", 200)
+    await until(store, "SELECT count(*) FROM applied", 200)
     second_stop.set()
     await second
     assert await rows(store, "SELECT count(*), max(times) FROM applied") == [(200, 1)]
-
-
-async def _until(store: PostgresEventStore, query: str, expected: int, seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if (await rows(store, query))[0][0] == expected:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{query} never reached {expected}: {await rows(store, query)}")
 
 
 async def test_a_rebuild_under_load_equals_a_full_replay_and_readers_never_see_an_empty_table(
@@ -266,6 +255,7 @@ async def test_status_shows_lag_in_events_and_seconds(store: PostgresEventStore)
     assert status.lag_seconds > 0.04
 
 
+@pytest.mark.slow
 async def test_a_runner_killed_at_random_points_applies_every_event_once(
     store: PostgresEventStore, acci_database_url: str
 ) -> None:

@@ -14,6 +14,7 @@ from acci import (
     ConcurrencyError,
     ConfigurationError,
     DuplicateCommandError,
+    DuplicateEventError,
     EventMetadata,
     EventStore,
     NewEvent,
@@ -81,12 +82,20 @@ async def test_many_events_append_atomically(store: EventStore) -> None:
     assert len({p.transaction_id for p in positions}) == 1
 
 
-async def test_a_duplicate_event_id_writes_nothing(store: EventStore) -> None:
+async def test_a_duplicate_event_id_is_its_own_error_and_writes_nothing(store: EventStore) -> None:
     first = event(1)
+    other = StreamId("tenant-a", "User", "user-2")
     await store.append(USER, [first], NO_STREAM)
-    with pytest.raises(ConcurrencyError):
-        await store.append(StreamId("tenant-a", "User", "user-2"), [event(2), first], NO_STREAM)
-    assert await store.read_stream(StreamId("tenant-a", "User", "user-2")) == []
+    for events in ([event(2), first], [event(3)] * 2):  # stored before, or twice in one append
+        with pytest.raises(DuplicateEventError) as caught:
+            await store.append(other, events, NO_STREAM)
+        assert (caught.value.stream, caught.value.event_id) == (other, events[1].event_id)
+        assert str(caught.value).startswith(f"event id {events[1].event_id} appended to User 'user-2'")
+        assert "nothing was written" in str(caught.value)
+        assert await store.read_stream(other) == []
+        assert await store.stream_version(other) == 0
+    # The failed appends claimed nothing: the stream can still be created.
+    await store.append(other, [event(4)], NO_STREAM)
 
 
 async def test_negative_expected_version_is_refused(store: EventStore) -> None:

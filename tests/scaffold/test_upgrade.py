@@ -16,6 +16,9 @@ from acci_gen.scaffold_wheel import wheel_template
 
 from tests.scaffold.helpers import build_acci_wheel, commit, copy_source, git
 
+# Every case scaffolds a service with copier and git: seconds each.
+pytestmark = pytest.mark.slow
+
 README = Path("templates/service/README.md.jinja")
 
 

@@ -40,7 +40,7 @@ from acci.integration.naming import domain_subjects, stream_name_for
 from acci.integration.settings import IntegrationSettings
 from acci.integration.tracing import MetadataTraceContext, TraceContext
 from acci.integration.transport import ConsumerSpec, IncomingMessage, MessageSource, Transport
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore
 
 log = logging.getLogger("acci.integration")

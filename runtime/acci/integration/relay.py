@@ -28,9 +28,9 @@ from acci.integration.naming import domain_subjects, stream_name_for, subject_fo
 from acci.integration.settings import IntegrationSettings
 from acci.integration.tracing import MetadataTraceContext, TraceContext
 from acci.integration.transport import OutgoingMessage, StreamSpec, Transport
-from acci.projections.checkpoints import advance_checkpoint, read_checkpoint
+from acci.projections._checkpoints import advance_checkpoint, read_checkpoint
 from acci.registry import EventRegistry
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import Position
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import psycopg
 
-from acci.errors import MigrationError
-from acci.store.pg_errors import database_errors
+from acci.errors import MigrationError, shown
+from acci.store._connect import connect
+from acci.store._pg_errors import database_errors
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -47,7 +48,7 @@ class Migration:
 def load_migrations(component: str, directory: Path | Traversable) -> list[Migration]:
     """Read `NNNN_name.sql` files from `directory`; numbers must run 1, 2, 3... without gaps."""
     if not _COMPONENT.match(component):
-        raise MigrationError(f"migration component {component!r} must be a lower-case SQL identifier.")
+        raise MigrationError(f"migration component {shown(component)} must be a lower-case SQL identifier.")
     found: list[Migration] = []
     for entry in directory.iterdir():
         if not entry.name.endswith(".sql"):
@@ -99,7 +100,7 @@ async def migrate(
     wanted = list(runtime_migrations() if migrations is None else migrations)
     applied_now: list[Migration] = []
     with database_errors("applying migrations"):
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        async with await connect(conninfo) as conn:
             await conn.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
             try:
                 await conn.execute(_BOOTSTRAP)
@@ -120,7 +121,7 @@ async def migrate(
 async def applied_migrations(conninfo: str) -> list[tuple[str, int, str]]:
     """(component, version, name) of every applied migration, in order."""
     with database_errors("reading applied migrations"):
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        async with await connect(conninfo) as conn:
             exists = await (await conn.execute("SELECT to_regclass('acci.schema_migrations')")).fetchone()
             if exists is None or exists[0] is None:
                 return []

@@ -1,8 +1,8 @@
 """Projections: read models built from events, by a runner or inline with the append."""
 
+from acci.projections._checkpoints import Checkpoint
+from acci.projections._dead_letters import DeadLetter
 from acci.projections.base import Projection, Statement
-from acci.projections.checkpoints import Checkpoint
-from acci.projections.dead_letters import DeadLetter
 from acci.projections.operations import (
     ProjectionStatus,
     ReplayResult,

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from acci.errors import ConfigurationError
+from acci.errors import ConfigurationError, shown
 from acci.events import RecordedEvent
 
 Connection = psycopg.AsyncConnection[TupleRow]
@@ -53,7 +53,7 @@ class Projection(ABC):
         for kind, value in (("projection name", cls.name), ("table", name), ("schema", cls.schema)):
             if not _SQL_NAME.match(value):
                 raise ConfigurationError(
-                    f"{kind} {value!r} of {cls.__qualname__} is not a valid SQL name: use lower-case "
+                    f"{kind} {shown(value)} of {cls.__qualname__} is not a valid SQL name: use lower-case "
                     "letters, digits and '_', starting with a letter, at most 48 characters."
                 )
         return name
@@ -104,6 +104,11 @@ class Projection(ABC):
                     query, rows = found[0], [found[1]]
             if query is not None:
                 await cursor.executemany(query, rows)
+
+    async def apply_inline(self, conn: Connection, events: Sequence[RecordedEvent]) -> None:
+        """Apply appended events to the live table inside the append's transaction (for a
+        PostgresEventStore opened with this projection, when `inline` is set)."""
+        await self.apply_batch(conn, self.table_identifier(), events)
 
     def query(self, template: sql.SQL, table: sql.Identifier) -> sql.Composed:
         """`template` with the table filled in, built once per table (the same object each time,

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from acci import metrics
-from acci.projections.base import Projection, projection_lock_key
-from acci.projections.checkpoints import RUNNING, read_checkpoint, set_status
-from acci.projections.dead_letters import (
+from acci.errors import shown
+from acci.projections._checkpoints import RUNNING, read_checkpoint, set_status
+from acci.projections._dead_letters import (
     DeadLetter,
     fail_dead_letter,
     fetch_dead_letters,
+    is_unresolved,
     resolve_dead_letter,
 )
-from acci.store.pg_errors import database_errors
+from acci.projections.base import Connection, Projection, projection_lock_key
+from acci.store._pg_errors import database_errors, is_transient
 from acci.store.postgres import PostgresEventStore, read_event_on
-from acci.streams import Position
+from acci.streams import Position, StreamId
 
 # Counting a backlog stops here; the status then says "at least".
 _LAG_COUNT_CAP = 1_000_000
@@ -38,11 +40,15 @@ class ProjectionStatus:
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
     replayed: int
+    #: Letters whose handler failed again (their tries were counted).
     failed: list[DeadLetter]
+    #: Letters not tried because an earlier letter of their stream failed again: they keep
+    #: waiting behind it, so that the stream is applied in order.
+    held_back: list[DeadLetter] = field(default_factory=list)
 
 
 async def projection_status(store: PostgresEventStore, projection: Projection) -> ProjectionStatus:
-    with database_errors(f"reading the status of {projection.name!r}"):
+    with database_errors(f"reading the status of {shown(projection.name)}"):
         async with store.pool.connection() as conn:
             checkpoint = await read_checkpoint(conn, projection.name)
             if projection.inline:
@@ -95,33 +101,56 @@ async def list_dead_letters(
 
 
 async def replay_dead_letters(store: PostgresEventStore, projection: Projection) -> ReplayResult:
-    """Apply each unresolved dead letter again, in log order, each in its own transaction under the
-    projection's lock. When none is left, a halted projection runs again."""
+    """Apply the unresolved dead letters again in log order, each in its own transaction under the
+    projection's lock.
+
+    When one fails again, the later letters of its stream are not tried (the stream stays in
+    order) while the other streams go on. Letters a live runner parks meanwhile are replayed too.
+    When none is left, a halted projection runs again.
+    """
     replayed = 0
     failed: list[DeadLetter] = []
-    with database_errors(f"replaying the dead letters of {projection.name!r}"):
+    held_back: list[DeadLetter] = []
+    stuck: set[StreamId] = set()
+    seen: set[int] = set()
+    with database_errors(f"replaying the dead letters of {shown(projection.name)}"):
         async with store.pool.connection() as conn:
-            for letter in await fetch_dead_letters(conn, projection.name):
-                try:
-                    async with conn.transaction():
-                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
-                        event = await read_event_on(conn, letter.event_id)
-                        if event is not None:
-                            async with conn.transaction():
-                                await projection.apply(conn, projection.table_identifier(), event)
-                        await resolve_dead_letter(conn, letter.id)
+            while letters := [x for x in await fetch_dead_letters(conn, projection.name) if x.id not in seen]:
+                for letter in letters:
+                    seen.add(letter.id)
+                    if letter.stream in stuck:
+                        held_back.append(letter)
+                        continue
+                    try:
+                        await _replay(conn, projection, letter)
+                    except Exception as error:
+                        if is_transient(error):
+                            raise
+                        await fail_dead_letter(conn, letter.id, error)
+                        failed.append(letter)
+                        stuck.add(letter.stream)
+                        continue
                     replayed += 1
-                except Exception as error:  # a handler error: keep the letter, record the try
-                    await fail_dead_letter(conn, letter.id, error)
-                    failed.append(letter)
-            if not failed:
+            if not failed and not held_back:
                 await set_status(conn, projection.name, RUNNING)
-    return ReplayResult(replayed, failed)
+    return ReplayResult(replayed, failed, held_back)
+
+
+async def _replay(conn: Connection, projection: Projection, letter: DeadLetter) -> None:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
+        if not await is_unresolved(conn, letter.id):  # another replay was first
+            return
+        event = await read_event_on(conn, letter.event_id)
+        if event is not None:
+            async with conn.transaction():
+                await projection.apply(conn, projection.table_identifier(), event)
+        await resolve_dead_letter(conn, letter.id)
 
 
 async def count_events(store: PostgresEventStore, projection: Projection) -> int:
     """How many events a full replay of the projection reads (for progress bars)."""
-    with database_errors(f"counting the events of {projection.name!r}"):
+    with database_errors(f"counting the events of {shown(projection.name)}"):
         async with store.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT count(*) FROM acci.events WHERE event_type = ANY(%s::text[])",

@@ -15,10 +15,10 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from acci.projections._checkpoints import delete_checkpoint, read_checkpoint, set_checkpoint
 from acci.projections.base import Connection, Projection
-from acci.projections.checkpoints import delete_checkpoint, read_checkpoint, set_checkpoint
 from acci.projections.runner import ProjectionRunner, RunnerSettings
-from acci.store.pg_errors import database_errors
+from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import START, Position
 

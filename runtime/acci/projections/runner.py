@@ -1,6 +1,11 @@
 """The projection runner: applies events to a read model in batches, each batch and its
 checkpoint in one transaction, so every event takes effect exactly once even when the runner is
-killed at any point."""
+killed at any point.
+
+Its pieces are separate: the locks (`_locks`), the checkpoint (`_checkpoints`), the dead letters
+and the streams held back behind them (`_dead_letters`), the read-model check (`_read_model`);
+this module is the batch and the loops around it.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,33 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+from uuid import UUID
 
 import psycopg
 
 from acci import metrics, tracing
-from acci.errors import AcciError, ProjectionFailed, ProjectionHalted, TransientDatabaseError
+from acci.errors import (
+    AcciError,
+    ConfigurationError,
+    ProjectionBusy,
+    ProjectionFailed,
+    ProjectionHalted,
+    TransientDatabaseError,
+    shown,
+)
 from acci.events import RecordedEvent
+from acci.migrations import Migration
+from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
+from acci.projections._dead_letters import StreamKey, held_streams, record_dead_letter, stream_key
+from acci.projections._locks import active_lock_key, lock_holder, try_batch_lock, try_session_lock
+from acci.projections._read_model import missing_table, table_exists
 from acci.projections.base import Connection, Projection, projection_lock_key
-from acci.projections.checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
-from acci.projections.dead_letters import record_dead_letter
 from acci.projections.operations import projection_status
-from acci.store.pg_errors import translate
+from acci.store._connect import connect
+from acci.store._pg_errors import is_transient, translate
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import Position
 
@@ -33,31 +51,57 @@ class RunnerSettings:
     batch_size: int = 500
     #: Tries of an event whose handler fails before it goes to the dead letters.
     max_attempts: int = 3
-    #: After the last try: "skip" parks the event and goes on; "halt" parks it and stops.
+    #: After the last try: "skip" parks the event and goes on; "halt" parks it and stops. Either
+    #: way the later events of its stream are held back behind it, so that a replay applies the
+    #: stream in order.
     on_poison: Literal["skip", "halt"] = "skip"
     #: Fail at once on a handler error, writing nothing (rebuilds and consistency checks).
     fail_fast: bool = False
     retry_delay: float = 0.05
     max_retry_delay: float = 5.0
     poll_interval: float = 0.5
-    #: How often a standby instance tries to become the active one.
+    #: How often a standby instance tries to become the active one, and the active one checks
+    #: that it still is.
     takeover_interval: float = 1.0
     #: How often a live runner refreshes its lag and dead-letter gauges (acci.metrics).
     metrics_interval: float = 5.0
+    #: How long catch_up() waits while another runner holds the projection's lock before it
+    #: raises ProjectionBusy (it never reports "caught up" without having looked).
+    busy_timeout: float = 5.0
+    #: How long catch_up() retries transient database errors (lost connections, a pool with no
+    #: free connection) before it raises the last one; run() retries for as long as it runs.
+    give_up_after: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    #: Events the checkpoint moved past: applied, or parked (`parked` of them).
     handled: int
     #: True when no event was waiting (below the horizon) after this step.
     caught_up: bool
     #: Seconds to wait before the next step, when an event is being retried.
     retry_in: float | None = None
+    #: True when another runner held the projection's lock: nothing was read or applied.
+    busy: bool = False
+    #: Events parked in this step: failed ones, and those held back behind a parked event.
+    parked: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    start: Position
+    events: list[RecordedEvent]
+    #: Streams with a parked event: their events in this batch are held back behind it.
+    held: dict[StreamKey, UUID]
 
 
 class ProjectionRunner:
     """Runs one projection: `step()` handles one batch; `catch_up()` until nothing is left;
-    `run()` keeps it live as the one active instance among all processes."""
+    `run()` keeps it live as the one active instance among all processes.
+
+    `migrations` (a service's) only serve the message when the read model's table is missing:
+    it names the one that creates it.
+    """
 
     def __init__(
         self,
@@ -67,12 +111,16 @@ class ProjectionRunner:
         *,
         checkpoint: str | None = None,
         table_suffix: str = "",
+        migrations: Sequence[Migration] = (),
     ) -> None:
         self.store = store
         self.projection = projection
         self.settings = settings or RunnerSettings()
         self.checkpoint_name = checkpoint or projection.name
         self.table = projection.table_identifier(table_suffix)
+        self._table_name = projection.table_name() + table_suffix
+        self._migrations = migrations
+        self._table_checked = False
         self._lock_key = projection_lock_key(self.checkpoint_name)
         self._attempts: dict[object, int] = {}
 
@@ -80,25 +128,36 @@ class ProjectionRunner:
 
     async def step(self, until: Position | None = None) -> StepResult:
         """Handle the next batch (events up to `until` when given)."""
-        async with self.store.pool.connection() as conn:
-            try:
+        try:
+            async with self.store.pool.connection() as conn:
+                await self._check_table(conn)
                 try:
                     result = await self._fast_batch(conn, until)
                 except _HandlerFailed:
                     result = await self._careful_batch(conn, until)
-            except psycopg.Error as error:
-                raise translate(error, f"running projection {self.projection.name!r}") from error
+        except psycopg.Error as error:
+            raise translate(error, f"running projection {shown(self.projection.name)}") from error
         if result.handled:
             metrics.PROJECTION_EVENTS.labels(self.checkpoint_name).inc(result.handled)
+        if result.parked:
+            metrics.DEAD_LETTERS_PARKED.labels(self.checkpoint_name).inc(result.parked)
         return result
 
-    async def _begin(
-        self, conn: Connection, until: Position | None
-    ) -> tuple[Position, list[RecordedEvent]] | None:
-        """Lock, read the checkpoint and the next events; None when another instance holds the lock."""
-        cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [self._lock_key], prepare=True)
-        locked = await cur.fetchone()
-        if not locked or not locked[0]:
+    async def _check_table(self, conn: Connection) -> None:
+        """Once per runner: refuse to run without the read model's table."""
+        if self._table_checked:
+            return
+        if not await table_exists(conn, self.projection.schema, self._table_name):
+            raise self._missing_table()
+        self._table_checked = True
+
+    def _missing_table(self) -> ConfigurationError:
+        return missing_table(self.projection.name, self.projection.schema, self._table_name, self._migrations)
+
+    async def _begin(self, conn: Connection, until: Position | None) -> _Batch | None:
+        """Lock, read the checkpoint, the next events and the held-back streams; None when another
+        instance holds the lock."""
+        if not await try_batch_lock(conn, self._lock_key):
             return None
         checkpoint = await read_checkpoint(conn, self.checkpoint_name)
         if checkpoint.status == HALTED:
@@ -108,46 +167,65 @@ class ProjectionRunner:
         )
         if until is not None:
             events = [e for e in events if e.position <= until]
-        return checkpoint.position, events
+        held = (
+            await held_streams(conn, self.checkpoint_name) if events and not self.settings.fail_fast else {}
+        )
+        return _Batch(checkpoint.position, events, held)
 
     async def _fast_batch(self, conn: Connection, until: Position | None) -> StepResult:
         async with conn.transaction():
-            begun = await self._begin(conn, until)
-            if begun is None:
+            batch = await self._begin(conn, until)
+            if batch is None:
+                return StepResult(0, caught_up=False, busy=True)
+            if not batch.events:
                 return StepResult(0, caught_up=True)
-            start, events = begun
-            if not events:
-                return StepResult(0, caught_up=True)
-            with tracing.projection_batch(self.checkpoint_name, events):
+            ready = [e for e in batch.events if stream_key(e) not in batch.held]
+            with tracing.projection_batch(self.checkpoint_name, ready):
                 try:
                     # Pipeline mode: the batch's statements go out without waiting for each reply.
                     async with conn.pipeline():
-                        await self.projection.apply_batch(conn, self.table, events)
+                        await self.projection.apply_batch(conn, self.table, ready)
                 except Exception as error:
-                    if _is_transient(error):
+                    if is_transient(error):
                         raise
                     raise _HandlerFailed from error
-                await self._advance(conn, start, events[-1].position)
-        return StepResult(len(events), caught_up=len(events) < self.settings.batch_size)
+            for event in batch.events:
+                behind = batch.held.get(stream_key(event))
+                if behind is not None:
+                    await self._hold_back(conn, event, behind)
+            await self._advance(conn, batch.start, batch.events[-1].position)
+        return StepResult(
+            len(batch.events),
+            caught_up=len(batch.events) < self.settings.batch_size,
+            parked=len(batch.events) - len(ready),
+        )
 
     async def _careful_batch(self, conn: Connection, until: Position | None) -> StepResult:
         """The batch again, one savepoint per event, to find and park the failing event."""
         halted: str | None = None
         retry_in: float | None = None
-        handled = 0
+        handled = parked = 0
         async with conn.transaction():
-            begun = await self._begin(conn, until)
-            if begun is None:
-                return StepResult(0, caught_up=True)
-            start, events = begun
-            done = start
-            for event in events:
+            batch = await self._begin(conn, until)
+            if batch is None:
+                return StepResult(0, caught_up=False, busy=True)
+            held = dict(batch.held)
+            done = batch.start
+            for event in batch.events:
+                key = stream_key(event)
+                if key in held:
+                    await self._hold_back(conn, event, held[key])
+                    done, handled, parked = event.position, handled + 1, parked + 1
+                    continue
                 try:
                     async with conn.transaction():  # a savepoint
                         await self.projection.apply(conn, self.table, event)
                 except Exception as error:
-                    if _is_transient(error):
+                    if is_transient(error):
                         raise
+                    if isinstance(error, psycopg.errors.UndefinedTable):
+                        self._table_checked = False
+                        raise self._missing_table() from error
                     where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
                     if self.settings.fail_fast:
                         raise ProjectionFailed(self.projection.name, where, str(error)) from error
@@ -163,28 +241,47 @@ class ProjectionRunner:
                         break
                     del self._attempts[event.id]
                     await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
-                    metrics.DEAD_LETTERS_PARKED.labels(self.checkpoint_name).inc()
                     log.error("%s parked %s after %d tries: %s", self.projection.name, where, attempts, error)
+                    # The dead letter holds the event now, and its stream's later events wait behind
+                    # it: the checkpoint passes it, so only a replay ever applies it (once).
+                    held[key] = event.id
+                    done, handled, parked = event.position, handled + 1, parked + 1
                     if self.settings.on_poison == "halt":
                         await set_status(conn, self.checkpoint_name, HALTED)
                         halted = where
                         break
+                    continue
                 done = event.position
                 handled += 1
-            if done != start:
-                await self._advance(conn, start, done)
+            if done != batch.start:
+                await self._advance(conn, batch.start, done)
         if halted is not None:
             raise ProjectionHalted(self.checkpoint_name, f"stopped at {halted}")
         return StepResult(
-            handled, caught_up=retry_in is None and len(events) < self.settings.batch_size, retry_in=retry_in
+            handled,
+            caught_up=retry_in is None and len(batch.events) < self.settings.batch_size,
+            retry_in=retry_in,
+            parked=parked,
         )
+
+    async def _hold_back(self, conn: Connection, event: RecordedEvent, behind: UUID) -> None:
+        await record_dead_letter(
+            conn,
+            self.checkpoint_name,
+            event,
+            f"not tried: held back behind event {behind} of the same stream, which is parked; "
+            "replaying the dead letters applies both, in order",
+            0,
+            behind=behind,
+        )
+        log.warning("%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind)
 
     async def _advance(self, conn: Connection, start: Position, end: Position) -> None:
         if not await advance_checkpoint(conn, self.checkpoint_name, start, end):
             # Cannot happen while the advisory lock is held; if it does, write nothing.
             raise TransientDatabaseError(
-                f"the checkpoint of {self.checkpoint_name!r} moved under a running batch; the batch was "
-                "rolled back and will be retried."
+                f"the checkpoint of {shown(self.checkpoint_name)} moved under a running batch; the batch "
+                "was rolled back and will be retried."
             )
 
     # -- loops -------------------------------------------------------------------------------
@@ -192,18 +289,36 @@ class ProjectionRunner:
     async def catch_up(
         self, *, until: Position | None = None, progress: Callable[[int], None] | None = None
     ) -> int:
-        """Handle batches until no event is waiting; return how many were handled."""
+        """Handle batches until no event is waiting; return how many were handled (applied, or
+        parked as dead letters).
+
+        Transient database errors are retried with backoff for up to `give_up_after` seconds.
+        While another runner holds the projection's lock it waits, up to `busy_timeout` seconds,
+        then raises ProjectionBusy: it returns only once it has seen that nothing is waiting.
+        """
         total = 0
-        delay = self.settings.retry_delay
+        backoff = _Backoff(self.settings)
+        busy_since: float | None = None
         while True:
             try:
                 result = await self.step(until)
             except TransientDatabaseError as error:
+                if backoff.failing_for() >= self.settings.give_up_after:
+                    raise
+                delay = backoff.next()
                 log.warning("%s: %s; retrying in %.2fs", self.projection.name, error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.max_retry_delay)
                 continue
-            delay = self.settings.retry_delay
+            backoff.reset()
+            if result.busy:
+                busy_since = busy_since or time.monotonic()
+                if time.monotonic() - busy_since >= self.settings.busy_timeout:
+                    raise ProjectionBusy(
+                        self.checkpoint_name, self.settings.busy_timeout, await self._holder()
+                    )
+                await asyncio.sleep(self.settings.retry_delay)
+                continue
+            busy_since = None
             total += result.handled
             if progress and result.handled:
                 progress(total)
@@ -212,50 +327,91 @@ class ProjectionRunner:
             elif result.caught_up:
                 return total
 
+    async def _holder(self) -> str:
+        with contextlib.suppress(psycopg.Error, AcciError):
+            async with self.store.pool.connection() as conn:
+                return await lock_holder(conn, self._lock_key)
+        return ""
+
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run live until `stop` is set: become the active instance, catch up, then follow new
-        events (woken by NOTIFY, polling as well). A standby takes over when the active one dies."""
-        stop = stop or asyncio.Event()
-        leader = await psycopg.AsyncConnection.connect(self.store.conninfo, autocommit=True)
-        try:
-            # A session lock: released by the server when this process or its connection dies.
-            leader_key = projection_lock_key(self.checkpoint_name + "#active")
-            while not stop.is_set():
-                cur = await leader.execute("SELECT pg_try_advisory_lock(%s)", [leader_key])
-                row = await cur.fetchone()
-                if row and row[0]:
-                    break
-                await _sleep_or_stop(stop, self.settings.takeover_interval)
-            if stop.is_set():
-                return
-            log.info("%s: active", self.projection.name)
-            waiter = await self.store.waiter()
-            try:
-                await self._follow(stop, waiter.wait)
-            finally:
-                await waiter.close()
-        finally:
-            await leader.close()
+        events (woken by NOTIFY, polling as well). A standby takes over when the active one dies.
 
-    async def _follow(self, stop: asyncio.Event, wait: Callable[[float], Awaitable[None]]) -> None:
-        delay = self.settings.retry_delay
-        measured = 0.0
+        What a network does is survived: a lost connection (the one holding the active lock, the
+        LISTEN connection, pooled ones) is replaced, transient errors are retried with backoff for
+        as long as it runs, and a runner that lost its lock becomes a standby again.
+        """
+        stop = stop or asyncio.Event()
+        backoff = _Backoff(self.settings)
         while not stop.is_set():
-            if time.monotonic() - measured >= self.settings.metrics_interval:
-                measured = time.monotonic()
+            try:
+                async with self.store.pool.connection() as conn:
+                    await self._check_table(conn)
+                leader = await self._become_active(stop)
+                if leader is None:
+                    return
+                backoff.reset()
+                try:
+                    log.info("%s: active", self.projection.name)
+                    waiter = await self.store.waiter()
+                    try:
+                        await self._follow(stop, waiter.wait, leader)
+                    finally:
+                        await waiter.close()
+                finally:
+                    await leader.close()
+            except (TransientDatabaseError, psycopg.OperationalError) as error:
+                delay = backoff.next()
+                log.warning("%s: %s; retrying in %.2fs", self.projection.name, error, delay)
+                await _sleep_or_stop(stop, delay)
+
+    async def _become_active(self, stop: asyncio.Event) -> Connection | None:
+        """A connection holding the active runner's session lock, or None when stopped first."""
+        leader = await connect(self.store.conninfo)
+        try:
+            while not stop.is_set():
+                if await try_session_lock(leader, active_lock_key(self.checkpoint_name)):
+                    return leader
+                await _sleep_or_stop(stop, self.settings.takeover_interval)
+        except BaseException:
+            await leader.close()
+            raise
+        await leader.close()
+        return None
+
+    async def _follow(
+        self, stop: asyncio.Event, wait: Callable[[float], Awaitable[None]], leader: Connection
+    ) -> None:
+        """Step and wait until stopped, or until the connection that holds the active lock is lost
+        (the server then released the lock, and a standby may already have taken over)."""
+        backoff = _Backoff(self.settings)
+        measured = confirmed = 0.0
+        while not stop.is_set():
+            now = time.monotonic()
+            if now - confirmed >= self.settings.takeover_interval:
+                confirmed = now
+                try:
+                    await leader.execute("SELECT 1")
+                except psycopg.Error as error:
+                    log.warning(
+                        "%s: lost the active runner's lock (%s); standing by", self.projection.name, error
+                    )
+                    return
+            if now - measured >= self.settings.metrics_interval:
+                measured = now
                 with contextlib.suppress(AcciError):
                     await projection_status(self.store, self.projection)  # sets the gauges
             try:
                 result = await self.step()
             except TransientDatabaseError as error:
+                delay = backoff.next()
                 log.warning("%s: %s; retrying in %.2fs", self.projection.name, error, delay)
                 await _sleep_or_stop(stop, delay)
-                delay = min(delay * 2, self.settings.max_retry_delay)
                 continue
-            delay = self.settings.retry_delay
+            backoff.reset()
             if result.retry_in is not None:
                 await _sleep_or_stop(stop, result.retry_in)
-            elif result.caught_up:
+            elif result.caught_up or result.busy:
                 waiting = asyncio.ensure_future(wait(self.settings.poll_interval))
                 stopping = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -265,16 +421,30 @@ class ProjectionRunner:
                         await task
 
 
+class _Backoff:
+    """Delays between tries after transient errors: retry_delay, doubling up to max_retry_delay."""
+
+    def __init__(self, settings: RunnerSettings) -> None:
+        self._settings = settings
+        self._delay = settings.retry_delay
+        self._since: float | None = None
+
+    def next(self) -> float:
+        """The delay before the next try (and note that a failure happened)."""
+        self._since = self._since or time.monotonic()
+        delay, self._delay = self._delay, min(self._delay * 2, self._settings.max_retry_delay)
+        return delay
+
+    def failing_for(self) -> float:
+        """Seconds since the first failure after the last success."""
+        return time.monotonic() - self._since if self._since is not None else 0.0
+
+    def reset(self) -> None:
+        self._delay, self._since = self._settings.retry_delay, None
+
+
 class _HandlerFailed(Exception):
     """A handler raised in the fast path: redo the batch carefully."""
-
-
-def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TransientDatabaseError):
-        return True
-    if isinstance(error, psycopg.Error):
-        return isinstance(translate(error, ""), TransientDatabaseError)
-    return False
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

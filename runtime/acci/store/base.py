@@ -6,12 +6,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from acci.errors import ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store.subscription import Subscription
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import TupleRow
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
-from acci.subscriptions import Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,28 @@ def snapshot_usable(
         and (to_version is None or snapshot.version <= to_version)
         and (as_of is None or snapshot.event_timestamp <= as_of)
     )
+
+
+class InlineProjection(Protocol):
+    """What the PostgreSQL store needs of a read model it keeps current inside each append's own
+    transaction (read-your-writes). acci.projections.Projection has it; the store knows nothing
+    more of projections."""
+
+    @property
+    def inline(self) -> bool:
+        """Only projections that say so are run inline; the store ignores the others."""
+
+    @property
+    def event_types(self) -> Sequence[str]:
+        """The event types that make the store call `apply_inline`."""
+
+    def lock_key(self) -> int:
+        """An advisory lock key: appends take it shared, a rebuild's swap exclusively."""
+
+    async def apply_inline(
+        self, conn: psycopg.AsyncConnection[TupleRow], events: Sequence[RecordedEvent]
+    ) -> None:
+        """Apply the appended events of `event_types`, in the append's transaction; never commit."""
 
 
 class Waiter(ABC):

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from acci import metrics
-from acci.errors import ConcurrencyError, DuplicateCommandError
+from acci.errors import ConcurrencyError, DuplicateCommandError, DuplicateEventError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store._prepare import append_params, metadata_for
 from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
-from acci.store.prepare import append_params, metadata_for
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
 
 
@@ -61,8 +61,11 @@ class InMemoryEventStore(EventStore):
                 raise ConcurrencyError(stream, expected_version, actual)
             if command_id is not None and (stream.tenant_id, command_id) in state.commands:
                 raise DuplicateCommandError(stream.tenant_id, command_id)
-            if any(event.event_id in state.event_ids for event in events):
-                raise ConcurrencyError(stream, expected_version, actual)
+            new_ids: set[UUID] = set()
+            for event in events:  # unique in the store, and within the append (as PostgreSQL's key)
+                if event.event_id in state.event_ids or event.event_id in new_ids:
+                    raise DuplicateEventError(stream, event.event_id)
+                new_ids.add(event.event_id)
             transaction = state.next_transaction
             state.next_transaction += 1
             now = datetime.now(UTC)
@@ -92,7 +95,7 @@ class InMemoryEventStore(EventStore):
             if recorded:
                 state.streams[stream] = [*existing, *recorded]
                 state.log.extend(recorded)
-                state.event_ids.update(event.event_id for event in events)
+                state.event_ids.update(new_ids)
         metrics.record_appended(recorded)
         if recorded:
             async with self._appended:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 from uuid import UUID
 
 import psycopg
@@ -14,16 +16,14 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from acci import metrics
-from acci.errors import ConcurrencyError
+from acci._gcpause import gc_paused
+from acci.errors import AcciError, ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
-from acci.gcpause import gc_paused
-from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
-from acci.store.pg_errors import database_errors, translate
-from acci.store.prepare import append_params, metadata_for
+from acci.store._connect import CONNECT_TIMEOUT, ConnectionPool, connect
+from acci.store._pg_errors import database_errors, translate
+from acci.store._prepare import append_params, metadata_for
+from acci.store.base import CommandRecord, EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
-
-if TYPE_CHECKING:
-    from acci.projections.base import Projection
 
 # The columns every read returns, in the order _to_event expects them.
 _EVENT_COLUMNS = """
@@ -70,11 +70,6 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
         " LIMIT %(limit)s"
     )
 
-
-_FIND_COMMAND = """
-SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
-  FROM acci.commands WHERE tenant_id = %s AND command_id = %s
-"""
 
 # Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
 # data): the command record, the newest usable snapshot (its state on the first row only), and
@@ -134,6 +129,8 @@ _MAX_VERSION = 2**62
 
 _NOTIFY_CHANNEL = "acci_events"
 
+log = logging.getLogger("acci.store")
+
 
 class PostgresEventStore(EventStore):
     """The event store on PostgreSQL, in the `acci` schema that acci.migrations creates.
@@ -148,7 +145,7 @@ class PostgresEventStore(EventStore):
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]],
         *,
         notify: bool = True,
-        projections: Sequence[Projection] = (),
+        projections: Sequence[InlineProjection] = (),
     ):
         self.pool = pool
         self.notify = notify
@@ -165,13 +162,21 @@ class PostgresEventStore(EventStore):
         min_size: int = 1,
         max_size: int = 10,
         notify: bool = True,
-        projections: Sequence[Projection] = (),
-        connect_timeout: float = 30.0,
+        projections: Sequence[InlineProjection] = (),
+        connect_timeout: float = CONNECT_TIMEOUT,
+        pool_timeout: float = 30.0,
     ) -> Self:
-        """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
-        pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            conninfo, min_size=min_size, max_size=max_size, kwargs={"autocommit": True}, open=False
-        )
+        """Connect a pool of `min_size` to `max_size` connections.
+
+        A server that cannot be reached, or a database or role that does not exist, fails at once
+        ("cannot connect to HOST:PORT: REASON"; an unanswered attempt after `connect_timeout`
+        seconds). Later, a caller waits at most `pool_timeout` seconds for a free connection.
+        """
+        # One attempt of our own first: the pool would retry for its whole timeout, logging a
+        # warning per try, and then only say that it timed out.
+        probe = await connect(conninfo, seconds=connect_timeout)
+        await probe.close()
+        pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, timeout=pool_timeout)
         with database_errors("connecting to the event store"):
             try:
                 await pool.open(wait=True, timeout=connect_timeout)
@@ -227,7 +232,7 @@ class PostgresEventStore(EventStore):
                     recorded = _recorded(stream, meta, events, types, rows)
                     for projection in inline:
                         mine = [e for e in recorded if e.event_type in projection.event_types]
-                        await projection.apply_batch(conn, projection.table_identifier(), mine)
+                        await projection.apply_inline(conn, mine)
                 metrics.record_appended(recorded)
                 return recorded
         except psycopg.Error as error:
@@ -389,25 +394,55 @@ class PostgresEventStore(EventStore):
         )
 
     async def waiter(self) -> Waiter:
-        with database_errors("listening for new events"):
-            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-            await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
-        return _NotifyWaiter(conn)
+        waiter = _NotifyWaiter(self.conninfo)
+        await waiter.listen()
+        return waiter
 
 
 class _NotifyWaiter(Waiter):
-    """Waits on a LISTEN connection of its own (a pooled one would lose notifications)."""
+    """Waits on a LISTEN connection of its own (a pooled one would lose notifications).
 
-    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+    A lost connection (a server restart, `pg_terminate_backend`, a network cut) is not an error:
+    notifications are only hints, so the waiter sleeps out the wait instead (the subscriber polls)
+    and listens again on a new connection at the next wait.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self._conn: psycopg.AsyncConnection[TupleRow] | None = None
+
+    async def listen(self) -> psycopg.AsyncConnection[TupleRow]:
+        """Connect and LISTEN; a failure to connect is the caller's (translated) error."""
+        conn = await connect(self._conninfo)
+        try:
+            with database_errors("listening for new events"):
+                await conn.execute(f"LISTEN {_NOTIFY_CHANNEL}")
+        except BaseException:
+            await conn.close()
+            raise
         self._conn = conn
+        return conn
 
     async def wait(self, max_seconds: float) -> None:
-        with database_errors("waiting for new events"):
-            async for _ in self._conn.notifies(timeout=max_seconds, stop_after=1):
+        conn = self._conn
+        if conn is None:
+            try:
+                conn = await self.listen()
+            except AcciError as error:
+                log.warning("cannot listen for new events (%s); polling every %.2f s", error, max_seconds)
+                await asyncio.sleep(max_seconds)
+                return
+        try:
+            async for _ in conn.notifies(timeout=max_seconds, stop_after=1):
                 pass
+        except psycopg.OperationalError as error:
+            log.warning("lost the connection that listens for new events (%s); listening again", error)
+            await self.close()
 
     async def close(self) -> None:
-        await self._conn.close()
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 async def _copy_events(
@@ -424,9 +459,7 @@ async def _copy_events(
         "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s)",
         [tenant, aggregate_type, aggregate_id, expected, len(events), command_id, command_type],
     )
-    claimed = await cur.fetchone()
-    assert claimed is not None
-    base = int(claimed[0])
+    ((base,),) = await cur.fetchall()  # a function call returns one row
     async with conn.cursor() as cursor:
         async with cursor.copy(_COPY_EVENTS) as copy:
             for offset, (event, (event_type, schema_version, data_json)) in enumerate(

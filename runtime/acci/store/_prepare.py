@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from acci.errors import ConfigurationError
+from acci._gcpause import gc_paused
+from acci.errors import ConfigurationError, shown
 from acci.events import EventMetadata, NewEvent
-from acci.gcpause import gc_paused
 from acci.streams import ExpectedVersion, StreamId
 
 
@@ -19,8 +19,8 @@ def metadata_for(stream: StreamId, metadata: EventMetadata | None) -> EventMetad
         return EventMetadata(tenant_id=stream.tenant_id)
     if metadata.tenant_id and metadata.tenant_id != stream.tenant_id:
         raise ConfigurationError(
-            f"metadata names tenant {metadata.tenant_id!r} but the stream {stream} belongs to "
-            f"{stream.tenant_id!r}; events can only be appended to a stream of their own tenant."
+            f"metadata names tenant {shown(metadata.tenant_id)} but the stream {stream} belongs to "
+            f"{shown(stream.tenant_id)}; events can only be appended to a stream of their own tenant."
         )
     if metadata.tenant_id:
         return metadata
@@ -41,14 +41,14 @@ def append_params(
     command_id: UUID | None,
     command_type: str,
 ) -> tuple[list[Any], list[tuple[str, int, str]]]:
+    """Validate an append and build the parameters of acci.append_events, plus each event's
+    (type, schema version, JSON text)."""
     if expected_version is not None and expected_version < 0:
         raise ConfigurationError(
             f"expected_version {expected_version} for {stream} is not valid: use NO_STREAM (0), "
             "ANY (None), or the version the stream must be at."
         )
-    """Validate an append and build the parameters of acci.append_events, plus each event's
-    (type, schema version, JSON text)."""
-    with gc_paused(len(events)):  # many new strings and tuples at once; see acci.gcpause
+    with gc_paused(len(events)):  # many new strings and tuples at once; see acci._gcpause
         types = [(*event.resolved_type(), event.data_json()) for event in events]
     for event_type, _, _ in types:
         if not event_type:

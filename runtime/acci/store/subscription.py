@@ -1,4 +1,4 @@
-"""Subscriptions: catch up on the global order from a checkpoint, then follow it live."""
+"""A subscription: catch up on the global order from a checkpoint, then follow it live."""
 
 from __future__ import annotations
 

@@ -22,22 +22,31 @@ class Checkpoint:
 
 
 async def read_checkpoint(conn: Connection, name: str) -> Checkpoint:
-    """The checkpoint row, created at the start of the log if there is none."""
-    await conn.execute(
-        "INSERT INTO acci.checkpoints (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", [name], prepare=True
-    )
-    cur = await conn.execute(
-        """
-        SELECT transaction_id::text::bigint, global_position, status, updated_at
-          FROM acci.checkpoints WHERE name = %s
-        """,
-        [name],
-        prepare=True,
-    )
-    row = await cur.fetchone()
-    assert row is not None  # inserted above
-    xid, position, status, updated_at = row
+    """The checkpoint row, created at the start of the log if there is none: one statement (the
+    inserted row, or else the existing one), saving a round trip per batch."""
+    rows = await (await conn.execute(_READ_OR_CREATE, {"name": name}, prepare=True)).fetchall()
+    if not rows:
+        # Another session created the row after this statement's snapshot was taken (the insert
+        # waited for it, then did nothing): a new statement sees it.
+        rows = await (await conn.execute(_READ, {"name": name}, prepare=True)).fetchall()
+    ((xid, position, status, updated_at),) = rows
     return Checkpoint(name, Position(xid, position), status, updated_at)
+
+
+_READ = """
+SELECT transaction_id::text::bigint, global_position, status, updated_at
+  FROM acci.checkpoints WHERE name = %(name)s
+"""
+
+_READ_OR_CREATE = """
+WITH created AS (
+    INSERT INTO acci.checkpoints (name) VALUES (%(name)s) ON CONFLICT (name) DO NOTHING
+    RETURNING transaction_id, global_position, status, updated_at)
+SELECT transaction_id::text::bigint, global_position, status, updated_at FROM created
+UNION ALL
+SELECT transaction_id::text::bigint, global_position, status, updated_at
+  FROM acci.checkpoints WHERE name = %(name)s AND NOT EXISTS (SELECT FROM created)
+"""
 
 
 async def advance_checkpoint(conn: Connection, name: str, expected: Position, new: Position) -> bool:
