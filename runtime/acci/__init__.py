@@ -14,6 +14,7 @@ from acci.errors import (
     AcciError,
     AggregateAlreadyExists,
     AggregateNotFound,
+    CommandIdReused,
     CommandRejected,
     CommandValidationError,
     ConcurrencyError,
@@ -29,7 +30,14 @@ from acci.errors import (
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
-from acci.store import CommandRecord, EventStore, InMemoryEventStore, PostgresEventStore, Snapshot
+from acci.store import (
+    CoalesceSettings,
+    CommandRecord,
+    EventStore,
+    InMemoryEventStore,
+    PostgresEventStore,
+    Snapshot,
+)
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
 from acci.subscriptions import Subscription
 
@@ -44,9 +52,11 @@ __all__ = [
     "Aggregate",
     "AggregateAlreadyExists",
     "AggregateNotFound",
+    "CoalesceSettings",
     "Command",
     "CommandData",
     "CommandHandler",
+    "CommandIdReused",
     "CommandMetadata",
     "CommandRecord",
     "CommandRejected",

@@ -90,6 +90,7 @@ class Repository(Generic[A]):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
         """Append `events` expecting the version the aggregate was loaded at; apply them to it.
 
@@ -103,6 +104,7 @@ class Repository(Generic[A]):
             metadata=metadata,
             command_id=command_id,
             command_type=command_type,
+            command_hash=command_hash,
         )
         for payload, stored in zip(events, recorded, strict=True):
             aggregate.apply_payload(payload, stored.version, stored.timestamp)

@@ -28,13 +28,28 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class CommandRecord:
-    """A handled command: its events are versions first_version..last_version of `stream`."""
+    """A handled command: its events are versions first_version..last_version of `stream`.
+
+    `command_hash` is the hash of the command's data (None when the append named no hash, or for
+    a record read back without it)."""
 
     command_id: UUID
     command_type: str
     stream: StreamId
     first_version: int
     last_version: int
+    command_hash: str | None = None
+
+    def same_command(self, command_type: str, stream: StreamId, command_hash: str | None) -> bool:
+        """The idempotency rule: a command id names one command of a tenant. Seen again with the
+        same type, stream and data hash it is a repeat (its first result stands); with anything
+        else it is a reuse of the id for another command, which is refused. A hash missing on
+        either side is not compared. acci.seen_command (migration 0003) is the same rule in SQL."""
+        return (
+            self.command_type == command_type
+            and self.stream == stream
+            and (self.command_hash is None or command_hash is None or self.command_hash == command_hash)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +102,16 @@ class EventStore(ABC):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
         """Append `events` atomically, if the stream is at `expected_version`.
 
         `expected_version` is NO_STREAM (0), an exact version, or ANY (None). On a mismatch
-        ConcurrencyError is raised and nothing is written. With `command_id`, the command is
-        recorded in the same transaction; a command id seen before raises DuplicateCommandError.
+        ConcurrencyError is raised and nothing is written. With `command_id`, the command (its
+        type, this stream and `command_hash`, the hash of its data) is recorded in the same
+        transaction. The command id is checked first, and again after a version conflict: a
+        command id seen before with the same command raises DuplicateCommandError (carrying the
+        first command's record), with another command CommandIdReused; nothing is written.
         """
 
     @abstractmethod

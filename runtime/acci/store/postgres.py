@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
@@ -14,12 +14,21 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from acci import metrics
-from acci.errors import ConcurrencyError
+from acci.errors import AcciError, ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.gcpause import gc_paused
+from acci.store._coalesce import Coalescer, CoalesceSettings
+from acci.store._pg_batch import (
+    APPEND_BATCH,
+    Outcome,
+    batch_outcomes,
+    batch_params,
+    lock_order,
+    recorded_events,
+)
 from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
 from acci.store.pg_errors import database_errors, translate
-from acci.store.prepare import append_params, metadata_for
+from acci.store.prepare import PreparedAppend, prepare_append
 from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
 
 if TYPE_CHECKING:
@@ -37,7 +46,7 @@ _EVENT_COLUMNS = """
 _APPEND = """
 SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
   FROM acci.append_events(%s, %s, %s, %s::bigint, %b::uuid[], %b::text[], %b::int[], %b::text[],
-                          %s, %s, %s, %s, %s::uuid, %s, %s)
+                          %s, %s, %s, %s, %s::uuid, %s, %s, %s)
 """
 
 _READ_STREAM = f"""
@@ -71,16 +80,11 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
     )
 
 
-_FIND_COMMAND = """
-SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
-  FROM acci.commands WHERE tenant_id = %s AND command_id = %s
-"""
-
 # Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
 # data): the command record, the newest usable snapshot (its state on the first row only), and
 # the events after it. A row with no event columns means there were no events.
 _LOAD_STREAM = """
-SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version,
+SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version, c.command_hash,
        s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash, s.event_timestamp,
        s.taken_at,
        e.id, e.tenant_id, e.aggregate_type, e.aggregate_id, e.event_type, e.version, e.schema_version,
@@ -88,7 +92,7 @@ SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last
        e.global_position
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (
-        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash
           FROM acci.commands WHERE tenant_id = %(tenant)s AND command_id = %(command)s) AS c ON true
   LEFT JOIN LATERAL (
         SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
@@ -111,7 +115,7 @@ SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last
 _APPEND_ONE = """
 SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
   FROM acci.append_event(%s, %s, %s, %s::bigint, %s::uuid, %s, %s::int, %s,
-                         %s, %s, %s, %s, %s::uuid, %s, %s)
+                         %s, %s, %s, %s, %s::uuid, %s, %s, %s)
 """
 
 # Appends of this many events or more go in by COPY, which is about twice as fast as one
@@ -141,6 +145,8 @@ class PostgresEventStore(EventStore):
     Use `await PostgresEventStore.open(url)` (and `close()`), or `async with`.
     `notify=False` turns off the NOTIFY on append; subscribers then rely on polling alone.
     Inline projections among `projections` are updated in each append's transaction.
+    `coalesce` (on by default) lets concurrent appends share one statement and one commit; see
+    CoalesceSettings for its bounds, and `coalesce=False` to commit every append alone.
     """
 
     def __init__(
@@ -149,6 +155,7 @@ class PostgresEventStore(EventStore):
         *,
         notify: bool = True,
         projections: Sequence[Projection] = (),
+        coalesce: CoalesceSettings | bool = True,
     ):
         self.pool = pool
         self.notify = notify
@@ -156,6 +163,12 @@ class PostgresEventStore(EventStore):
         #: in `projections` are run by a ProjectionRunner.
         self.inline_projections = [p for p in projections if p.inline]
         self.conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
+        self.coalescing = (
+            coalesce if isinstance(coalesce, CoalesceSettings) else CoalesceSettings(enabled=coalesce)
+        )
+        self._coalescer: Coalescer[PreparedAppend, list[RecordedEvent]] | None = None
+        if self.coalescing.enabled:
+            self._coalescer = Coalescer(self._flush, self.coalescing, lambda p: len(p.types))
 
     @classmethod
     async def open(
@@ -167,6 +180,7 @@ class PostgresEventStore(EventStore):
         notify: bool = True,
         projections: Sequence[Projection] = (),
         connect_timeout: float = 30.0,
+        coalesce: CoalesceSettings | bool = True,
     ) -> Self:
         """Connect a pool of `min_size` to `max_size` connections; give up after `connect_timeout` seconds."""
         pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
@@ -178,9 +192,11 @@ class PostgresEventStore(EventStore):
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, notify=notify, projections=projections)
+        return cls(pool, notify=notify, projections=projections, coalesce=coalesce)
 
     async def close(self) -> None:
+        if self._coalescer is not None:
+            await self._coalescer.drain()
         await self.pool.close()
 
     async def __aenter__(self) -> Self:
@@ -200,48 +216,143 @@ class PostgresEventStore(EventStore):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
-        meta = metadata_for(stream, metadata)
-        params, types = append_params(stream, events, expected_version, meta, command_id, command_type)
-        params.append(self.notify)
-        query = _APPEND
-        if len(events) == 1:
-            query = _APPEND_ONE
-            params[4:8] = [values[0] for values in params[4:8]]
-        inline = [p for p in self.inline_projections if any(t[0] in p.event_types for t in types)]
+        prepared = prepare_append(
+            stream, events, expected_version, metadata, command_id, command_type, command_hash
+        )
+        if self._coalescer is None or len(prepared.types) >= self.coalescing.max_events:
+            return await self._append_alone(prepared)
+        return await self._coalescer.submit(prepared)
+
+    async def _flush(self, batch: list[PreparedAppend]) -> list[Outcome]:
+        """The coalescer's flush: one append alone, or many in one acci.append_batch statement."""
+        if len(batch) == 1:
+            return [await self._outcome_alone(batch[0])]
+        order = lock_order(batch)
+        try:
+            ordered = await self._append_batch([batch[i] for i in order])
+        except _BatchRefused:
+            # Nothing of the batch was written: write each append alone, in arrival order, so
+            # that only the one at fault fails (an inline projection's error, a duplicate event
+            # id, a deadlock with another process). Rare, so this costs nothing when all is well.
+            metrics.APPEND_BATCH_FALLBACKS.inc()
+            return [await self._outcome_alone(prepared) for prepared in batch]
+        except psycopg.Error as error:  # the connection failed: the outcome is unknown to all
+            return [self._append_error(error, prepared) for prepared in batch]
+        outcomes: list[Outcome] = [[] for _ in batch]
+        for position, index in enumerate(order):
+            outcomes[index] = ordered[position]
+        return outcomes
+
+    async def _append_batch(self, entries: list[PreparedAppend]) -> list[Outcome]:
+        """Write `entries` in one statement (and, with inline projections, one transaction);
+        raise _BatchRefused when the server refused the batch as a whole (so nothing is written)."""
+        params = batch_params(entries, self.notify)
+        inline = self._inline_for(t[0] for entry in entries for t in entry.types)
         try:
             async with self.pool.connection() as conn:
-                if not inline and len(events) < _COPY_FROM:
+                if not inline:
+                    rows = await (await conn.execute(APPEND_BATCH, params)).fetchall()
+                else:
+                    async with conn.transaction():
+                        rows = await self._lock_and_write(conn, inline, APPEND_BATCH, params)
+                        outcomes = batch_outcomes(entries, rows)
+                        written = [e for o in outcomes if isinstance(o, list) for e in o]
+                        written.sort(key=lambda e: e.position)
+                        await self._apply_inline(conn, inline, written)
+                    return self._counted(entries, outcomes)
+        except Exception as error:
+            if _rolled_back(error):
+                raise _BatchRefused from error
+            raise
+        return self._counted(entries, batch_outcomes(entries, rows))
+
+    async def _outcome_alone(self, prepared: PreparedAppend) -> Outcome:
+        try:
+            return await self._append_alone(prepared)
+        except Exception as error:  # this caller's own failure, handed to it alone
+            return error
+
+    async def _append_alone(self, prepared: PreparedAppend) -> list[RecordedEvent]:
+        """One append in its own statement: acci.append_event(s), or COPY for a large one."""
+        count = len(prepared.types)
+        params = _single_params(prepared, self.notify)
+        inline = self._inline_for(t[0] for t in prepared.types)
+        try:
+            async with self.pool.connection() as conn:
+                if not inline and count < _COPY_FROM:
+                    query = _APPEND_ONE if count == 1 else _APPEND
                     rows = await (await conn.execute(query, params)).fetchall()
-                    recorded = _recorded(stream, meta, events, types, rows)
+                    recorded = recorded_events(prepared, rows)
                     metrics.record_appended(recorded)
                     return recorded
                 async with conn.transaction():
-                    # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
-                    for projection in inline:
-                        await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
-                    if len(events) >= _COPY_FROM:
-                        rows = await _copy_events(conn, params, events, types)
+                    if count >= _COPY_FROM:
+                        await self._lock_and_write(conn, inline, None, params)
+                        rows = await _copy_events(conn, prepared, self.notify)
                     else:
-                        rows = await (await conn.execute(query, params)).fetchall()
-                    recorded = _recorded(stream, meta, events, types, rows)
-                    for projection in inline:
-                        mine = [e for e in recorded if e.event_type in projection.event_types]
-                        await projection.apply_batch(conn, projection.table_identifier(), mine)
+                        query = _APPEND_ONE if count == 1 else _APPEND
+                        rows = await self._lock_and_write(conn, inline, query, params)
+                    recorded = recorded_events(prepared, rows)
+                    await self._apply_inline(conn, inline, recorded)
                 metrics.record_appended(recorded)
                 return recorded
         except psycopg.Error as error:
-            translated = translate(
-                error,
-                "appending events",
-                stream=stream,
-                expected=expected_version,
-                tenant_id=stream.tenant_id,
-                command_id=command_id,
-            )
-            if isinstance(translated, ConcurrencyError):
-                metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
-            raise translated from error
+            raise self._append_error(error, prepared) from error
+
+    def _inline_for(self, event_types: Iterable[str]) -> list[Projection]:
+        if not self.inline_projections:
+            return []
+        types = set(event_types)
+        return [p for p in self.inline_projections if not types.isdisjoint(p.event_types)]
+
+    @staticmethod
+    async def _lock_and_write(
+        conn: psycopg.AsyncConnection[TupleRow],
+        inline: list[Projection],
+        query: str | None,
+        params: list[Any],
+    ) -> list[TupleRow]:
+        # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
+        for projection in inline:
+            await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
+        if query is None:
+            return []
+        return await (await conn.execute(query, params)).fetchall()
+
+    @staticmethod
+    async def _apply_inline(
+        conn: psycopg.AsyncConnection[TupleRow], inline: list[Projection], recorded: list[RecordedEvent]
+    ) -> None:
+        for projection in inline:
+            mine = [e for e in recorded if e.event_type in projection.event_types]
+            if mine:
+                await projection.apply_batch(conn, projection.table_identifier(), mine)
+
+    @staticmethod
+    def _counted(entries: list[PreparedAppend], outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes, counted in the metrics."""
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, list):
+                metrics.record_appended(outcome)
+            elif isinstance(outcome, ConcurrencyError):
+                metrics.CONCURRENCY_CONFLICTS.labels(entry.stream.aggregate_type).inc()
+        return outcomes
+
+    @staticmethod
+    def _append_error(error: psycopg.Error, prepared: PreparedAppend) -> AcciError:
+        translated = translate(
+            error,
+            "appending events",
+            stream=prepared.stream,
+            expected=prepared.expected_version,
+            command_id=prepared.command_id,
+            command_type=prepared.command_type,
+        )
+        if isinstance(translated, ConcurrencyError):
+            metrics.CONCURRENCY_CONFLICTS.labels(prepared.stream.aggregate_type).inc()
+        return translated
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         s = snapshot.stream
@@ -360,14 +471,14 @@ class PostgresEventStore(EventStore):
         first = rows[0]
         record = None
         if command is not None and first[0] is not None:
-            command_type, aggregate_type, aggregate_id, first_version, last_version = first[:5]
+            command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash = first[:6]
             owner = StreamId(command[0], aggregate_type, aggregate_id)
-            record = CommandRecord(command[1], command_type, owner, first_version, last_version)
+            record = CommandRecord(command[1], command_type, owner, first_version, last_version, command_hash)
         snapshot = None
-        if first[5] is not None:
-            version, state_json, hash_, event_timestamp, taken_at = first[5:10]
+        if first[6] is not None:
+            version, state_json, hash_, event_timestamp, taken_at = first[6:11]
             snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, taken_at)
-        events = _to_events([row[10:] for row in rows]) if first[10] is not None else []
+        events = _to_events([row[11:] for row in rows]) if first[11] is not None else []
         return StreamLoad(snapshot, events, record)
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
@@ -375,7 +486,8 @@ class PostgresEventStore(EventStore):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     """
-                    SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+                    SELECT command_type, aggregate_type, aggregate_id, first_version, last_version,
+                           command_hash
                       FROM acci.commands WHERE tenant_id = %s AND command_id = %s
                     """,
                     [tenant_id, command_id],
@@ -383,9 +495,14 @@ class PostgresEventStore(EventStore):
                 row = await cur.fetchone()
         if row is None:
             return None
-        command_type, aggregate_type, aggregate_id, first, last = row
+        command_type, aggregate_type, aggregate_id, first, last, command_hash = row
         return CommandRecord(
-            command_id, command_type, StreamId(tenant_id, aggregate_type, aggregate_id), first, last
+            command_id,
+            command_type,
+            StreamId(tenant_id, aggregate_type, aggregate_id),
+            first,
+            last,
+            command_hash,
         )
 
     async def waiter(self) -> Waiter:
@@ -410,27 +527,76 @@ class _NotifyWaiter(Waiter):
         await self._conn.close()
 
 
+class _BatchRefused(Exception):
+    """The server refused a coalesced batch as a whole: nothing of it was written."""
+
+
+def _rolled_back(error: Exception) -> bool:
+    """Whether a failed batch is known to have written nothing, so that its appends may be written
+    again one by one. An error the server reported (or one raised by Python code inside the
+    batch's transaction, which then rolled back) says so; a lost connection leaves it unknown."""
+    if not isinstance(error, psycopg.Error):
+        return True
+    sqlstate = error.sqlstate
+    return sqlstate is not None and not sqlstate.startswith(("08", "57P"))
+
+
+def _single_params(prepared: PreparedAppend, notify: bool) -> list[Any]:
+    """The parameters of acci.append_event (one event: scalars) or acci.append_events (arrays)."""
+    stream, meta, types = prepared.stream, prepared.metadata, prepared.types
+    if len(types) == 1:
+        event_type, schema_version, data_json = types[0]
+        columns: list[Any] = [prepared.events[0].event_id, event_type, schema_version, data_json]
+    else:
+        columns = [
+            [event.event_id for event in prepared.events],
+            [t[0] for t in types],
+            [t[1] for t in types],
+            [t[2] for t in types],
+        ]
+    return [
+        stream.tenant_id,
+        stream.aggregate_type,
+        stream.aggregate_id,
+        prepared.expected_version,
+        *columns,
+        meta.user_id,
+        meta.correlation_id,
+        meta.causation_id,
+        prepared.extra_json,
+        prepared.command_id,
+        prepared.command_type or None,
+        notify,
+        prepared.command_hash,
+    ]
+
+
 async def _copy_events(
-    conn: psycopg.AsyncConnection[TupleRow],
-    params: list[Any],
-    events: Sequence[NewEvent],
-    types: list[tuple[str, int, str]],
+    conn: psycopg.AsyncConnection[TupleRow], prepared: PreparedAppend, notify: bool
 ) -> list[TupleRow]:
     """A large append, inside the caller's transaction: claim the versions (the same check as
     acci.append_events), COPY the rows in, then read their positions back."""
-    tenant, aggregate_type, aggregate_id, expected = params[0:4]
-    user_id, correlation_id, causation_id, extra, command_id, command_type, notify = params[8:15]
+    stream, meta = prepared.stream, prepared.metadata
+    tenant, aggregate_type, aggregate_id = stream.tenant_id, stream.aggregate_type, stream.aggregate_id
     cur = await conn.execute(
-        "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s)",
-        [tenant, aggregate_type, aggregate_id, expected, len(events), command_id, command_type],
+        "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s, %s)",
+        [
+            tenant,
+            aggregate_type,
+            aggregate_id,
+            prepared.expected_version,
+            len(prepared.types),
+            prepared.command_id,
+            prepared.command_type or None,
+            prepared.command_hash,
+        ],
     )
-    claimed = await cur.fetchone()
-    assert claimed is not None
-    base = int(claimed[0])
+    (base,) = await cur.fetchone() or (0,)
+    extra = prepared.extra_json or "{}"
     async with conn.cursor() as cursor:
         async with cursor.copy(_COPY_EVENTS) as copy:
             for offset, (event, (event_type, schema_version, data_json)) in enumerate(
-                zip(events, types, strict=True), start=1
+                zip(prepared.events, prepared.types, strict=True), start=1
             ):
                 await copy.write_row(
                     (
@@ -442,10 +608,10 @@ async def _copy_events(
                         event_type,
                         schema_version,
                         data_json,
-                        user_id,
-                        correlation_id,
-                        causation_id,
-                        extra or "{}",
+                        meta.user_id,
+                        meta.correlation_id,
+                        meta.causation_id,
+                        extra,
                     )
                 )
         await cursor.execute(_COPIED, [tenant, aggregate_type, aggregate_id, base])
@@ -453,33 +619,6 @@ async def _copy_events(
     if notify:
         await conn.execute("SELECT acci.notify_appended(%s)", [tenant])
     return rows
-
-
-def _recorded(
-    stream: StreamId,
-    meta: EventMetadata,
-    events: Sequence[NewEvent],
-    types: list[tuple[str, int, str]],
-    rows: list[TupleRow],
-) -> list[RecordedEvent]:
-    with gc_paused(len(events)):
-        return [
-            RecordedEvent(
-                id=event.event_id,
-                aggregate_type=stream.aggregate_type,
-                aggregate_id=stream.aggregate_id,
-                event_type=event_type,
-                version=version,
-                schema_version=schema_version,
-                data_json=data_json,
-                metadata=meta,
-                timestamp=timestamp,
-                position=Position(xid, position),
-            )
-            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
-                events, types, rows, strict=True
-            )
-        ]
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:

@@ -1,0 +1,165 @@
+"""The appends of many callers in one statement: acci.append_batch's parameters and its answer.
+
+A batch is a list of entries, each one caller's all-or-nothing append. Today an entry has one part
+(one stream); the statement already takes entries of several parts (several streams, each with its
+own expected version), which is what an atomic append to many streams will send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import TupleRow
+
+from acci.errors import DatabaseError
+from acci.events import RecordedEvent
+from acci.gcpause import gc_paused
+from acci.store.pg_errors import claim_error
+from acci.store.prepare import PreparedAppend
+from acci.streams import Position
+
+# The arrays go in binary (%b), like acci.append_events' (see acci.store.postgres).
+APPEND_BATCH = """
+SELECT out_part, out_status, out_version, out_transaction_id::text::bigint, out_global_position,
+       out_timestamp, out_detail
+  FROM acci.append_batch(%b::int[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::int[],
+                         %b::text[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::text[],
+                         %b::text[], %b::int[], %b::uuid[], %b::text[], %b::int[], %b::text[], %s)
+"""
+
+#: One entry's outcome: its recorded events, or its own error.
+Outcome = list[RecordedEvent] | Exception
+
+
+def lock_order(entries: Sequence[PreparedAppend]) -> list[int]:
+    """The order to claim the entries' streams in: sorted by stream, so that two batches lock
+    shared streams in the same order and cannot deadlock; stable, so that appends to one stream
+    keep their arrival order (the second may expect the version the first produces)."""
+    return sorted(
+        range(len(entries)),
+        key=lambda i: (
+            entries[i].stream.tenant_id,
+            entries[i].stream.aggregate_type,
+            entries[i].stream.aggregate_id,
+        ),
+    )
+
+
+def batch_params(entries: Sequence[PreparedAppend], notify: bool) -> list[Any]:
+    """acci.append_batch's parameters for `entries` (in that order), one part per entry."""
+    parts: list[Any] = [[] for _ in range(13)]
+    (
+        entry_ids,
+        tenants,
+        aggregate_types,
+        aggregate_ids,
+        expected,
+        counts,
+        user_ids,
+        correlation_ids,
+        causation_ids,
+        extras,
+        command_ids,
+        command_types,
+        command_hashes,
+    ) = parts
+    event_parts: list[int] = []
+    event_ids: list[Any] = []
+    event_types: list[str] = []
+    schema_versions: list[int] = []
+    data: list[str] = []
+    with gc_paused(len(entries)):
+        for number, entry in enumerate(entries, start=1):
+            stream, meta = entry.stream, entry.metadata
+            entry_ids.append(number)
+            tenants.append(stream.tenant_id)
+            aggregate_types.append(stream.aggregate_type)
+            aggregate_ids.append(stream.aggregate_id)
+            expected.append(entry.expected_version)
+            counts.append(len(entry.types))
+            user_ids.append(meta.user_id)
+            correlation_ids.append(meta.correlation_id)
+            causation_ids.append(meta.causation_id)
+            extras.append(entry.extra_json)
+            command_ids.append(entry.command_id)
+            command_types.append(entry.command_type or None)
+            command_hashes.append(entry.command_hash)
+            for event, (event_type, schema_version, data_json) in zip(entry.events, entry.types, strict=True):
+                event_parts.append(number)
+                event_ids.append(event.event_id)
+                event_types.append(event_type)
+                schema_versions.append(schema_version)
+                data.append(data_json)
+    return [*parts, event_parts, event_ids, event_types, schema_versions, data, notify]
+
+
+def batch_outcomes(entries: Sequence[PreparedAppend], rows: list[TupleRow]) -> list[Outcome]:
+    """Each entry's outcome from acci.append_batch's rows (see its comment in migration 0003)."""
+    failed: dict[int, tuple[int, int, str | None]] = {}
+    bases: dict[int, int] = {}
+    event_rows: list[TupleRow] = []
+    for row in rows:
+        part = row[0]
+        if part is None:
+            event_rows.append(row)
+        elif row[1] == 0:
+            bases[part] = row[2]
+        else:
+            failed[part] = (row[1], row[2], row[6])
+    outcomes: list[Outcome] = []
+    taken = 0
+    with gc_paused(len(event_rows)):
+        for number, entry in enumerate(entries, start=1):
+            if number in failed:
+                status, version, detail = failed[number]
+                outcomes.append(
+                    claim_error(
+                        status,
+                        version,
+                        detail,
+                        stream=entry.stream,
+                        expected=entry.expected_version,
+                        command_id=entry.command_id,
+                        command_type=entry.command_type,
+                    )
+                )
+                continue
+            count = len(entry.types)
+            mine = event_rows[taken : taken + count]
+            taken += count
+            base = bases[number]
+            if [row[2] for row in mine] != list(range(base + 1, base + count + 1)):
+                raise DatabaseError(
+                    f"acci.append_batch answered with other versions than it claimed for {entry.stream}; "
+                    "the acci schema's functions do not match this runtime: run `acci migrate`."
+                )
+            outcomes.append(recorded_events(entry, [(r[2], r[3], r[4], r[5]) for r in mine]))
+    return outcomes
+
+
+def recorded_events(
+    entry: PreparedAppend, rows: Sequence[tuple[int, int, int, datetime]]
+) -> list[RecordedEvent]:
+    """The RecordedEvents of an append from its rows: (version, transaction id, position, time)."""
+    stream, meta = entry.stream, entry.metadata
+    aggregate_type, aggregate_id = stream.aggregate_type, stream.aggregate_id
+    with gc_paused(len(rows)):
+        return [
+            RecordedEvent(
+                id=event.event_id,
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                event_type=event_type,
+                version=version,
+                schema_version=schema_version,
+                data_json=data_json,
+                metadata=meta,
+                timestamp=timestamp,
+                position=Position(xid, position),
+            )
+            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
+                entry.events, entry.types, rows, strict=True
+            )
+        ]
