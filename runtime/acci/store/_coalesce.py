@@ -152,11 +152,17 @@ class Coalescer(Generic[T, R]):
         except BaseException:  # cancelled (the loop is closing): so are the callers' waits
             for waiting in batch:
                 waiting.future.cancel()
-            raise
-        finally:
             self._in_flight -= 1
-            self._kick()
+            raise
         self._settle(batch, outcomes)
+        # The next flush starts one pass of the event loop later: the callers just answered run
+        # first, and those that append again at once (a busy writer does) join it, instead of
+        # waiting a whole flush behind a batch that left without them.
+        asyncio.get_running_loop().call_soon(self._release)
+
+    def _release(self) -> None:
+        self._in_flight -= 1
+        self._kick()
 
     @staticmethod
     def _settle(batch: list[_Waiting[T, R]], outcomes: Sequence[R | BaseException]) -> None:

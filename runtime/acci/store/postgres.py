@@ -226,9 +226,13 @@ class PostgresEventStore(EventStore):
         return await self._coalescer.submit(prepared)
 
     async def _flush(self, batch: list[PreparedAppend]) -> list[Outcome]:
-        """The coalescer's flush: one append alone, or many in one acci.append_batch statement."""
+        """The coalescer's flush: one append alone (acci.append_event costs less than a batch of
+        one), or many in one acci.append_batch statement."""
         if len(batch) == 1:
             return [await self._outcome_alone(batch[0])]
+        return await self._flush_batch(batch)
+
+    async def _flush_batch(self, batch: list[PreparedAppend]) -> list[Outcome]:
         order = lock_order(batch)
         try:
             ordered = await self._append_batch([batch[i] for i in order])

@@ -21,8 +21,32 @@ DROP FUNCTION acci.claim_versions(text, text, text, bigint, bigint, uuid, text);
 -- The idempotency rule (the same as CommandRecord.same_command in acci/store/base.py). A command id
 -- names one command of a tenant. Seen again with the same command type, stream and data hash it
 -- is a repeat: status 2, its first result stands. With another type, stream or hash it is a
--- reuse of the id for another command: status 3, refused. Status 0: not seen. DETAIL describes
--- the first command (JSON) for the caller's answer or message.
+-- reuse of the id for another command: status 3, refused. A hash missing on either side (an
+-- append that named none, a command recorded before 0003) is not compared.
+CREATE FUNCTION acci.command_status(
+    c                acci.commands,
+    p_command_type   text,
+    p_aggregate_type text,
+    p_aggregate_id   text,
+    p_command_hash   text
+) RETURNS smallint
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN c.command_type = coalesce(p_command_type, '')
+                     AND c.aggregate_type = p_aggregate_type AND c.aggregate_id = p_aggregate_id
+                     AND (c.command_hash IS NULL OR p_command_hash IS NULL
+                          OR c.command_hash = p_command_hash)
+                THEN 2 ELSE 3 END::smallint
+$$;
+
+-- What the caller learns of the first command (JSON): where its result is, or what it was.
+CREATE FUNCTION acci.command_detail(c acci.commands) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT json_build_object('command_type', c.command_type, 'aggregate_type', c.aggregate_type,
+                             'aggregate_id', c.aggregate_id, 'first_version', c.first_version,
+                             'last_version', c.last_version)::text
+$$;
+
+-- Whether a command id was recorded: status 0 (no), 2 or 3 (acci.command_status), and its detail.
 CREATE FUNCTION acci.seen_command(
     p_tenant_id      text,
     p_command_id     uuid,
@@ -43,14 +67,8 @@ BEGIN
         status := 0;
         RETURN;
     END IF;
-    status := CASE WHEN rec.command_type = coalesce(p_command_type, '')
-                        AND rec.aggregate_type = p_aggregate_type AND rec.aggregate_id = p_aggregate_id
-                        AND (rec.command_hash IS NULL OR p_command_hash IS NULL
-                             OR rec.command_hash = p_command_hash)
-                   THEN 2 ELSE 3 END;
-    detail := json_build_object('command_type', rec.command_type, 'aggregate_type', rec.aggregate_type,
-                                'aggregate_id', rec.aggregate_id, 'first_version', rec.first_version,
-                                'last_version', rec.last_version)::text;
+    status := acci.command_status(rec, p_command_type, p_aggregate_type, p_aggregate_id, p_command_hash);
+    detail := acci.command_detail(rec);
 END;
 $$;
 
@@ -320,6 +338,10 @@ $$;
 -- stream, expected version, p_counts (its events), metadata and command; per event (the parts'
 -- events one after another): p_event_parts (the part) and the event's own columns.
 --
+-- A column whose every value is NULL may be given as NULL instead, and p_entries, p_counts and
+-- p_event_parts as NULL when each entry has one part and each part one event: the client's time
+-- goes mostly into adapting array parameters, element by element.
+--
 -- Returns one row per failed part (out_part, out_status 1-3 as in acci.claim_append, out_version,
 -- out_detail), one row per appended part (out_status 0, out_version: the version before it), then
 -- one row per inserted event in order (out_part NULL; version, transaction id, position, time).
@@ -347,7 +369,7 @@ CREATE FUNCTION acci.append_batch(
                  out_global_position bigint, out_timestamp timestamptz, out_detail text)
 LANGUAGE plpgsql AS $$
 DECLARE
-    parts        integer := coalesce(cardinality(p_entries), 0);
+    parts        integer := coalesce(cardinality(p_tenant_ids), 0);
     bases        bigint[] := '{}';
     -- The index of each part's first event, minus one.
     starts       bigint[] := '{}';
@@ -359,15 +381,15 @@ DECLARE
 BEGIN
     FOR i IN 1 .. parts LOOP
         starts[i] := total;
-        total := total + p_counts[i];
-        IF i = 1 OR p_entries[i] <> p_entries[i - 1] THEN
+        total := total + coalesce(p_counts[i], 1);
+        IF i = 1 OR coalesce(p_entries[i] <> p_entries[i - 1], true) THEN
             entry_start := i;
         END IF;
-        CONTINUE WHEN p_entries[i] = failed_entry;
+        CONTINUE WHEN coalesce(p_entries[i], i) = failed_entry;
         SELECT * INTO claim FROM acci.claim_append(p_tenant_ids[i], p_aggregate_types[i],
-                                                   p_aggregate_ids[i], p_expected[i], p_counts[i],
-                                                   p_command_ids[i], p_command_types[i],
-                                                   p_command_hashes[i]);
+                                                   p_aggregate_ids[i], p_expected[i],
+                                                   coalesce(p_counts[i], 1), p_command_ids[i],
+                                                   p_command_types[i], p_command_hashes[i]);
         IF claim.status = 0 THEN
             bases[i] := claim.version;
             CONTINUE;
@@ -375,10 +397,10 @@ BEGIN
         -- The entry fails: undo what its earlier parts claimed, newest first.
         FOR j IN REVERSE i - 1 .. entry_start LOOP
             PERFORM acci.unclaim_append(p_tenant_ids[j], p_aggregate_types[j], p_aggregate_ids[j],
-                                        p_counts[j], bases[j], p_command_ids[j]);
+                                        coalesce(p_counts[j], 1), bases[j], p_command_ids[j]);
             bases[j] := NULL;
         END LOOP;
-        failed_entry := p_entries[i];
+        failed_entry := coalesce(p_entries[i], i);
         out_part := i;
         out_status := claim.status;
         out_version := claim.version;
@@ -393,7 +415,7 @@ BEGIN
             out_part := i;
             out_version := bases[i];
             RETURN NEXT;
-            IF p_counts[i] > 0 THEN
+            IF coalesce(p_counts[i], 1) > 0 THEN
                 tenant := coalesce(tenant, p_tenant_ids[i]);
             END IF;
         END IF;
@@ -408,8 +430,9 @@ BEGIN
                bases[u.part] + (u.ord - starts[u.part]), u.event_type, u.schema_version, u.data::jsonb,
                p_user_ids[u.part], p_correlation_ids[u.part], p_causation_ids[u.part],
                coalesce(p_metadata[u.part], '{}')::jsonb
-          FROM unnest(p_event_parts, p_event_ids, p_event_types, p_schema_versions, p_data)
-               WITH ORDINALITY AS u(part, id, event_type, schema_version, data, ord)
+          FROM (SELECT coalesce(p_event_parts[x.ord::integer], x.ord::integer) AS part, x.*
+                  FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_data)
+                       WITH ORDINALITY AS x(id, event_type, schema_version, data, ord)) AS u
          WHERE bases[u.part] IS NOT NULL
          ORDER BY u.ord
         RETURNING NULL::integer, 0::smallint, e.version, e.transaction_id, e.global_position,
