@@ -77,6 +77,8 @@ class Coalescer(Generic[T, R]):
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        #: Set each time a flush ends (for drain).
+        self._flushed = asyncio.Event()
 
     async def submit(self, request: T) -> R:
         """The request's outcome: its result, or its exception raised."""
@@ -87,8 +89,7 @@ class Coalescer(Generic[T, R]):
             try:
                 (outcome,) = await self._timed([request])
             finally:
-                self._in_flight -= 1
-                self._kick()
+                self._release()
             if isinstance(outcome, BaseException):
                 raise outcome
             return outcome
@@ -106,12 +107,10 @@ class Coalescer(Generic[T, R]):
 
     async def drain(self) -> None:
         """Wait until every queued request has been flushed (before the connections close)."""
-        while self._queue or self._tasks:
-            if self._tasks:
-                await asyncio.wait(set(self._tasks))
-            else:
-                self._kick(force=True)
-                await asyncio.sleep(0)
+        while self._queue or self._in_flight:
+            self._flushed.clear()
+            self._kick(force=True)
+            await self._flushed.wait()
 
     # -- flushing ----------------------------------------------------------------------------
 
@@ -152,7 +151,7 @@ class Coalescer(Generic[T, R]):
         except BaseException:  # cancelled (the loop is closing): so are the callers' waits
             for waiting in batch:
                 waiting.future.cancel()
-            self._in_flight -= 1
+            self._release()
             raise
         self._settle(batch, outcomes)
         # The next flush starts one pass of the event loop later: the callers just answered run
@@ -162,6 +161,7 @@ class Coalescer(Generic[T, R]):
 
     def _release(self) -> None:
         self._in_flight -= 1
+        self._flushed.set()
         self._kick()
 
     @staticmethod
