@@ -1,9 +1,13 @@
 """Coalescing: concurrent requests of one process share one flush (one round trip, one commit).
 
-The commit (the WAL flush) bounds a writer that commits each append alone. While one flush is in
-flight, the requests that arrive queue up, and the next flush carries all of them. A request that
-finds nothing in flight and nobody queued is flushed at once, in the caller's own task: without
-concurrency nothing waits and nothing is handed to another task.
+The commit (the WAL flush) bounds a writer that commits each append alone. A request that finds
+nothing in flight and nobody queued is flushed at once, in the caller's own task: without
+concurrency nothing waits and nothing is handed to another task. Otherwise it queues, and a flush
+starts one pass of the event loop later with everything queued by then, as soon as fewer than
+`max_in_flight` flushes are in flight (at once, or after `max_wait`: see CoalesceSettings). While
+that many are in flight, requests queue, and the next flush carries all of them (up to
+`max_batch`). A flush that ends starts the next one pass of the event loop later, so the callers
+it answers, if they request again at once, go with it.
 
 The flush function gets a list of requests and returns one outcome per request (its result, or
 the exception for that caller alone), so that one caller's failure is never another's.
@@ -38,12 +42,14 @@ class CoalesceSettings:
     max_batch: int = 128
     #: The most events in one flush; a larger append is written alone (from 1,000 events on by COPY).
     max_events: int = 1000
-    #: How many flushes may be in flight at once, each on its own pooled connection.
-    max_in_flight: int = 2
-    #: How long (seconds) queued appends wait for a flush in flight before another flush starts
-    #: for them (while fewer than `max_in_flight` are in flight). The bound on the time an append
-    #: waits before it is sent, beyond the flushes in flight.
-    max_wait: float = 0.002
+    #: How many flushes may be in flight at once, each on its own pooled connection. While fewer
+    #: are, an append is sent at once; appends queue (and then share a flush) only while this many
+    #: are in flight.
+    max_in_flight: int = 4
+    #: How long (seconds) queued appends may wait for a flush in flight to end before another one
+    #: starts for them, while fewer than `max_in_flight` are in flight: above 0, fewer and larger
+    #: flushes (less server time per append) for up to this much more latency.
+    max_wait: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_events < 1 or self.max_in_flight < 1 or self.max_wait < 0:
@@ -79,6 +85,7 @@ class Coalescer(Generic[T, R]):
         self._timer: asyncio.TimerHandle | None = None
         #: Set each time a flush ends (for drain).
         self._flushed = asyncio.Event()
+        self._kick_soon = False
 
     async def submit(self, request: T) -> R:
         """The request's outcome: its result, or its exception raised."""
@@ -93,9 +100,13 @@ class Coalescer(Generic[T, R]):
             if isinstance(outcome, BaseException):
                 raise outcome
             return outcome
-        waiting = _Waiting[T, R](request, self._size(request), asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting[T, R](request, self._size(request), loop.create_future())
         self._queue.append(waiting)
-        self._kick()
+        if not self._kick_soon:
+            # One pass of the event loop later: the appends made in this pass go together.
+            self._kick_soon = True
+            loop.call_soon(self._kick)
         try:
             return await waiting.future
         except asyncio.CancelledError:
@@ -116,6 +127,7 @@ class Coalescer(Generic[T, R]):
 
     def _kick(self, *, force: bool = False) -> None:
         """Start flushes for the queue while the bounds allow."""
+        self._kick_soon = False
         settings = self._settings
         while self._queue and self._in_flight < settings.max_in_flight:
             if self._in_flight > 0 and not force:
