@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from bench.runner import Workload
-from bench.workloads import aggregates, appends, commands, concurrency, projections, reads, search, upcasting
+from bench.workloads import (
+    aggregates,
+    appends,
+    commands,
+    concurrency,
+    inline,
+    projections,
+    reads,
+    search,
+    upcasting,
+)
 
 ALL: list[Workload] = [
     *appends.WORKLOADS[:2],
     *concurrency.WORKLOADS,
+    *inline.WORKLOADS,
     appends.WORKLOADS[2],
     *reads.WORKLOADS[:1],
     *aggregates.WORKLOADS,
