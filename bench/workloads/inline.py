@@ -22,8 +22,7 @@ from typing import ClassVar
 import psycopg
 from acci import NO_STREAM, NewEvent, PostgresEventStore, StreamId
 from acci.migrations import migrate
-from acci.store._pg_batch import Outcome, recorded_events
-from acci.store.postgres import _APPEND_ONE, _single_params
+from acci.store._pg_append import APPEND_ONE, Outcome, recorded_events, single_params
 from acci.store.prepare import PreparedAppend
 from identity.events import UserCreated  # type: ignore[import-not-found, unused-ignore]
 from identity.projections import UserViewProjection  # type: ignore[import-not-found, unused-ignore]
@@ -65,7 +64,7 @@ class SavepointStore(PostgresEventStore):
                 try:
                     async with conn.transaction():  # a savepoint
                         rows = await (
-                            await conn.execute(_APPEND_ONE, _single_params(prepared, False))
+                            await conn.execute(APPEND_ONE, single_params(prepared, False))
                         ).fetchall()
                         recorded = recorded_events(prepared, rows)
                         await self._apply_inline(conn, inline, recorded)

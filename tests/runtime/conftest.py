@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from acci import EventStore, InMemoryEventStore, PostgresEventStore
-from acci.store._pg_batch import Outcome
+from acci.store._pg_append import Outcome
 from acci.store.prepare import PreparedAppend
 
 

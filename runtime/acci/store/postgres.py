@@ -18,13 +18,20 @@ from acci.errors import AcciError, ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.gcpause import gc_paused
 from acci.store._coalesce import Coalescer, CoalesceSettings
-from acci.store._pg_batch import (
+from acci.store._pg_append import (
+    APPEND,
     APPEND_BATCH,
+    APPEND_ONE,
+    COPY_FROM,
+    BatchRefused,
     Outcome,
     batch_outcomes,
     batch_params,
+    copy_events,
     lock_order,
     recorded_events,
+    rolled_back,
+    single_params,
 )
 from acci.store.base import CommandRecord, EventStore, Snapshot, StreamLoad, Waiter
 from acci.store.pg_errors import database_errors, translate
@@ -39,14 +46,6 @@ _EVENT_COLUMNS = """
     id, tenant_id, aggregate_type, aggregate_id, event_type, version, schema_version, data::text,
     user_id, correlation_id, causation_id, metadata::text, "timestamp",
     transaction_id::text::bigint, global_position
-"""
-
-# The arrays go in binary (%b): psycopg's text array dumper quotes every element in Python, which
-# halved the speed of a 10,000-event append.
-_APPEND = """
-SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
-  FROM acci.append_events(%s, %s, %s, %s::bigint, %b::uuid[], %b::text[], %b::int[], %b::text[],
-                          %s, %s, %s, %s, %s::uuid, %s, %s, %s)
 """
 
 _READ_STREAM = f"""
@@ -109,28 +108,6 @@ SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last
            AND version > coalesce(s.version, 0) AND version <= %(to)s AND "timestamp" <= %(as_of)s
        ) AS e ON true
  ORDER BY e.version
-"""
-
-# One event, the most common append: scalars, no arrays to adapt (acci.append_event).
-_APPEND_ONE = """
-SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
-  FROM acci.append_event(%s, %s, %s, %s::bigint, %s::uuid, %s, %s::int, %s,
-                         %s, %s, %s, %s, %s::uuid, %s, %s, %s)
-"""
-
-# Appends of this many events or more go in by COPY, which is about twice as fast as one
-# INSERT of an unnested array for large batches; below it, the round trips COPY needs cost more.
-_COPY_FROM = 1000
-
-_COPY_EVENTS = """
-COPY acci.events (id, tenant_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-                  data, user_id, correlation_id, causation_id, metadata) FROM STDIN
-"""
-
-_COPIED = """
-SELECT version, transaction_id::text::bigint, global_position, "timestamp" FROM acci.events
- WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s AND version > %s
- ORDER BY version
 """
 
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
@@ -236,7 +213,7 @@ class PostgresEventStore(EventStore):
         order = lock_order(batch)
         try:
             ordered = await self._append_batch([batch[i] for i in order])
-        except _BatchRefused:
+        except BatchRefused:
             # Nothing of the batch was written: write each append alone, in arrival order, so
             # that only the one at fault fails (an inline projection's error, a duplicate event
             # id, a deadlock with another process). Rare, so this costs nothing when all is well.
@@ -251,26 +228,30 @@ class PostgresEventStore(EventStore):
 
     async def _append_batch(self, entries: list[PreparedAppend]) -> list[Outcome]:
         """Write `entries` in one statement (and, with inline projections, one transaction);
-        raise _BatchRefused when the server refused the batch as a whole (so nothing is written)."""
+        raise BatchRefused when the server refused the batch as a whole (so nothing is written)."""
         params = batch_params(entries, self.notify)
         inline = self._inline_for(t[0] for entry in entries for t in entry.types)
         try:
             async with self.pool.connection() as conn:
                 if not inline:
                     rows = await (await conn.execute(APPEND_BATCH, params)).fetchall()
-                else:
+                    return self._counted(entries, batch_outcomes(entries, rows))
+                try:
                     async with conn.transaction():
                         rows = await self._lock_and_write(conn, inline, APPEND_BATCH, params)
                         outcomes = batch_outcomes(entries, rows)
                         written = [e for o in outcomes if isinstance(o, list) for e in o]
                         written.sort(key=lambda e: e.position)
                         await self._apply_inline(conn, inline, written)
-                    return self._counted(entries, outcomes)
-        except Exception as error:
-            if _rolled_back(error):
-                raise _BatchRefused from error
+                except psycopg.Error:
+                    raise
+                except Exception as error:  # a projection's own error: the transaction rolled back
+                    raise BatchRefused from error
+                return self._counted(entries, outcomes)
+        except psycopg.Error as error:
+            if rolled_back(error):
+                raise BatchRefused from error
             raise
-        return self._counted(entries, batch_outcomes(entries, rows))
 
     async def _outcome_alone(self, prepared: PreparedAppend) -> Outcome:
         try:
@@ -281,22 +262,22 @@ class PostgresEventStore(EventStore):
     async def _append_alone(self, prepared: PreparedAppend) -> list[RecordedEvent]:
         """One append in its own statement: acci.append_event(s), or COPY for a large one."""
         count = len(prepared.types)
-        params = _single_params(prepared, self.notify)
+        params = single_params(prepared, self.notify)
         inline = self._inline_for(t[0] for t in prepared.types)
         try:
             async with self.pool.connection() as conn:
-                if not inline and count < _COPY_FROM:
-                    query = _APPEND_ONE if count == 1 else _APPEND
+                if not inline and count < COPY_FROM:
+                    query = APPEND_ONE if count == 1 else APPEND
                     rows = await (await conn.execute(query, params)).fetchall()
                     recorded = recorded_events(prepared, rows)
                     metrics.record_appended(recorded)
                     return recorded
                 async with conn.transaction():
-                    if count >= _COPY_FROM:
+                    if count >= COPY_FROM:
                         await self._lock_and_write(conn, inline, None, params)
-                        rows = await _copy_events(conn, prepared, self.notify)
+                        rows = await copy_events(conn, prepared, self.notify)
                     else:
-                        query = _APPEND_ONE if count == 1 else _APPEND
+                        query = APPEND_ONE if count == 1 else APPEND
                         rows = await self._lock_and_write(conn, inline, query, params)
                     recorded = recorded_events(prepared, rows)
                     await self._apply_inline(conn, inline, recorded)
@@ -529,100 +510,6 @@ class _NotifyWaiter(Waiter):
 
     async def close(self) -> None:
         await self._conn.close()
-
-
-class _BatchRefused(Exception):
-    """The server refused a coalesced batch as a whole: nothing of it was written."""
-
-
-def _rolled_back(error: Exception) -> bool:
-    """Whether a failed batch is known to have written nothing, so that its appends may be written
-    again one by one. An error the server reported (or one raised by Python code inside the
-    batch's transaction, which then rolled back) says so; a lost connection leaves it unknown."""
-    if not isinstance(error, psycopg.Error):
-        return True
-    sqlstate = error.sqlstate
-    return sqlstate is not None and not sqlstate.startswith(("08", "57P"))
-
-
-def _single_params(prepared: PreparedAppend, notify: bool) -> list[Any]:
-    """The parameters of acci.append_event (one event: scalars) or acci.append_events (arrays)."""
-    stream, meta, types = prepared.stream, prepared.metadata, prepared.types
-    if len(types) == 1:
-        event_type, schema_version, data_json = types[0]
-        columns: list[Any] = [prepared.events[0].event_id, event_type, schema_version, data_json]
-    else:
-        columns = [
-            [event.event_id for event in prepared.events],
-            [t[0] for t in types],
-            [t[1] for t in types],
-            [t[2] for t in types],
-        ]
-    return [
-        stream.tenant_id,
-        stream.aggregate_type,
-        stream.aggregate_id,
-        prepared.expected_version,
-        *columns,
-        meta.user_id,
-        meta.correlation_id,
-        meta.causation_id,
-        prepared.extra_json,
-        prepared.command_id,
-        prepared.command_type or None,
-        notify,
-        prepared.command_hash,
-    ]
-
-
-async def _copy_events(
-    conn: psycopg.AsyncConnection[TupleRow], prepared: PreparedAppend, notify: bool
-) -> list[TupleRow]:
-    """A large append, inside the caller's transaction: claim the versions (the same check as
-    acci.append_events), COPY the rows in, then read their positions back."""
-    stream, meta = prepared.stream, prepared.metadata
-    tenant, aggregate_type, aggregate_id = stream.tenant_id, stream.aggregate_type, stream.aggregate_id
-    cur = await conn.execute(
-        "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s, %s)",
-        [
-            tenant,
-            aggregate_type,
-            aggregate_id,
-            prepared.expected_version,
-            len(prepared.types),
-            prepared.command_id,
-            prepared.command_type or None,
-            prepared.command_hash,
-        ],
-    )
-    (base,) = await cur.fetchone() or (0,)
-    extra = prepared.extra_json or "{}"
-    async with conn.cursor() as cursor:
-        async with cursor.copy(_COPY_EVENTS) as copy:
-            for offset, (event, (event_type, schema_version, data_json)) in enumerate(
-                zip(prepared.events, prepared.types, strict=True), start=1
-            ):
-                await copy.write_row(
-                    (
-                        event.event_id,
-                        tenant,
-                        aggregate_type,
-                        aggregate_id,
-                        base + offset,
-                        event_type,
-                        schema_version,
-                        data_json,
-                        meta.user_id,
-                        meta.correlation_id,
-                        meta.causation_id,
-                        extra,
-                    )
-                )
-        await cursor.execute(_COPIED, [tenant, aggregate_type, aggregate_id, base])
-        rows = await cursor.fetchall()
-    if notify:
-        await conn.execute("SELECT acci.notify_appended(%s)", [tenant])
-    return rows
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
