@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from acci import metrics
 from acci.aggregate import Aggregate
@@ -87,13 +88,14 @@ def validated(data: C) -> tuple[C, str]:
     another sent under the same id. Data built without validation (`model_construct`, or changed
     after the fact) is validated here: invalid data raises CommandValidationError."""
     cls = type(data)
-    # A JSON round trip validates nested models too, as the data would be validated on arrival.
-    text = data.model_dump_json(warnings=False)
     try:
-        checked = cls.model_validate_json(text)
+        # A JSON round trip validates nested models too, as the data would be validated on arrival.
+        checked = cls.model_validate_json(data.model_dump_json(warnings=False))
     except ValidationError as error:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()]
         raise CommandValidationError(cls.command_type, problems) from None
+    except PydanticSerializationError as error:  # a value of a type the model cannot hold
+        raise CommandValidationError(cls.command_type, [f"(root): {error}"]) from None
     return checked, hashlib.sha256(checked.model_dump_json().encode()).hexdigest()
 
 

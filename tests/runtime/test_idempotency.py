@@ -180,6 +180,12 @@ async def test_data_built_without_validation_is_validated(store: EventStore) -> 
     wrong_type = Deposit.model_construct(account="acc-1", amount="lots")
     with pytest.raises(AcciError, match="amount: Input should be a valid integer"):
         await DepositHandler(store).handle(Command(wrong_type, META))
+    missing = Deposit.model_construct(amount=5)
+    with pytest.raises(CommandValidationError, match="account: Field required"):
+        await DepositHandler(store).handle(Command(missing, META))
+    alien = Deposit.model_construct(account="acc-1", amount=object())
+    with pytest.raises(CommandValidationError, match="Unable to serialize unknown type"):
+        await DepositHandler(store).handle(Command(alien, META))
     assert await store.read_all() == []
     result = await DepositHandler(store).handle(Command(Deposit(account="acc-1", amount=5), META))
     assert result.events[0].data == {"amount": 5}
