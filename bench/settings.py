@@ -18,9 +18,11 @@ PROJECTION_EVENTS = 50_000
 SEARCH_USERS = 100_000
 #: OrderPlaced events per stream in the upcasting workload (one stream at v1, one at v3).
 UPCAST_EVENTS = 10_000
-#: The most connections a side opens for its concurrent writers (the server allows 100 in all): raw
-#: psycopg's and eventsourcing's threads share a pool of this many when there are more of them.
-MAX_CONNECTIONS = 32
+#: The most connections a side opens for its concurrent writers (the server allows 100 in all, and
+#: a workload keeps its sides' pools open across its variants): raw psycopg's and eventsourcing's
+#: threads share a pool of this many when there are more of them. ACCI's coalesced appends use at
+#: most two (CoalesceSettings.max_in_flight).
+MAX_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)

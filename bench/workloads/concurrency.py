@@ -1,8 +1,8 @@
 """Concurrent writers: 4, 8, 32 and 128 writers in one process, each doing single-event transactions
 to new streams, and the time of each append. ACCI's writers are asyncio tasks sharing one store, whose
 appends are coalesced (concurrent appends share one statement and one commit); raw psycopg's and
-eventsourcing's writers are threads, with a connection each (up to MAX_CONNECTIONS: beyond that, the
-threads share a pool of that many)."""
+eventsourcing's writers are threads, with a connection each (up to MAX_CONNECTIONS, 16: beyond that,
+the threads share a pool of that many)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from bench.workloads.common import RAW_INSERT, in_threads, payloads, raw_row, st
 def _acci(writers: int, *, notify: bool = True, coalesce: bool = True) -> Run:
     async def measure(ctx: Context, run: int) -> Sample:
         n = ctx.mode.per_writer[writers]
-        store = await ctx.store(writers, notify=notify, coalesce=coalesce)
+        # Coalesced, the appends use two connections at most; alone, one per writer (up to a limit).
+        store = await ctx.store(min(writers, 4) if coalesce else writers, notify=notify, coalesce=coalesce)
         models = [acci_event(i) for i in range(n)]
         tag = f"c{writers}-{int(notify)}{int(coalesce)}-{run}"
         latencies: list[float] = []
