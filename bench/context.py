@@ -12,9 +12,10 @@ from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
 
 from bench.db import es_env
-from bench.settings import PAGE_SIZE, Mode
+from bench.settings import MAX_CONNECTIONS, PAGE_SIZE, Mode
 
 RawConnection = psycopg.Connection[DictRow]
 AsyncRawConnection = psycopg.AsyncConnection[DictRow]
@@ -33,7 +34,7 @@ class Context:
         self.runner = runner
         #: What a workload's setup leaves for its variants.
         self.state: dict[str, Any] = {}
-        self._stores: dict[tuple[int, bool], PostgresEventStore] = {}
+        self._stores: dict[tuple[int, bool, bool], PostgresEventStore] = {}
         self._raw: RawConnection | None = None
         self._apps: dict[int, EsApp] = {}
         self._recorders: dict[int, PostgresApplicationRecorder] = {}
@@ -41,12 +42,15 @@ class Context:
 
     # -- ACCI --------------------------------------------------------------------------------------
 
-    async def store(self, pool_size: int = 1, *, notify: bool = True) -> PostgresEventStore:
-        """An ACCI store whose pool holds `pool_size` open connections."""
-        key = (pool_size, notify)
+    async def store(
+        self, pool_size: int = 1, *, notify: bool = True, coalesce: bool = True
+    ) -> PostgresEventStore:
+        """An ACCI store whose pool holds `pool_size` open connections (at most MAX_CONNECTIONS)."""
+        pool_size = min(pool_size, MAX_CONNECTIONS)
+        key = (pool_size, notify, coalesce)
         if key not in self._stores:
             self._stores[key] = await PostgresEventStore.open(
-                self.url, min_size=pool_size, max_size=pool_size, notify=notify
+                self.url, min_size=pool_size, max_size=pool_size, notify=notify, coalesce=coalesce
             )
         return self._stores[key]
 
@@ -57,6 +61,19 @@ class Context:
         if self._raw is None:
             self._raw = self.raw_connect()
         return self._raw
+
+    def raw_pool(self, size: int) -> ConnectionPool[RawConnection]:
+        """A pool of `size` raw connections (autocommit, dict rows), open; the caller closes it."""
+        pool = ConnectionPool(
+            self.url,
+            min_size=size,
+            max_size=size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            connection_class=psycopg.Connection[DictRow],
+            open=True,
+        )
+        pool.wait()
+        return pool
 
     def raw_connect(self) -> RawConnection:
         conn = psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
@@ -71,6 +88,7 @@ class Context:
 
     def es_app(self, pool_size: int = 1) -> EsApp:
         """An eventsourcing Application on PostgreSQL (snapshotting enabled), its pool opened."""
+        pool_size = min(pool_size, MAX_CONNECTIONS)
         if pool_size not in self._apps:
             app = EsApp(env=es_env(self.url, pool_size))
             recorder = app.recorder
@@ -82,6 +100,7 @@ class Context:
 
     def es_recorder(self, pool_size: int = 1) -> PostgresApplicationRecorder:
         """eventsourcing's PostgreSQL application recorder on a table of its own (stored_events)."""
+        pool_size = min(pool_size, MAX_CONNECTIONS)
         if pool_size not in self._recorders:
             params = conninfo_to_dict(self.url)
             datastore = PostgresDatastore(

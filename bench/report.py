@@ -99,6 +99,7 @@ def table(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[float
         "",
         *lines,
         *(["", *notes] if notes else []),
+        *latency_table(results),
         "",
         "All variants (median per second; client CPU: the Python process's CPU time over wall time):",
     ]
@@ -117,6 +118,34 @@ def table(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[float
         "(more than a fraction of the CPU count means something else ran too: compare with care)",
     ]
     return "\n".join(out)
+
+
+def _ms(latency: tuple[float, float] | None) -> str:
+    return "-" if latency is None else f"{latency[0] * 1000:.2f} / {latency[1] * 1000:.2f}"
+
+
+def latency_table(results: list[Result]) -> list[str]:
+    """Per append (or command) latency, p50 / p99 in ms, of each side's figure, where recorded:
+    so that a throughput never hides what it costs each caller."""
+    rows: list[tuple[str, ...]] = [
+        ("workload", "ACCI p50 / p99 ms", "raw p50 / p99 ms", "eventsourcing p50 / p99 ms")
+    ]
+    for result in results:
+        latencies = [result.latency(v.label) if (v := result.primary(side)) else None for side in SIDES]
+        if any(latencies):
+            rows.append((result.workload.title, *(_ms(x) for x in latencies)))
+    if len(rows) == 1:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["", "Latency of each append or command (all samples):"]
+    for n, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append(" | ".join(cells).rstrip())
+        if n == 0:
+            lines.append("-+-".join("-" * w for w in widths))
+    return lines
 
 
 def to_json(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[float, float]) -> dict[str, Any]:
@@ -138,6 +167,7 @@ def to_json(results: list[Result], mode: Mode, info: ServerInfo, load: tuple[flo
                         "side": v.side,
                         "label": v.label,
                         "median": r.rate(v.label),
+                        "latency_p50_p99": r.latency(v.label),
                         "samples": [
                             {"count": s.events, "seconds": s.seconds, "cpu_seconds": s.cpu}
                             for s in r.samples.get(v.label, [])

@@ -30,11 +30,13 @@ SIDES: tuple[Side, ...] = ("acci", "raw", "es")
 @dataclass(frozen=True)
 class Sample:
     """`events` (or loads, or commands) done in `seconds` of wall time, using `cpu` seconds of this
-    process's CPU time (all its threads): near 1.0 x seconds means the client was the bottleneck."""
+    process's CPU time (all its threads): near 1.0 x seconds means the client was the bottleneck.
+    `latencies`: the time of each append (or command), in seconds, where the workload records it."""
 
     events: int
     seconds: float
     cpu: float = 0.0
+    latencies: tuple[float, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -48,8 +50,13 @@ class Timer:
         self.start = time.perf_counter()
         self.cpu_start = time.process_time()
 
-    def stop(self, events: int) -> Sample:
-        return Sample(events, time.perf_counter() - self.start, time.process_time() - self.cpu_start)
+    def stop(self, events: int, latencies: list[float] | None = None) -> Sample:
+        return Sample(
+            events,
+            time.perf_counter() - self.start,
+            time.process_time() - self.cpu_start,
+            tuple(latencies or ()),
+        )
 
 
 #: A variant's code: given the context and a number unique to this run of this variant within the
@@ -108,6 +115,14 @@ class Result:
         """The client's CPU time over wall time (median): how busy the Python process was."""
         samples = self.samples.get(label)
         return median(s.cpu / s.seconds for s in samples if s.seconds > 0) if samples else None
+
+    def latency(self, label: str) -> tuple[float, float] | None:
+        """The median and the 99th percentile (seconds) of the variant's recorded latencies, over
+        all its samples."""
+        values = sorted(x for s in self.samples.get(label, []) for x in s.latencies)
+        if not values:
+            return None
+        return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
 
     def primary(self, side: Side) -> Variant | None:
         return next((v for v in self.workload.variants if v.side == side), None)

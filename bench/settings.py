@@ -18,6 +18,11 @@ PROJECTION_EVENTS = 50_000
 SEARCH_USERS = 100_000
 #: OrderPlaced events per stream in the upcasting workload (one stream at v1, one at v3).
 UPCAST_EVENTS = 10_000
+#: The most connections a side opens for its concurrent writers (the server allows 100 in all, and
+#: a workload keeps its sides' pools open across its variants): raw psycopg's and eventsourcing's
+#: threads share a pool of this many when there are more of them. ACCI's coalesced appends use at
+#: most two (CoalesceSettings.max_in_flight).
+MAX_CONNECTIONS = 16
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class Mode:
     single_appends: int
     #: Transactions per writer, by number of concurrent writers.
     per_writer: dict[int, int] = field(default_factory=dict)
+    #: Commands per sender, by number of concurrent senders.
+    per_sender: dict[int, int] = field(default_factory=dict)
     #: Aggregate loads per sample with a snapshot (they are fast); and of 10,000 events without one.
     snapshot_loads: int = 100
     full_loads: int = 1
@@ -42,7 +49,8 @@ SHORT = Mode(
     name="short",
     reps=1,
     single_appends=500,
-    per_writer={4: 300, 8: 150},
+    per_writer={4: 300, 8: 150, 32: 40, 128: 12},
+    per_sender={8: 40, 32: 12, 128: 4},
     snapshot_loads=200,
     full_loads=1,
     commands=300,
@@ -53,7 +61,8 @@ FULL = Mode(
     name="full",
     reps=3,
     single_appends=2_000,
-    per_writer={4: 2_000, 8: 1_000},
+    per_writer={4: 2_000, 8: 1_000, 32: 250, 128: 60},
+    per_sender={8: 150, 32: 40, 128: 10},
     snapshot_loads=1_000,
     full_loads=3,
     commands=1_000,

@@ -8,6 +8,7 @@ from bench.workloads import (
     appends,
     commands,
     concurrency,
+    inline,
     projections,
     reads,
     relay,
@@ -18,6 +19,7 @@ from bench.workloads import (
 ALL: list[Workload] = [
     *appends.WORKLOADS[:2],
     *concurrency.WORKLOADS,
+    *inline.WORKLOADS,
     appends.WORKLOADS[2],
     *reads.WORKLOADS[:1],
     *aggregates.WORKLOADS,

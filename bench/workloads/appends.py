@@ -160,7 +160,7 @@ ONE_STREAM = Workload(
         Variant("es", "es recorder", es_recorder_one_stream),
         Variant("es", "es Application (event created in the loop)", es_app_one_stream),
     ],
-    targets=(Target("raw", 0.7),),
+    targets=(Target("raw", 0.8),),
 )
 
 # -- 10,000 events in one transaction ----------------------------------------------------------------

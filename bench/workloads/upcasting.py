@@ -127,6 +127,6 @@ WORKLOADS = [
             Variant("raw", "ACCI read_stream + REGISTRY.decode_all, stored at v3 (current)", _read(3)),
             Variant("raw", "ACCI REGISTRY.decode_all only, stored at v3 (no database)", _decode_only(3)),
         ],
-        targets=(Target("raw", 0.7),),
+        targets=(Target("raw", 0.9),),
     )
 ]

@@ -16,6 +16,7 @@ from acci.errors import (
     AcciError,
     AggregateAlreadyExists,
     AggregateNotFound,
+    CommandIdReused,
     CommandRejected,
     CommandValidationError,
     ConcurrencyError,
@@ -36,6 +37,7 @@ from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
 from acci.store import (
+    CoalesceSettings,
     CommandRecord,
     EventStore,
     InMemoryEventStore,
@@ -60,9 +62,11 @@ __all__ = [
     "Aggregate",
     "AggregateAlreadyExists",
     "AggregateNotFound",
+    "CoalesceSettings",
     "Command",
     "CommandData",
     "CommandHandler",
+    "CommandIdReused",
     "CommandMetadata",
     "CommandRecord",
     "CommandRejected",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -11,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from acci import metrics, tracing
 from acci.aggregate import Aggregate
@@ -19,15 +22,17 @@ from acci.errors import (
     AcciError,
     AggregateAlreadyExists,
     AggregateNotFound,
+    CommandIdReused,
     CommandRejected,
+    CommandValidationError,
     ConcurrencyError,
     ConfigurationError,
     DuplicateCommandError,
 )
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
-from acci.store.base import CommandRecord, EventStore
-from acci.streams import StreamId
+from acci.store.base import EventStore
+from acci.streams import CommandRecord, StreamId
 
 
 class CommandData(BaseModel):
@@ -79,15 +84,35 @@ class Precondition(enum.Enum):
     MUST_EXIST = "must_exist"
 
 
+def validated(data: C) -> tuple[C, str]:
+    """The command's data validated by its class, and the hash of it that tells this command from
+    another sent under the same id. Data built without validation (`model_construct`, or changed
+    after the fact) is validated here: invalid data raises CommandValidationError."""
+    cls = type(data)
+    try:
+        # A JSON round trip validates nested models too, as the data would be validated on arrival.
+        checked = cls.model_validate_json(data.model_dump_json(warnings=False))
+    except ValidationError as error:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()]
+        raise CommandValidationError(cls.command_type, problems) from None
+    except PydanticSerializationError as error:  # a value of a type the model cannot hold
+        raise CommandValidationError(cls.command_type, [f"(root): {error}"]) from None
+    return checked, hashlib.sha256(checked.model_dump_json().encode()).hexdigest()
+
+
 class CommandHandler(ABC, Generic[C, A]):
     """Handles one command type for one aggregate type.
 
     Subclasses set `aggregate_class` (and `precondition`, `retries_on_conflict` if wanted) and
-    implement `aggregate_id` and `decide`. `handle` does the rest: it returns the first result
-    for a command id it has seen, loads the aggregate, checks the precondition, decides, and
-    appends with the loaded version, so that a concurrent change raises ConcurrencyError (or,
-    with retries allowed, reloads and decides again). Events carry the command's correlation id
-    and the command id as their causation id.
+    implement `aggregate_id` and `decide`. `handle` does the rest: it validates the command's
+    data, returns the first result for a command id it has seen, loads the aggregate, checks the
+    precondition, decides, and appends with the loaded version, so that a concurrent change raises
+    ConcurrencyError (or, with retries allowed, reloads and decides again). Events carry the
+    command's correlation id and the command id as their causation id.
+
+    Idempotency: the command id is the key of one command (its type, aggregate and data). Sent
+    again, or by many senders at once, it is handled once and every sender gets the first result
+    (`replayed=True`); sent with another command, it raises CommandIdReused.
     """
 
     aggregate_class: ClassVar[type[Aggregate[Any]]]
@@ -131,14 +156,20 @@ class CommandHandler(ABC, Generic[C, A]):
             )
 
     async def _handle(self, command: Command[C]) -> CommandResult:
+        data, command_hash = validated(command.data)
+        if data is not command.data:
+            command = dataclasses.replace(command, data=data)
         self.validate(command)
+        command_type = type(data).command_type
         tenant_id, aggregate_id = command.metadata.tenant_id, self.aggregate_id(command)
         stream = StreamId(tenant_id, self.aggregate_class.aggregate_type, aggregate_id)
         meta = command.metadata
-        with tracing.command(type(command.data).command_type, command.id, meta.correlation_id, stream):
-            return await self._load_decide_append(command, aggregate_id)
+        with tracing.command(command_type, command.id, meta.correlation_id, stream):
+            return await self._load_decide_append(command, aggregate_id, command_type, command_hash)
 
-    async def _load_decide_append(self, command: Command[C], aggregate_id: str) -> CommandResult:
+    async def _load_decide_append(
+        self, command: Command[C], aggregate_id: str, command_type: str, command_hash: str
+    ) -> CommandResult:
         tenant_id = command.metadata.tenant_id
         metadata = EventMetadata(
             correlation_id=command.metadata.correlation_id,
@@ -150,13 +181,14 @@ class CommandHandler(ABC, Generic[C, A]):
         )
         attempt = 0
         while True:
-            # The first load also asks whether this command id was handled before (one round trip).
+            # Every load also asks whether this command id was handled before (same round trip):
+            # after a conflict, the writer that won may have been this very command.
             with tracing.step("load"):
                 aggregate, first = await self.repository.load_with_command(
-                    tenant_id, aggregate_id, command_id=command.id if attempt == 0 else None
+                    tenant_id, aggregate_id, command_id=command.id
                 )
             if first is not None:
-                return await self._replay(first)
+                return await self._replay(first, command_type, aggregate.stream, command_hash)
             with tracing.step("decide"):
                 self.check_precondition(aggregate)
                 events = self.decide(aggregate, command)
@@ -167,14 +199,16 @@ class CommandHandler(ABC, Generic[C, A]):
                         events,
                         metadata=metadata,
                         command_id=command.id,
-                        command_type=type(command.data).command_type,
+                        command_type=command_type,
+                        command_hash=command_hash,
                     )
-            except DuplicateCommandError:
-                # The same command id won a race with us: answer with its result.
-                record = await self.store.find_command(tenant_id, command.id)
+            except DuplicateCommandError as duplicate:
+                # The same command won a race with us (the store checks the id first, and again
+                # after a conflict): answer with its result.
+                record = duplicate.record or await self.store.find_command(tenant_id, command.id)
                 if record is None:  # pragma: no cover - the row was committed before the error
                     raise
-                return await self._replay(record)
+                return await self._replay(record, command_type, aggregate.stream, command_hash)
             except ConcurrencyError:
                 if attempt >= self.retries_on_conflict:
                     raise
@@ -188,7 +222,11 @@ class CommandHandler(ABC, Generic[C, A]):
         if self.precondition is Precondition.MUST_EXIST and not aggregate.exists:
             raise AggregateNotFound(aggregate.stream)
 
-    async def _replay(self, record: CommandRecord) -> CommandResult:
+    async def _replay(
+        self, record: CommandRecord, command_type: str, stream: StreamId, command_hash: str
+    ) -> CommandResult:
+        if not record.same_command(command_type, stream, command_hash):
+            raise CommandIdReused(record.command_id, record, command_type, stream)
         events = await self.store.command_events(record)
         return CommandResult(events, record.last_version, replayed=True)
 
@@ -199,6 +237,7 @@ _OUTCOMES: dict[type[AcciError], str] = {
     ConcurrencyError: "conflict",
     AggregateNotFound: "not_found",
     AggregateAlreadyExists: "already_exists",
+    CommandIdReused: "id_reused",
 }
 
 

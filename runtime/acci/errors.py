@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from acci.streams import StreamId
+    from acci.streams import CommandRecord, StreamId
 
 #: Identifiers come from callers and can be of any length (a 1 MB aggregate id made a message of
 #: a million characters): messages show this many characters of one, then say how long it was.
@@ -97,15 +97,39 @@ class ConcurrencyError(AcciError):
 
 
 class DuplicateCommandError(AcciError):
-    """A command id was already recorded. Command handlers catch this and return the first result."""
+    """A command id was already recorded for this same command. Command handlers catch this and
+    return the first result; `record` (when the store read it) says where its events are."""
 
-    def __init__(self, tenant_id: str, command_id: UUID) -> None:
+    def __init__(self, tenant_id: str, command_id: UUID, record: CommandRecord | None = None) -> None:
         super().__init__(
             f"command {command_id} of tenant {shown(tenant_id)} was already handled; nothing was written. "
             "Look up its first result instead of sending it again."
         )
         self.tenant_id = tenant_id
         self.command_id = command_id
+        self.record = record
+
+
+class CommandIdReused(AcciError):
+    """A command id (an idempotency key) that was recorded for one command came with another: a
+    different command type, aggregate or data. Nothing was written and the first command stands."""
+
+    def __init__(self, command_id: UUID, first: CommandRecord, command_type: str, stream: StreamId) -> None:
+        if first.stream != stream:
+            what = f"for {first.command_type or 'an append'} on {first.stream}"
+        elif first.command_type != command_type:
+            what = f"for a {first.command_type or 'plain append'} on the same stream"
+        else:
+            what = "for the same command type and stream with other data"
+        super().__init__(
+            f"command id {command_id} of tenant {shown(stream.tenant_id)} was already used {what}; this "
+            f"{command_type or 'append'} on {stream} was not handled and nothing was written. A command "
+            "id is the idempotency key of one command: send a new command with a new id."
+        )
+        self.command_id = command_id
+        self.first = first
+        self.command_type = command_type
+        self.stream = stream
 
 
 class DuplicateEventError(AcciError):

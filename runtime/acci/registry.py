@@ -29,6 +29,8 @@ class EventRegistry:
     def __init__(self, classes: Iterable[type[DomainEvent]] = ()) -> None:
         self._classes: dict[str, type[DomainEvent]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        #: The composed chain from each (event type, stored version) seen, built on first use.
+        self._chains: dict[tuple[str, int], Upcaster] = {}
         for cls in classes:
             self.register(cls)
 
@@ -45,6 +47,7 @@ class EventRegistry:
                 f"{cls.__qualname__}); give one of them another event_type."
             )
         self._classes[event_type] = cls
+        self._chains.clear()
         return cls
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
@@ -53,6 +56,7 @@ class EventRegistry:
         if key in self._upcasters:
             raise ConfigurationError(f"an upcaster for {event_type} v{from_version} is already registered.")
         self._upcasters[key] = upcaster
+        self._chains.clear()
 
     def merge(self, other: EventRegistry) -> None:
         """Add every class and upcaster of `other` (for services with several domains)."""
@@ -76,18 +80,27 @@ class EventRegistry:
 
     def upcast(self, event_type: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
         """Bring `data` written at `schema_version` up to the current version of `event_type`."""
+        chain = self._chains.get((event_type, schema_version))
+        if chain is None:
+            chain = self._chain(event_type, schema_version)
+        return chain(data)
+
+    def _chain(self, event_type: str, schema_version: int) -> Upcaster:
+        """The upcasters from `schema_version` to the current version, composed into one function
+        once per (event type, stored version) rather than looked up step by step for each event."""
         current = self.class_for(event_type).schema_version
-        version = schema_version
-        while version < current:
+        steps: list[Upcaster] = []
+        for version in range(schema_version, current):
             step = self._upcasters.get((event_type, version))
             if step is None:
                 raise ConfigurationError(
                     f"{event_type} v{schema_version} cannot be read as v{current}: no upcaster is "
                     f"registered from v{version} to v{version + 1}. Register one with register_upcaster()."
                 )
-            data = step(data)
-            version += 1
-        return data
+            steps.append(step)
+        chain = _compose(tuple(steps))
+        self._chains[(event_type, schema_version)] = chain
+        return chain
 
     def current_version(self, event_type: str) -> int:
         return self.class_for(event_type).schema_version
@@ -154,3 +167,18 @@ class EventRegistry:
             raise EventDecodeError(
                 event.event_type, event.schema_version, f"{event.stream} version {event.version}", problem
             ) from error
+
+
+def _compose(steps: tuple[Upcaster, ...]) -> Upcaster:
+    if len(steps) == 1:
+        return steps[0]
+    if len(steps) == 2:
+        first, second = steps
+        return lambda data: second(first(data))
+
+    def chain(data: dict[str, Any]) -> dict[str, Any]:
+        for step in steps:
+            data = step(data)
+        return data
+
+    return chain

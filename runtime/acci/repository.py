@@ -16,7 +16,8 @@ from acci._gcpause import gc_paused
 from acci.aggregate import Aggregate
 from acci.errors import AcciError, AggregateNotFound
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
-from acci.store.base import CommandRecord, EventStore, Snapshot
+from acci.store.base import EventStore, Snapshot
+from acci.streams import CommandRecord
 
 A = TypeVar("A", bound=Aggregate[Any])
 
@@ -91,6 +92,7 @@ class Repository(Generic[A]):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
         """Append `events` expecting the version the aggregate was loaded at; apply them to it.
 
@@ -104,6 +106,7 @@ class Repository(Generic[A]):
             metadata=metadata,
             command_id=command_id,
             command_type=command_type,
+            command_hash=command_hash,
         )
         for payload, stored in zip(events, recorded, strict=True):
             aggregate.apply_payload(payload, stored.version, stored.timestamp)

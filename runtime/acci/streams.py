@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Final
+from uuid import UUID
 
 from acci.errors import ConfigurationError, shown
 
@@ -68,3 +69,29 @@ class Position:
 
 #: The position before the first event.
 START: Final = Position(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRecord:
+    """A handled command: its events are versions first_version..last_version of `stream`.
+
+    `command_hash` is the hash of the command's data (None when the append named no hash, or for
+    a record read back without it)."""
+
+    command_id: UUID
+    command_type: str
+    stream: StreamId
+    first_version: int
+    last_version: int
+    command_hash: str | None = None
+
+    def same_command(self, command_type: str, stream: StreamId, command_hash: str | None) -> bool:
+        """The idempotency rule: a command id names one command of a tenant. Seen again with the
+        same type, stream and data hash it is a repeat (its first result stands); with anything
+        else it is a reuse of the id for another command, which is refused. A hash missing on
+        either side is not compared. acci.seen_command (migration 0005) is the same rule in SQL."""
+        return (
+            self.command_type == command_type
+            and self.stream == stream
+            and (self.command_hash is None or command_hash is None or self.command_hash == command_hash)
+        )

@@ -5,14 +5,43 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from acci import EventStore, InMemoryEventStore, PostgresEventStore
+from acci.store._pg_append import Outcome
+from acci.store._prepare import PreparedAppend
 
 
-@pytest_asyncio.fixture(params=["memory", "postgres"])
+class BatchedEventStore(PostgresEventStore):
+    """Every append through acci.append_batch, even one alone (the store writes a lone append
+    with acci.append_event): the contract then covers the batch statement too."""
+
+    async def _flush(self, batch: list[PreparedAppend]) -> list[Outcome]:
+        return await self._flush_batch(batch)
+
+
+#: The PostgreSQL stores every contract test runs against: coalescing on (the default), off, and
+#: every append through the batch statement.
+POSTGRES_STORES = ["postgres", "postgres-alone", "postgres-batched"]
+
+
+async def open_store(kind: str, url: str, *, max_size: int = 10) -> PostgresEventStore:
+    if kind == "postgres-alone":
+        return await PostgresEventStore.open(url, max_size=max_size, coalesce=False)
+    if kind == "postgres-batched":
+        return await BatchedEventStore.open(url, max_size=max_size)
+    return await PostgresEventStore.open(url, max_size=max_size)
+
+
+@pytest_asyncio.fixture(params=["memory", *POSTGRES_STORES])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[EventStore]:
-    """Every contract test runs against both stores."""
+    """Every contract test runs against the in-memory store and each PostgreSQL store."""
     if request.param == "memory":
         yield InMemoryEventStore()
         return
     url = request.getfixturevalue("acci_database_url")
-    async with await PostgresEventStore.open(url) as pg:
+    async with await open_store(request.param, url) as pg:
         yield pg
+
+
+@pytest.fixture(params=["coalesced", "alone"])
+def coalesce(request: pytest.FixtureRequest) -> bool:
+    """The PostgreSQL concurrency tests run with coalescing on and off."""
+    return bool(request.param == "coalesced")

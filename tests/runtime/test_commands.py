@@ -63,8 +63,8 @@ async def test_the_same_command_twice_appends_once(store: EventStore) -> None:
     assert len(await store.read_all()) == 1
 
 
-async def test_the_same_command_racing_itself_appends_once(acci_database_url: str) -> None:
-    async with await PostgresEventStore.open(acci_database_url, max_size=4) as store:
+async def test_the_same_command_racing_itself_appends_once(acci_database_url: str, coalesce: bool) -> None:
+    async with await PostgresEventStore.open(acci_database_url, max_size=4, coalesce=coalesce) as store:
         command = update(name="Raced")
         await CreateUserHandler(store).handle(create())
         results = await asyncio.gather(*(UpdateUserHandler(store).handle(command) for _ in range(4)))
@@ -110,8 +110,8 @@ async def test_a_conflict_without_retries_raises(store: EventStore) -> None:
     assert (caught.value.expected, caught.value.actual) == (1, 2)
 
 
-async def test_concurrent_updates_retry_and_all_land(acci_database_url: str) -> None:
-    async with await PostgresEventStore.open(acci_database_url, max_size=4) as store:
+async def test_concurrent_updates_retry_and_all_land(acci_database_url: str, coalesce: bool) -> None:
+    async with await PostgresEventStore.open(acci_database_url, max_size=4, coalesce=coalesce) as store:
         await CreateUserHandler(store).handle(create())
         names = [f"name-{i}" for i in range(4)]
         await asyncio.gather(*(UpdateUserHandler(store).handle(update(name=n)) for n in names))

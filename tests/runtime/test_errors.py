@@ -27,6 +27,7 @@ from acci import (
 from acci.cli import main
 from acci.database import with_database
 from acci.store._pg_errors import translate
+from acci.streams import CommandRecord
 from acci.testing import _create_database, _drop_database
 
 APP = "acci.examples.users:service"
@@ -127,6 +128,9 @@ SAMPLES: list[AcciError] = [
     errors.MigrationError("a migration failed"),
     errors.ConcurrencyError(STREAM, 1, 2),
     errors.DuplicateCommandError("tenant-1", uuid.uuid4()),
+    errors.CommandIdReused(
+        uuid.UUID(int=7), CommandRecord(uuid.UUID(int=7), "Deposit", STREAM, 1, 1, "h"), "Withdraw", STREAM
+    ),
     errors.DuplicateEventError(STREAM, uuid.uuid4()),
     errors.AggregateNotFound(STREAM),
     errors.AggregateAlreadyExists(STREAM, 3),

@@ -9,10 +9,12 @@ import psycopg
 from acci import NO_STREAM, ConcurrencyError, NewEvent, PostgresEventStore, StreamId
 
 
-async def test_racing_writers_exactly_one_wins(acci_database_url: str) -> None:
+async def test_racing_writers_exactly_one_wins(acci_database_url: str, coalesce: bool) -> None:
     """Many rounds of writers appending to one stream with the same expected version."""
     writers, rounds = 4, 25
-    async with await PostgresEventStore.open(acci_database_url, min_size=writers, max_size=writers) as store:
+    async with await PostgresEventStore.open(
+        acci_database_url, min_size=writers, max_size=writers, coalesce=coalesce
+    ) as store:
         stream = StreamId("t", "Account", "acc-1")
         await store.append(stream, [NewEvent({"round": 0}, event_type="Opened")], NO_STREAM)
         for round_ in range(1, rounds + 1):
@@ -42,8 +44,10 @@ async def test_racing_writers_exactly_one_wins(acci_database_url: str) -> None:
         assert row == (rounds + 1, rounds + 1)
 
 
-async def test_racing_creators_exactly_one_creates(acci_database_url: str) -> None:
-    async with await PostgresEventStore.open(acci_database_url, min_size=4, max_size=4) as store:
+async def test_racing_creators_exactly_one_creates(acci_database_url: str, coalesce: bool) -> None:
+    async with await PostgresEventStore.open(
+        acci_database_url, min_size=4, max_size=4, coalesce=coalesce
+    ) as store:
         for i in range(20):
             stream = StreamId("t", "User", f"u{i}")
             results = await asyncio.gather(
@@ -63,10 +67,10 @@ SELECT * FROM acci.append_events(%s, %s, %s, NULL, %s::uuid[], %s::text[], %s::i
 """
 
 
-async def test_late_commit_is_never_skipped(acci_database_url: str) -> None:
+async def test_late_commit_is_never_skipped(acci_database_url: str, coalesce: bool) -> None:
     """A transaction takes its position first but commits last; a reader that checkpoints by
     position must still see every event exactly once."""
-    async with await PostgresEventStore.open(acci_database_url) as store:
+    async with await PostgresEventStore.open(acci_database_url, coalesce=coalesce) as store:
         late = await psycopg.AsyncConnection.connect(acci_database_url)
         try:
             # The late writer appends (taking the lowest position) and keeps its transaction open.

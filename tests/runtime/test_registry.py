@@ -79,3 +79,17 @@ def test_one_type_cannot_have_two_classes() -> None:
 
     with pytest.raises(ConfigurationError, match="registered twice"):
         EventRegistry([Renamed, Other])
+
+
+def test_upcast_chains_follow_upcasters_registered_later() -> None:
+    """Chains are composed once per (event type, stored version) and kept: a step registered
+    afterwards (or a new current class) is taken into account all the same."""
+    reg = EventRegistry([Renamed])
+    reg.register_upcaster("Renamed", 2, lambda d: {**d, "reason": "unknown"})
+    assert reg.decode(stored('{"full_name": "A"}', 2)) == Renamed(full_name="A", reason="unknown")
+    with pytest.raises(ConfigurationError, match=r"no upcaster is registered from v1 to v2"):
+        reg.decode(stored('{"name": "B"}', 1))
+    reg.register_upcaster("Renamed", 1, lambda d: {"full_name": d["name"]})
+    assert [reg.decode(stored('{"name": "B"}', 1)) for _ in range(3)] == [
+        Renamed(full_name="B", reason="unknown")
+    ] * 3

@@ -1,11 +1,14 @@
 """Event stores: the interface, PostgreSQL, and in memory."""
 
-from acci.store.base import CommandRecord, EventStore, InlineProjection, Snapshot, Waiter
+from acci.store._coalesce import CoalesceSettings
+from acci.store.base import EventStore, InlineProjection, Snapshot, Waiter
 from acci.store.memory import InMemoryEventStore
 from acci.store.postgres import PostgresEventStore
 from acci.store.subscription import Subscription
+from acci.streams import CommandRecord
 
 __all__ = [
+    "CoalesceSettings",
     "CommandRecord",
     "EventStore",
     "InMemoryEventStore",

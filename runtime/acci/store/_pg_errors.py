@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -14,18 +15,51 @@ from psycopg.conninfo import conninfo_to_dict
 
 from acci.errors import (
     AcciError,
+    CommandIdReused,
     ConcurrencyError,
     DatabaseError,
     DuplicateCommandError,
     DuplicateEventError,
     TransientDatabaseError,
 )
-from acci.streams import StreamId
+from acci.streams import CommandRecord, StreamId
 
 #: Raised by acci.append_events when the expected version does not match (DETAIL: actual version).
 CONCURRENCY_CONFLICT = "AC001"
-#: Raised by acci.append_events when the command id was recorded before.
+#: Raised by acci.append_events when the same command was recorded before (DETAIL: its record).
 DUPLICATE_COMMAND = "AC002"
+#: Raised by acci.append_events when the command id was recorded for another command.
+COMMAND_ID_REUSED = "AC003"
+#: The same outcomes as the statuses of acci.claim_append (and the rows of acci.append_batch).
+_CLAIM_STATUS = {CONCURRENCY_CONFLICT: 1, DUPLICATE_COMMAND: 2, COMMAND_ID_REUSED: 3}
+
+
+def claim_error(
+    status: int,
+    version: int | None,
+    detail: str | None,
+    *,
+    stream: StreamId,
+    expected: int | None,
+    command_id: UUID | None,
+    command_type: str,
+) -> AcciError:
+    """The error for a failed claim of acci.claim_append: status 1 a version conflict (`version`
+    is the actual one), 2 a repeated command, 3 a command id reused (`detail`: the first command)."""
+    if status == 1 or command_id is None:
+        return ConcurrencyError(stream, expected, version or 0)
+    first = json.loads(detail or "{}")
+    record = CommandRecord(
+        command_id,
+        first.get("command_type", ""),
+        StreamId(stream.tenant_id, first.get("aggregate_type", ""), first.get("aggregate_id", "")),
+        first.get("first_version", 0),
+        first.get("last_version", 0),
+    )
+    if status == 2:
+        return DuplicateCommandError(stream.tenant_id, command_id, record)
+    return CommandIdReused(command_id, record, command_type, stream)
+
 
 #: The unique key on acci.events (id): an event id stored twice.
 _EVENT_ID_KEY = "events_id_key"
@@ -111,16 +145,24 @@ def translate(
     *,
     stream: StreamId | None = None,
     expected: int | None = None,
-    tenant_id: str | None = None,
     command_id: UUID | None = None,
+    command_type: str = "",
 ) -> AcciError:
     """The ACCI error for a psycopg error raised while `doing` something (for the message)."""
     sqlstate = error.sqlstate
-    if sqlstate == CONCURRENCY_CONFLICT and stream is not None:
-        actual = int(error.diag.message_detail or 0)
-        return ConcurrencyError(stream, expected, actual)
-    if sqlstate == DUPLICATE_COMMAND and tenant_id is not None and command_id is not None:
-        return DuplicateCommandError(tenant_id, command_id)
+    if sqlstate in _CLAIM_STATUS and stream is not None:
+        detail = error.diag.message_detail
+        status = _CLAIM_STATUS[sqlstate]
+        version = int(detail or 0) if status == 1 else None
+        return claim_error(
+            status,
+            version,
+            detail,
+            stream=stream,
+            expected=expected,
+            command_id=command_id,
+            command_type=command_type,
+        )
     if sqlstate == "23505" and stream is not None:
         if error.diag.constraint_name == _EVENT_ID_KEY:
             found = _UUID.search(error.diag.message_detail or "")

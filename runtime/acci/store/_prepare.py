@@ -1,16 +1,38 @@
-"""Checks and serialization shared by every store before an append."""
+"""Checks and serialization shared by every store before an append: one caller's append, validated
+and serialized, ready for any write path (a single statement, COPY, or a coalesced batch)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 from uuid import UUID
 
 from acci._gcpause import gc_paused
 from acci.errors import ConfigurationError, shown
 from acci.events import EventMetadata, NewEvent
 from acci.streams import ExpectedVersion, StreamId
+
+
+@dataclass(slots=True)
+class PreparedAppend:
+    """One caller's append to one stream, validated, with each event serialized."""
+
+    stream: StreamId
+    events: Sequence[NewEvent]
+    expected_version: ExpectedVersion
+    metadata: EventMetadata
+    #: `metadata.extra` as JSON text, or None when empty.
+    extra_json: str | None
+    #: (event type, schema version, JSON data) of each event, in order.
+    types: list[tuple[str, int, str]]
+    command_id: UUID | None = None
+    command_type: str = ""
+    command_hash: str | None = None
+
+    @property
+    def command_key(self) -> tuple[str, UUID] | None:
+        return (self.stream.tenant_id, self.command_id) if self.command_id is not None else None
 
 
 def metadata_for(stream: StreamId, metadata: EventMetadata | None) -> EventMetadata:
@@ -33,40 +55,35 @@ def metadata_for(stream: StreamId, metadata: EventMetadata | None) -> EventMetad
     )
 
 
-def append_params(
+def prepare_append(
     stream: StreamId,
     events: Sequence[NewEvent],
     expected_version: ExpectedVersion,
-    meta: EventMetadata,
-    command_id: UUID | None,
-    command_type: str,
-) -> tuple[list[Any], list[tuple[str, int, str]]]:
-    """Validate an append and build the parameters of acci.append_events, plus each event's
-    (type, schema version, JSON text)."""
+    metadata: EventMetadata | None,
+    command_id: UUID | None = None,
+    command_type: str = "",
+    command_hash: str | None = None,
+) -> PreparedAppend:
+    """Validate an append and serialize its events; raise ConfigurationError for bad input."""
     if expected_version is not None and expected_version < 0:
         raise ConfigurationError(
             f"expected_version {expected_version} for {stream} is not valid: use NO_STREAM (0), "
             "ANY (None), or the version the stream must be at."
         )
+    meta = metadata_for(stream, metadata)
     with gc_paused(len(events)):  # many new strings and tuples at once; see acci._gcpause
         types = [(*event.resolved_type(), event.data_json()) for event in events]
     for event_type, _, _ in types:
         if not event_type:
             raise ConfigurationError(f"an event for {stream} has no event_type; set NewEvent.event_type.")
-    params: list[Any] = [
-        stream.tenant_id,
-        stream.aggregate_type,
-        stream.aggregate_id,
+    return PreparedAppend(
+        stream,
+        events,
         expected_version,
-        [event.event_id for event in events],
-        [t[0] for t in types],
-        [t[1] for t in types],
-        [t[2] for t in types],
-        meta.user_id,
-        meta.correlation_id,
-        meta.causation_id,
+        meta,
         json.dumps(dict(meta.extra), default=str) if meta.extra else None,
+        types,
         command_id,
-        command_type or None,
-    ]
-    return params, types
+        command_type,
+        command_hash,
+    )

@@ -16,7 +16,7 @@ from acci.store.subscription import Subscription
 if TYPE_CHECKING:
     import psycopg
     from psycopg.rows import TupleRow
-from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,17 +29,6 @@ class Snapshot:
     schema_hash: str
     event_timestamp: datetime
     timestamp: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRecord:
-    """A handled command: its events are versions first_version..last_version of `stream`."""
-
-    command_id: UUID
-    command_type: str
-    stream: StreamId
-    first_version: int
-    last_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +103,16 @@ class EventStore(ABC):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
         """Append `events` atomically, if the stream is at `expected_version`.
 
         `expected_version` is NO_STREAM (0), an exact version, or ANY (None). On a mismatch
-        ConcurrencyError is raised and nothing is written. With `command_id`, the command is
-        recorded in the same transaction; a command id seen before raises DuplicateCommandError.
+        ConcurrencyError is raised and nothing is written. With `command_id`, the command (its
+        type, this stream and `command_hash`, the hash of its data) is recorded in the same
+        transaction. The command id is checked first, and again after a version conflict: a
+        command id seen before with the same command raises DuplicateCommandError (carrying the
+        first command's record), with another command CommandIdReused; nothing is written.
         """
 
     @abstractmethod

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from acci import metrics
-from acci.errors import ConcurrencyError, DuplicateCommandError, DuplicateEventError
+from acci.errors import CommandIdReused, ConcurrencyError, DuplicateCommandError, DuplicateEventError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
-from acci.store._prepare import append_params, metadata_for
-from acci.store.base import CommandRecord, EventStore, Snapshot, Waiter
-from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+from acci.store._prepare import prepare_append
+from acci.store.base import EventStore, Snapshot, Waiter
+from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
 
 
 @dataclass
@@ -48,19 +48,26 @@ class InMemoryEventStore(EventStore):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
-        meta = metadata_for(stream, metadata)
         # The same validation (and serialization) as the PostgreSQL store.
-        _, types = append_params(stream, events, expected_version, meta, command_id, command_type)
+        prepared = prepare_append(
+            stream, events, expected_version, metadata, command_id, command_type, command_hash
+        )
         async with self._lock:
             state = self._state
+            # The command id before the version, as in acci.claim_append.
+            key = prepared.command_key
+            first = state.commands.get(key) if key is not None else None
+            if first is not None and command_id is not None:
+                if first.same_command(command_type, stream, command_hash):
+                    raise DuplicateCommandError(stream.tenant_id, command_id, first)
+                raise CommandIdReused(command_id, first, command_type, stream)
             existing = state.streams.get(stream, [])
             actual = len(existing)
             if expected_version is not None and actual != expected_version:
                 metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
                 raise ConcurrencyError(stream, expected_version, actual)
-            if command_id is not None and (stream.tenant_id, command_id) in state.commands:
-                raise DuplicateCommandError(stream.tenant_id, command_id)
             new_ids: set[UUID] = set()
             for event in events:  # unique in the store, and within the append (as PostgreSQL's key)
                 if event.event_id in state.event_ids or event.event_id in new_ids:
@@ -71,7 +78,7 @@ class InMemoryEventStore(EventStore):
             now = datetime.now(UTC)
             recorded = []
             for offset, (event, (event_type, schema_version, data_json)) in enumerate(
-                zip(events, types, strict=True), start=1
+                zip(events, prepared.types, strict=True), start=1
             ):
                 recorded.append(
                     RecordedEvent(
@@ -82,15 +89,15 @@ class InMemoryEventStore(EventStore):
                         version=actual + offset,
                         schema_version=schema_version,
                         data_json=data_json,
-                        metadata=meta,
+                        metadata=prepared.metadata,
                         timestamp=now,
                         position=Position(transaction, state.next_position),
                     )
                 )
                 state.next_position += 1
-            if command_id is not None:
-                state.commands[(stream.tenant_id, command_id)] = CommandRecord(
-                    command_id, command_type, stream, actual + 1, actual + len(events)
+            if key is not None and command_id is not None:
+                state.commands[key] = CommandRecord(
+                    command_id, command_type, stream, actual + 1, actual + len(events), command_hash
                 )
             if recorded:
                 state.streams[stream] = [*existing, *recorded]

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
@@ -19,25 +19,33 @@ from acci import metrics
 from acci._gcpause import gc_paused
 from acci.errors import AcciError, ConcurrencyError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
+from acci.store._coalesce import Coalescer, CoalesceSettings
 from acci.store._connect import CONNECT_TIMEOUT, ConnectionPool, connect
+from acci.store._pg_append import (
+    APPEND,
+    APPEND_BATCH,
+    APPEND_ONE,
+    COPY_FROM,
+    BatchRefused,
+    Outcome,
+    batch_outcomes,
+    batch_params,
+    copy_events,
+    lock_order,
+    recorded_events,
+    rolled_back,
+    single_params,
+)
 from acci.store._pg_errors import database_errors, translate
-from acci.store._prepare import append_params, metadata_for
-from acci.store.base import CommandRecord, EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
-from acci.streams import ANY, START, ExpectedVersion, Position, StreamId
+from acci.store._prepare import PreparedAppend, prepare_append
+from acci.store.base import EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
+from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
 
 # The columns every read returns, in the order _to_event expects them.
 _EVENT_COLUMNS = """
     id, tenant_id, aggregate_type, aggregate_id, event_type, version, schema_version, data::text,
     user_id, correlation_id, causation_id, metadata::text, "timestamp",
     transaction_id::text::bigint, global_position
-"""
-
-# The arrays go in binary (%b): psycopg's text array dumper quotes every element in Python, which
-# halved the speed of a 10,000-event append.
-_APPEND = """
-SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
-  FROM acci.append_events(%s, %s, %s, %s::bigint, %b::uuid[], %b::text[], %b::int[], %b::text[],
-                          %s, %s, %s, %s, %s::uuid, %s, %s)
 """
 
 _READ_STREAM = f"""
@@ -75,7 +83,7 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
 # data): the command record, the newest usable snapshot (its state on the first row only), and
 # the events after it. A row with no event columns means there were no events.
 _LOAD_STREAM = """
-SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version,
+SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version, c.command_hash,
        s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash, s.event_timestamp,
        s.taken_at,
        e.id, e.tenant_id, e.aggregate_type, e.aggregate_id, e.event_type, e.version, e.schema_version,
@@ -83,7 +91,7 @@ SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last
        e.global_position
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (
-        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash
           FROM acci.commands WHERE tenant_id = %(tenant)s AND command_id = %(command)s) AS c ON true
   LEFT JOIN LATERAL (
         SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
@@ -102,28 +110,6 @@ SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last
  ORDER BY e.version
 """
 
-# One event, the most common append: scalars, no arrays to adapt (acci.append_event).
-_APPEND_ONE = """
-SELECT out_version, out_transaction_id::text::bigint, out_global_position, out_timestamp
-  FROM acci.append_event(%s, %s, %s, %s::bigint, %s::uuid, %s, %s::int, %s,
-                         %s, %s, %s, %s, %s::uuid, %s, %s)
-"""
-
-# Appends of this many events or more go in by COPY, which is about twice as fast as one
-# INSERT of an unnested array for large batches; below it, the round trips COPY needs cost more.
-_COPY_FROM = 1000
-
-_COPY_EVENTS = """
-COPY acci.events (id, tenant_id, aggregate_type, aggregate_id, version, event_type, schema_version,
-                  data, user_id, correlation_id, causation_id, metadata) FROM STDIN
-"""
-
-_COPIED = """
-SELECT version, transaction_id::text::bigint, global_position, "timestamp" FROM acci.events
- WHERE tenant_id = %s AND aggregate_type = %s AND aggregate_id = %s AND version > %s
- ORDER BY version
-"""
-
 _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _MAX_VERSION = 2**62
 
@@ -138,6 +124,8 @@ class PostgresEventStore(EventStore):
     Use `await PostgresEventStore.open(url)` (and `close()`), or `async with`.
     `notify=False` turns off the NOTIFY on append; subscribers then rely on polling alone.
     Inline projections among `projections` are updated in each append's transaction.
+    `coalesce` (on by default) lets concurrent appends share one statement and one commit; see
+    CoalesceSettings for its bounds, and `coalesce=False` to commit every append alone.
     """
 
     def __init__(
@@ -146,6 +134,7 @@ class PostgresEventStore(EventStore):
         *,
         notify: bool = True,
         projections: Sequence[InlineProjection] = (),
+        coalesce: CoalesceSettings | bool = True,
     ):
         self.pool = pool
         self.notify = notify
@@ -153,6 +142,12 @@ class PostgresEventStore(EventStore):
         #: in `projections` are run by a ProjectionRunner.
         self.inline_projections = [p for p in projections if p.inline]
         self.conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
+        self.coalescing = (
+            coalesce if isinstance(coalesce, CoalesceSettings) else CoalesceSettings(enabled=coalesce)
+        )
+        self._coalescer: Coalescer[PreparedAppend, list[RecordedEvent]] | None = None
+        if self.coalescing.enabled:
+            self._coalescer = Coalescer(self._flush, self.coalescing, lambda p: len(p.types))
 
     @classmethod
     async def open(
@@ -165,6 +160,7 @@ class PostgresEventStore(EventStore):
         projections: Sequence[InlineProjection] = (),
         connect_timeout: float = CONNECT_TIMEOUT,
         pool_timeout: float = 30.0,
+        coalesce: CoalesceSettings | bool = True,
     ) -> Self:
         """Connect a pool of `min_size` to `max_size` connections.
 
@@ -183,9 +179,11 @@ class PostgresEventStore(EventStore):
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, notify=notify, projections=projections)
+        return cls(pool, notify=notify, projections=projections, coalesce=coalesce)
 
     async def close(self) -> None:
+        if self._coalescer is not None:
+            await self._coalescer.drain()
         await self.pool.close()
 
     async def __aenter__(self) -> Self:
@@ -205,48 +203,151 @@ class PostgresEventStore(EventStore):
         metadata: EventMetadata | None = None,
         command_id: UUID | None = None,
         command_type: str = "",
+        command_hash: str | None = None,
     ) -> list[RecordedEvent]:
-        meta = metadata_for(stream, metadata)
-        params, types = append_params(stream, events, expected_version, meta, command_id, command_type)
-        params.append(self.notify)
-        query = _APPEND
-        if len(events) == 1:
-            query = _APPEND_ONE
-            params[4:8] = [values[0] for values in params[4:8]]
-        inline = [p for p in self.inline_projections if any(t[0] in p.event_types for t in types)]
+        prepared = prepare_append(
+            stream, events, expected_version, metadata, command_id, command_type, command_hash
+        )
+        if self._coalescer is None or len(prepared.types) >= self.coalescing.max_events:
+            return await self._append_alone(prepared)
+        return await self._coalescer.submit(prepared)
+
+    async def _flush(self, batch: list[PreparedAppend]) -> list[Outcome]:
+        """The coalescer's flush: one append alone (acci.append_event costs less than a batch of
+        one), or many in one acci.append_batch statement."""
+        if len(batch) == 1:
+            return [await self._outcome_alone(batch[0])]
+        return await self._flush_batch(batch)
+
+    async def _flush_batch(self, batch: list[PreparedAppend]) -> list[Outcome]:
+        order = lock_order(batch)
+        try:
+            ordered = await self._append_batch([batch[i] for i in order])
+        except BatchRefused:
+            # Nothing of the batch was written: write each append alone, in arrival order, so
+            # that only the one at fault fails (an inline projection's error, a duplicate event
+            # id, a deadlock with another process). Rare, so this costs nothing when all is well.
+            metrics.APPEND_BATCH_FALLBACKS.inc()
+            return [await self._outcome_alone(prepared) for prepared in batch]
+        except psycopg.Error as error:  # the connection failed: the outcome is unknown to all
+            return [self._append_error(error, prepared) for prepared in batch]
+        outcomes: list[Outcome] = [[] for _ in batch]
+        for position, index in enumerate(order):
+            outcomes[index] = ordered[position]
+        return outcomes
+
+    async def _append_batch(self, entries: list[PreparedAppend]) -> list[Outcome]:
+        """Write `entries` in one statement (and, with inline projections, one transaction);
+        raise BatchRefused when the server refused the batch as a whole (so nothing is written)."""
+        params = batch_params(entries, self.notify)
+        inline = self._inline_for(t[0] for entry in entries for t in entry.types)
         try:
             async with self.pool.connection() as conn:
-                if not inline and len(events) < _COPY_FROM:
+                if not inline:
+                    rows = await (await conn.execute(APPEND_BATCH, params)).fetchall()
+                    return self._counted(entries, batch_outcomes(entries, rows))
+                try:
+                    async with conn.transaction():
+                        rows = await self._lock_and_write(conn, inline, APPEND_BATCH, params)
+                        outcomes = batch_outcomes(entries, rows)
+                        written = [e for o in outcomes if isinstance(o, list) for e in o]
+                        written.sort(key=lambda e: e.position)
+                        await self._apply_inline(conn, inline, written)
+                except psycopg.Error:
+                    raise
+                except Exception as error:  # a projection's own error: the transaction rolled back
+                    raise BatchRefused from error
+                return self._counted(entries, outcomes)
+        except psycopg.Error as error:
+            if rolled_back(error):
+                raise BatchRefused from error
+            raise
+
+    async def _outcome_alone(self, prepared: PreparedAppend) -> Outcome:
+        try:
+            return await self._append_alone(prepared)
+        except Exception as error:  # this caller's own failure, handed to it alone
+            return error
+
+    async def _append_alone(self, prepared: PreparedAppend) -> list[RecordedEvent]:
+        """One append in its own statement: acci.append_event(s), or COPY for a large one."""
+        count = len(prepared.types)
+        params = single_params(prepared, self.notify)
+        inline = self._inline_for(t[0] for t in prepared.types)
+        try:
+            async with self.pool.connection() as conn:
+                if not inline and count < COPY_FROM:
+                    query = APPEND_ONE if count == 1 else APPEND
                     rows = await (await conn.execute(query, params)).fetchall()
-                    recorded = _recorded(stream, meta, events, types, rows)
+                    recorded = recorded_events(prepared, rows)
                     metrics.record_appended(recorded)
                     return recorded
                 async with conn.transaction():
-                    # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
-                    for projection in inline:
-                        await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
-                    if len(events) >= _COPY_FROM:
-                        rows = await _copy_events(conn, params, events, types)
+                    if count >= COPY_FROM:
+                        await self._lock_and_write(conn, inline, None, params)
+                        rows = await copy_events(conn, prepared, self.notify)
                     else:
-                        rows = await (await conn.execute(query, params)).fetchall()
-                    recorded = _recorded(stream, meta, events, types, rows)
-                    for projection in inline:
-                        mine = [e for e in recorded if e.event_type in projection.event_types]
-                        await projection.apply_inline(conn, mine)
+                        query = APPEND_ONE if count == 1 else APPEND
+                        rows = await self._lock_and_write(conn, inline, query, params)
+                    recorded = recorded_events(prepared, rows)
+                    await self._apply_inline(conn, inline, recorded)
                 metrics.record_appended(recorded)
                 return recorded
         except psycopg.Error as error:
-            translated = translate(
-                error,
-                "appending events",
-                stream=stream,
-                expected=expected_version,
-                tenant_id=stream.tenant_id,
-                command_id=command_id,
-            )
-            if isinstance(translated, ConcurrencyError):
-                metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
-            raise translated from error
+            raise self._append_error(error, prepared) from error
+
+    def _inline_for(self, event_types: Iterable[str]) -> list[InlineProjection]:
+        if not self.inline_projections:
+            return []
+        types = set(event_types)
+        return [p for p in self.inline_projections if not types.isdisjoint(p.event_types)]
+
+    @staticmethod
+    async def _lock_and_write(
+        conn: psycopg.AsyncConnection[TupleRow],
+        inline: list[InlineProjection],
+        query: str | None,
+        params: list[Any],
+    ) -> list[TupleRow]:
+        # Shared: appends run side by side; a rebuild's swap takes the lock exclusively.
+        for projection in inline:
+            await conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [projection.lock_key()])
+        if query is None:
+            return []
+        return await (await conn.execute(query, params)).fetchall()
+
+    @staticmethod
+    async def _apply_inline(
+        conn: psycopg.AsyncConnection[TupleRow], inline: list[InlineProjection], recorded: list[RecordedEvent]
+    ) -> None:
+        for projection in inline:
+            mine = [e for e in recorded if e.event_type in projection.event_types]
+            if mine:
+                await projection.apply_inline(conn, mine)
+
+    @staticmethod
+    def _counted(entries: list[PreparedAppend], outcomes: list[Outcome]) -> list[Outcome]:
+        """The outcomes, counted in the metrics."""
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, list):
+                metrics.record_appended(outcome)
+            elif isinstance(outcome, ConcurrencyError):
+                metrics.CONCURRENCY_CONFLICTS.labels(entry.stream.aggregate_type).inc()
+        return outcomes
+
+    @staticmethod
+    def _append_error(error: psycopg.Error, prepared: PreparedAppend) -> AcciError:
+        translated = translate(
+            error,
+            "appending events",
+            stream=prepared.stream,
+            expected=prepared.expected_version,
+            command_id=prepared.command_id,
+            command_type=prepared.command_type,
+        )
+        if isinstance(translated, ConcurrencyError):
+            metrics.CONCURRENCY_CONFLICTS.labels(prepared.stream.aggregate_type).inc()
+        return translated
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         s = snapshot.stream
@@ -365,14 +466,14 @@ class PostgresEventStore(EventStore):
         first = rows[0]
         record = None
         if command is not None and first[0] is not None:
-            command_type, aggregate_type, aggregate_id, first_version, last_version = first[:5]
+            command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash = first[:6]
             owner = StreamId(command[0], aggregate_type, aggregate_id)
-            record = CommandRecord(command[1], command_type, owner, first_version, last_version)
+            record = CommandRecord(command[1], command_type, owner, first_version, last_version, command_hash)
         snapshot = None
-        if first[5] is not None:
-            version, state_json, hash_, event_timestamp, taken_at = first[5:10]
+        if first[6] is not None:
+            version, state_json, hash_, event_timestamp, taken_at = first[6:11]
             snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, taken_at)
-        events = _to_events([row[10:] for row in rows]) if first[10] is not None else []
+        events = _to_events([row[11:] for row in rows]) if first[11] is not None else []
         return StreamLoad(snapshot, events, record)
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
@@ -380,7 +481,8 @@ class PostgresEventStore(EventStore):
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
                     """
-                    SELECT command_type, aggregate_type, aggregate_id, first_version, last_version
+                    SELECT command_type, aggregate_type, aggregate_id, first_version, last_version,
+                           command_hash
                       FROM acci.commands WHERE tenant_id = %s AND command_id = %s
                     """,
                     [tenant_id, command_id],
@@ -388,9 +490,14 @@ class PostgresEventStore(EventStore):
                 row = await cur.fetchone()
         if row is None:
             return None
-        command_type, aggregate_type, aggregate_id, first, last = row
+        command_type, aggregate_type, aggregate_id, first, last, command_hash = row
         return CommandRecord(
-            command_id, command_type, StreamId(tenant_id, aggregate_type, aggregate_id), first, last
+            command_id,
+            command_type,
+            StreamId(tenant_id, aggregate_type, aggregate_id),
+            first,
+            last,
+            command_hash,
         )
 
     async def waiter(self) -> Waiter:
@@ -443,76 +550,6 @@ class _NotifyWaiter(Waiter):
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
-
-
-async def _copy_events(
-    conn: psycopg.AsyncConnection[TupleRow],
-    params: list[Any],
-    events: Sequence[NewEvent],
-    types: list[tuple[str, int, str]],
-) -> list[TupleRow]:
-    """A large append, inside the caller's transaction: claim the versions (the same check as
-    acci.append_events), COPY the rows in, then read their positions back."""
-    tenant, aggregate_type, aggregate_id, expected = params[0:4]
-    user_id, correlation_id, causation_id, extra, command_id, command_type, notify = params[8:15]
-    cur = await conn.execute(
-        "SELECT acci.claim_versions(%s, %s, %s, %s::bigint, %s, %s::uuid, %s)",
-        [tenant, aggregate_type, aggregate_id, expected, len(events), command_id, command_type],
-    )
-    ((base,),) = await cur.fetchall()  # a function call returns one row
-    async with conn.cursor() as cursor:
-        async with cursor.copy(_COPY_EVENTS) as copy:
-            for offset, (event, (event_type, schema_version, data_json)) in enumerate(
-                zip(events, types, strict=True), start=1
-            ):
-                await copy.write_row(
-                    (
-                        event.event_id,
-                        tenant,
-                        aggregate_type,
-                        aggregate_id,
-                        base + offset,
-                        event_type,
-                        schema_version,
-                        data_json,
-                        user_id,
-                        correlation_id,
-                        causation_id,
-                        extra or "{}",
-                    )
-                )
-        await cursor.execute(_COPIED, [tenant, aggregate_type, aggregate_id, base])
-        rows = await cursor.fetchall()
-    if notify:
-        await conn.execute("SELECT acci.notify_appended(%s)", [tenant])
-    return rows
-
-
-def _recorded(
-    stream: StreamId,
-    meta: EventMetadata,
-    events: Sequence[NewEvent],
-    types: list[tuple[str, int, str]],
-    rows: list[TupleRow],
-) -> list[RecordedEvent]:
-    with gc_paused(len(events)):
-        return [
-            RecordedEvent(
-                id=event.event_id,
-                aggregate_type=stream.aggregate_type,
-                aggregate_id=stream.aggregate_id,
-                event_type=event_type,
-                version=version,
-                schema_version=schema_version,
-                data_json=data_json,
-                metadata=meta,
-                timestamp=timestamp,
-                position=Position(xid, position),
-            )
-            for event, (event_type, schema_version, data_json), (version, xid, position, timestamp) in zip(
-                events, types, rows, strict=True
-            )
-        ]
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
