@@ -32,7 +32,7 @@ from acci.errors import (
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
 from acci.store.base import EventStore
-from acci.streams import CommandRecord, StreamId
+from acci.streams import CommandRecord, Position, StreamId
 
 
 class CommandData(BaseModel):
@@ -74,6 +74,13 @@ class CommandResult:
     events: list[RecordedEvent]
     version: int
     replayed: bool = False
+
+    @property
+    def position(self) -> Position | None:
+        """Where the command's events are in the global order (the last one's position), for
+        read-your-writes: a query given it waits until its read models have passed it
+        (acci.projections.consistency). None when the command produced no events."""
+        return self.events[-1].position if self.events else None
 
 
 class Precondition(enum.Enum):

@@ -252,6 +252,23 @@ class ProjectionBusy(AcciError):
         self.holder = holder
 
 
+class ConsistencyTimeout(AcciError):
+    """A read waited for read models to pass a position (read-your-writes) and they did not within
+    the timeout: their runners are behind or stopped, or a replica lags. Nothing was read; retrying
+    later may succeed."""
+
+    def __init__(self, projections: list[str], position: str, waited: float) -> None:
+        names = ", ".join(shown(p) for p in projections)
+        super().__init__(
+            f"the read model(s) {names} did not reach position {position} within {waited:g} s, so the "
+            "query was not answered. Try again shortly; if it persists, check that their runners are "
+            "running (`acci projections status`) and, for a replica, its replay lag."
+        )
+        self.projections = projections
+        self.position = position
+        self.waited = waited
+
+
 class ProjectionFailed(AcciError):
     """A projection handler failed where failing fast is the policy (rebuilds, checks)."""
 

@@ -141,6 +141,7 @@ SAMPLES: list[AcciError] = [
     errors.ProjectionHalted("user_view", "stopped at X"),
     errors.ProjectionBusy("user_view", 5.0, "PostgreSQL backend 42"),
     errors.ProjectionFailed("user_view", "UserCreated", "boom"),
+    errors.ConsistencyTimeout(["user_view"], "(10, 20)", 5.0),
     errors.InvalidQuery("search", ["limit: too large"]),
 ]
 

@@ -3,6 +3,7 @@
 from acci.projections._checkpoints import Checkpoint
 from acci.projections._dead_letters import DeadLetter
 from acci.projections.base import Projection, Statement
+from acci.projections.consistency import has_passed, wait_until_passed
 from acci.projections.operations import (
     ProjectionStatus,
     ReplayResult,
@@ -27,8 +28,10 @@ __all__ = [
     "StepResult",
     "check_consistency",
     "count_events",
+    "has_passed",
     "list_dead_letters",
     "projection_status",
     "rebuild",
     "replay_dead_letters",
+    "wait_until_passed",
 ]
