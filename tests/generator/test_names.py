@@ -107,6 +107,13 @@ def test_a_column_tenant_id_is_reserved(tmp_path: Path) -> None:
     )
 
 
+def test_a_required_column_tenant_id_is_one_diagnostic(tmp_path: Path) -> None:
+    # As a user writes it, required: the insert that gives it no value is not a second problem
+    # (its fix, "add tenant_id: event.<field>", would contradict "remove the column").
+    found = check(tmp_path, columns="      tenant_id: string\n")
+    assert [d.path for d in found] == ["projections.carts.columns.tenant_id"], [d.render() for d in found]
+
+
 @pytest.mark.parametrize(("name", "keyset"), [("self", False), ("tenant_id", False), ("after", True)])
 def test_query_parameters_cannot_take_the_method_arguments(tmp_path: Path, name: str, keyset: bool) -> None:
     # Each would be a duplicate argument of the generated method.
