@@ -46,6 +46,22 @@ QUERY_HANDLER_ATTRIBUTES = ("fetch_all", "fetch_one", "of", "pool")
 #: The class variables the runtime's DomainEvent and CommandData give every event and command
 #: class (a test compares this with the classes): a field cannot take these names.
 RUNTIME_CLASS_VARIABLES = ("command_type", "event_type", "schema_version")
+#: The Python type each scalar type of the language is declared with in every generated class
+#: (events, commands, states, objects, rows, parameters); a list of items is `list[<item type>]`.
+PYTHON_TYPES = {
+    "string": "str",
+    "int": "int",
+    "decimal": "Decimal",
+    "bool": "bool",
+    "uuid": "UUID",
+    "date": "date",
+    "datetime": "AwareDatetime",
+    "email": "str",
+}
+#: The names the fields' annotations use for their types (and `datetime`, which the generated code
+#: used to). A field of one of these names would hide the type from the annotations of the fields
+#: after it: pydantic resolves them in the class's namespace, where the name is the field's default.
+ANNOTATION_NAMES = frozenset({*PYTHON_TYPES.values(), "list", "datetime"})
 
 
 def pascal(name: str) -> str:
@@ -203,6 +219,11 @@ def field_problem(name: str, what: str = "field", *, sql: bool = True) -> Proble
         return (
             f"'{name}' would hide the type {name} in the generated classes; it cannot be a {what} name.",
             f"rename it to say which {name} it is, e.g. 'due_{name}' or 'created_on'.",
+        )
+    if name in ANNOTATION_NAMES:
+        return (
+            f"'{name}' would hide the type {name} in the generated classes; it cannot be a {what} name.",
+            f"rename it to say what it holds, e.g. '{name}_value' or a more specific word.",
         )
     if name.startswith("model_") or name in MODEL_RESERVED:
         return (

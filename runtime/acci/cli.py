@@ -30,6 +30,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import re
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -158,6 +159,7 @@ def _need(service: Service | None) -> Service:
 def _url(given: str | None, settings: Settings, *, persistent: bool) -> Iterator[str]:
     url = given or settings.url()
     if url:
+        _check_url(url, "--url" if given else "ACCI_DATABASE_URL")
         yield url
         return
     if persistent:
@@ -174,6 +176,22 @@ def _url(given: str | None, settings: Settings, *, persistent: bool) -> Iterator
         print("ACCI_DATABASE_URL is not set: using an embedded PostgreSQL for this command.", file=sys.stderr)
     with database_url() as url:
         yield url
+
+
+def _check_url(url: str, source: str) -> None:
+    """A URL libpq cannot even parse is a setting to fix, not a failure of the database."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        # libpq's message quotes the part it could not read, which may be the password.
+        reason = str(error).strip().rstrip(".")
+        for secret in re.findall(r"://[^:/@]*:([^@]+)@|password\s*=\s*(\S+)", url):
+            for part in filter(None, secret):
+                reason = reason.replace(part, "**********")
+        raise ConfigurationError(
+            f"the database URL ({source}) is not a PostgreSQL URL: {reason}. Write it as "
+            "postgresql://user:password@host:port/dbname (or as a libpq conninfo string)."
+        ) from None
 
 
 def _config(settings: Settings, service: Service | None, *, as_json: bool) -> int:

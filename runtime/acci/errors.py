@@ -118,7 +118,7 @@ class CommandIdReused(AcciError):
         if first.stream != stream:
             what = f"for {first.command_type or 'an append'} on {first.stream}"
         elif first.command_type != command_type:
-            what = f"for a {first.command_type or 'plain append'} on the same stream"
+            what = f"for {first.command_type or 'a plain append'} on the same stream"
         else:
             what = "for the same command type and stream with other data"
         super().__init__(

@@ -219,9 +219,10 @@ def _problem(loc: tuple[str, ...], kind: str, message: str, given: Any) -> str:
 
 
 def mask_url(url: str) -> str:
-    """The URL (or libpq conninfo) with its password replaced by stars."""
+    """The URL (or libpq conninfo) with its password and its key's passphrase (sslpassword)
+    replaced by stars."""
     if "://" in url:
-        url = re.sub(r"([?&]password=)[^&]*", rf"\g<1>{_MASK}", url)
+        url = re.sub(r"([?&](?:ssl)?password=)[^&]*", rf"\g<1>{_MASK}", url)
         return re.sub(r"(://[^:/@]*:)[^@]*@", rf"\g<1>{_MASK}@", url, count=1)
     return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", rf"\g<1>{_MASK}", url)
 

@@ -12,7 +12,9 @@ from acci import CommandData, DomainEvent
 from acci.queries import QueryHandler
 from acci_gen import names
 from acci_gen.app import load_domains
+from acci_gen.emit.python.pytypes import base_type
 from acci_gen.errors import Diagnostic, DomainError
+from acci_gen.model import SCALARS, TypeRef
 from acci_gen.pg_keywords import RESERVED_BY_VERSION
 from acci_gen.pg_keywords_capture import QUERY
 
@@ -107,6 +109,13 @@ def test_a_column_tenant_id_is_reserved(tmp_path: Path) -> None:
     )
 
 
+def test_a_required_column_tenant_id_is_one_diagnostic(tmp_path: Path) -> None:
+    # As a user writes it, required: the insert that gives it no value is not a second problem
+    # (its fix, "add tenant_id: event.<field>", would contradict "remove the column").
+    found = check(tmp_path, columns="      tenant_id: string\n")
+    assert [d.path for d in found] == ["projections.carts.columns.tenant_id"], [d.render() for d in found]
+
+
 @pytest.mark.parametrize(("name", "keyset"), [("self", False), ("tenant_id", False), ("after", True)])
 def test_query_parameters_cannot_take_the_method_arguments(tmp_path: Path, name: str, keyset: bool) -> None:
     # Each would be a duplicate argument of the generated method.
@@ -173,6 +182,23 @@ def test_generated_class_names_cannot_collide(tmp_path: Path) -> None:
 def test_a_field_cannot_take_a_model_attribute(tmp_path: Path) -> None:
     wrong: list[str] = []
     for name in sorted(names.MODEL_RESERVED):
+        field = f"      {name}: {{type: string, optional: true}}\n"
+        expect(tmp_path, name, check(tmp_path, event_fields=field), f"      {name}:", wrong)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_field_cannot_take_the_name_of_a_type_the_annotations_use(tmp_path: Path) -> None:
+    # `str: str | None = None` and then `name: str`: pydantic resolves the annotations in the
+    # class's namespace, where `str` is the first field's default now, and the module fails to
+    # import. The names come from the emitter: every type a field of the language is declared with.
+    kinds = [TypeRef(kind, kind) for kind in SCALARS]
+    used = {str(base_type(ref)) for ref in [*kinds, TypeRef("list", "string", TypeRef("string", "string"))]}
+    annotation_names = sorted(
+        {name.split("[")[0] for name in used if names.SNAKE_RE.match(name.split("[")[0])}
+    )
+    assert {"str", "int", "bool", "list", "date"} <= set(annotation_names)
+    wrong: list[str] = []
+    for name in annotation_names:
         field = f"      {name}: {{type: string, optional: true}}\n"
         expect(tmp_path, name, check(tmp_path, event_fields=field), f"      {name}:", wrong)
     assert not wrong, "\n".join(wrong)

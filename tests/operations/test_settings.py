@@ -72,6 +72,11 @@ def test_secrets_are_masked() -> None:
     assert mask_url("postgresql://db/orders?password=s3cret&sslmode=require") == (
         "postgresql://db/orders?password=**********&sslmode=require"
     )
+    # The passphrase of the client's key is a secret too, in either form.
+    assert mask_url("postgresql://svc@db/orders?sslmode=verify-full&sslpassword=k3y") == (
+        "postgresql://svc@db/orders?sslmode=verify-full&sslpassword=**********"
+    )
+    assert mask_url("host=db sslpassword='k 3y'") == "host=db sslpassword=**********"
 
 
 def test_config_prints_the_effective_settings_masked(

@@ -67,3 +67,21 @@ def test_bad_usage_exits_2() -> None:
     with pytest.raises(SystemExit) as caught:
         main(["projections"])
     assert caught.value.code == 2
+
+
+def test_a_database_url_that_is_not_one_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Neither a URL nor a conninfo string: a setting to fix (exit 2), said as such, not a
+    # "[no SQLSTATE]" database failure (exit 1). No server is needed to tell.
+    assert main(["--url", "garbage", "migrations"]) == 2
+    err = capsys.readouterr().err
+    assert "the database URL (--url) is not a PostgreSQL URL" in err and "postgresql://" in err
+    monkeypatch.setenv("ACCI_DATABASE_URL", "postgresql://svc:s3cret@db:5432/orders?nosuch=1")
+    assert main(["migrations"]) == 2
+    err = capsys.readouterr().err
+    assert "the database URL (ACCI_DATABASE_URL) is not a PostgreSQL URL" in err and "s3cret" not in err
+    # libpq quotes what it cannot read, here the password itself: it is masked.
+    assert main(["--url", "postgresql://svc:s3cret word@db/orders", "migrations"]) == 2
+    err = capsys.readouterr().err
+    assert "not a PostgreSQL URL" in err and "s3cret" not in err, err

@@ -83,7 +83,7 @@ async def test_a_command_id_reused_for_another_command_is_refused(store: EventSt
     other_data = Command(CreateUser(user_id="user1", email="x@example.com", name="Ada"), META, first.id)
     for command, handler, what in (
         (another_aggregate, CreateUserHandler(store), "for CreateUser on User 'user1'"),
-        (another_type, UpdateUserHandler(store), "for a CreateUser on the same stream"),
+        (another_type, UpdateUserHandler(store), "for CreateUser on the same stream"),
         (other_data, CreateUserHandler(store), "for the same command type and stream with other data"),
     ):
         with pytest.raises(CommandIdReused, match=what) as caught:

@@ -8,17 +8,8 @@ from typing import Any
 
 from acci_gen.emit.text import Code, py_str, py_value
 from acci_gen.model import EMAIL_PATTERN, MISSING, Field, TypeRef
+from acci_gen.names import PYTHON_TYPES
 
-_SCALARS = {
-    "string": "str",
-    "int": "int",
-    "decimal": "Decimal",
-    "bool": "bool",
-    "uuid": "UUID",
-    "date": "date",
-    "datetime": "AwareDatetime",
-    "email": "str",
-}
 #: The longest e-mail address (RFC 5321's path limit).
 EMAIL_MAX_LENGTH = 254
 
@@ -27,7 +18,7 @@ def base_type(ref: TypeRef) -> Code:
     if ref.kind == "list":
         assert ref.item is not None
         return Code(f"list[{base_type(ref.item)}]")
-    return Code(_SCALARS.get(ref.kind, ref.name))
+    return Code(PYTHON_TYPES.get(ref.kind, ref.name))
 
 
 def decimal_value(value: Any) -> Code:

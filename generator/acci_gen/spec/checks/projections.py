@@ -117,7 +117,10 @@ def _check_handler(
             )
         if action in ("insert", "upsert"):
             for column in columns.values():
-                if column.required and column.name not in (values or {}):
+                # A reserved column is reported where it is declared (remove it): asking for its
+                # value here would contradict that fix.
+                reserved = any(column_problems([column.name]))
+                if column.required and column.name not in (values or {}) and not reserved:
                     ctx.error(
                         (*path, action),
                         f"'{action}' gives no value for the required column '{column.name}'.",
