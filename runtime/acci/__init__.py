@@ -44,9 +44,10 @@ from acci.store import (
     InMemoryEventStore,
     PostgresEventStore,
     Snapshot,
+    StreamAppend,
     Subscription,
 )
-from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
+from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId, StreamRange
 
 # The one place the version is written is pyproject.toml; the installed metadata carries it.
 try:
@@ -98,7 +99,9 @@ __all__ = [
     "RecordedEvent",
     "Repository",
     "Snapshot",
+    "StreamAppend",
     "StreamId",
+    "StreamRange",
     "Subscription",
     "TransientDatabaseError",
     "UnknownEventType",

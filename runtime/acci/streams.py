@@ -72,8 +72,20 @@ START: Final = Position(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
+class StreamRange:
+    """Versions first_version..last_version of a stream (none when last_version < first_version)."""
+
+    stream: StreamId
+    first_version: int
+    last_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRecord:
-    """A handled command: its events are versions first_version..last_version of `stream`.
+    """A handled command: its events are versions first_version..last_version of `stream`, and,
+    for a command appended to several streams at once (`EventStore.append_many`), the ranges in
+    `more` of the others. `stream` is then the first of its streams in the order they are locked
+    (by tenant, aggregate type and id), so that the same command always names the same one.
 
     `command_hash` is the hash of the command's data (None when the append named no hash, or for
     a record read back without it)."""
@@ -84,6 +96,12 @@ class CommandRecord:
     first_version: int
     last_version: int
     command_hash: str | None = None
+    more: tuple[StreamRange, ...] = ()
+
+    @property
+    def ranges(self) -> tuple[StreamRange, ...]:
+        """Every stream the command appended to, with its versions: `stream` first."""
+        return (StreamRange(self.stream, self.first_version, self.last_version), *self.more)
 
     def same_command(self, command_type: str, stream: StreamId, command_hash: str | None) -> bool:
         """The idempotency rule: a command id names one command of a tenant. Seen again with the
