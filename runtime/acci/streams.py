@@ -51,6 +51,12 @@ class StreamId:
         return f"{self.aggregate_type} {shown(self.aggregate_id)} (tenant {shown(self.tenant_id)})"
 
 
+def stream_order(stream: StreamId) -> tuple[str, str, str]:
+    """The order in which an append claims its streams (and a batch its appends): two writers that
+    lock streams in the same order cannot deadlock."""
+    return (stream.tenant_id, stream.aggregate_type, stream.aggregate_id)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
     """A place in the global order: the writing transaction's id, then the global position.

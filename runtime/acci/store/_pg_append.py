@@ -20,8 +20,8 @@ from acci._gcpause import gc_paused
 from acci.errors import DatabaseError
 from acci.events import RecordedEvent
 from acci.store._pg_errors import claim_error
-from acci.store._prepare import PreparedAppend, stream_order
-from acci.streams import Position
+from acci.store._prepare import PreparedAppend
+from acci.streams import Position, stream_order
 
 # The arrays go in binary (%b): psycopg's text array dumper quotes every element in Python, which
 # halved the speed of a 10,000-event append.

@@ -12,7 +12,7 @@ from uuid import UUID
 from acci._gcpause import gc_paused
 from acci.errors import ConfigurationError, shown
 from acci.events import EventMetadata, NewEvent
-from acci.streams import ExpectedVersion, StreamId
+from acci.streams import ExpectedVersion, StreamId, stream_order
 
 if TYPE_CHECKING:
     from acci.store.base import StreamAppend
@@ -104,12 +104,6 @@ def prepare_append(
         command_type,
         command_hash,
     )
-
-
-def stream_order(stream: StreamId) -> tuple[str, str, str]:
-    """The order in which an append claims its streams (and a batch its appends): two writers that
-    lock streams in the same order cannot deadlock."""
-    return (stream.tenant_id, stream.aggregate_type, stream.aggregate_id)
 
 
 def prepare_many(
