@@ -432,5 +432,5 @@ class StrictFulfilment(Fulfilment):
     """The same, but a rejected reservation parks the event as a dead letter."""
 
     name: ClassVar[str] = "strict_fulfilment"
-    event_types: ClassVar[Sequence[str]] = ("OrderPlaced",)
+    event_types: ClassVar[Sequence[str]] = ("OrderPlaced", "OrderShipped")
     when_out_of_stock: ClassVar[str] = "dead_letter"
