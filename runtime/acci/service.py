@@ -17,8 +17,10 @@ from pathlib import Path
 
 from acci.errors import ConfigurationError
 from acci.migrations import Migration
+from acci.policies import Policy, policy_projection
 from acci.projections.base import Projection
 from acci.registry import EventRegistry
+from acci.store.postgres import PostgresEventStore
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Service:
     #: The service's own migrations (read models); the runtime's are always applied first.
     migrations: Sequence[Migration] = ()
     registry: EventRegistry = field(default_factory=EventRegistry)
+    #: Its policies (process managers): run like projections, with their deadlines.
+    policies: Sequence[Policy] = ()
 
     def projection(self, name: str) -> Projection:
         for projection in self.projections:
@@ -38,6 +42,28 @@ class Service:
         known = ", ".join(p.name for p in self.projections) or "none"
         raise ConfigurationError(f"service {self.name!r} has no projection {name!r}; it has: {known}.")
 
+    def policy(self, name: str) -> Policy:
+        for policy in self.policies:
+            if policy.name == name:
+                return policy
+        known = ", ".join(p.name for p in self.policies) or "none"
+        raise ConfigurationError(f"service {self.name!r} has no policy {name!r}; it has: {known}.")
+
+    def runners(self, store: PostgresEventStore) -> list[Projection]:
+        """What a running service keeps up to date: its projections, and its policies as
+        projections on `store` (they send commands through it)."""
+        return [*self.projections, *(policy_projection(policy, store) for policy in self.policies)]
+
+    def runner(self, name: str, store: PostgresEventStore) -> Projection:
+        """The projection, or the policy (as a projection on `store`), of that name."""
+        for projection in self.runners(store):
+            if projection.name == name:
+                return projection
+        known = ", ".join(p.name for p in self.runners(store)) or "none"
+        raise ConfigurationError(
+            f"service {self.name!r} has no projection or policy {name!r}; it has: {known}."
+        )
+
     @classmethod
     def of_domains(cls, name: str, domains: Sequence[str]) -> Service:
         """One Service of the generated domains' own (`<domain>.service.service` each): their
@@ -45,12 +71,20 @@ class Service:
         registry = EventRegistry()
         projections: list[Projection] = []
         migrations: list[Migration] = []
+        policies: list[Policy] = []
         for domain in domains:
             part = load_service(f"{domain}.service:service")
             registry.merge(part.registry)
             projections.extend(part.projections)
             migrations.extend(part.migrations)
-        return cls(name, projections=tuple(projections), migrations=tuple(migrations), registry=registry)
+            policies.extend(part.policies)
+        return cls(
+            name,
+            projections=tuple(projections),
+            migrations=tuple(migrations),
+            registry=registry,
+            policies=tuple(policies),
+        )
 
 
 #: acci-gen's manifest: marks a package as a generated domain.

@@ -23,6 +23,7 @@ from acci import (
 from acci.commands import existing_state
 from acci.multi import Aggregates, Emitted, MultiCommandHandler, Role
 from acci.policies import Cancel, Effect, OnRejected, Policy, Schedule, Send
+from acci.service import Service
 from pydantic import BaseModel, ConfigDict
 
 # -- events ----------------------------------------------------------------------------------------
@@ -398,6 +399,8 @@ class Fulfilment(Policy):
     handlers = HANDLERS
     #: What to do when a reservation is rejected: by default a compensation.
     when_out_of_stock: ClassVar[str] = "cancel"
+    #: What to do when the release is rejected (the reservation is gone already).
+    when_released: ClassVar[OnRejected] = "ignore"
 
     def react(self, event: DomainEvent, envelope: RecordedEvent) -> Sequence[Effect]:
         match event:
@@ -420,7 +423,7 @@ class Fulfilment(Policy):
                         ReleaseReservation(warehouse_id=event.warehouse_id, order_id=event.order_id),
                         key=event.order_id,
                         after=RESERVATION_TIME,
-                        on_rejected="ignore",
+                        on_rejected=self.when_released,
                     ),
                 ]
             case OrderShipped() | OrderCancelled():
@@ -429,8 +432,14 @@ class Fulfilment(Policy):
 
 
 class StrictFulfilment(Fulfilment):
-    """The same, but a rejected reservation parks the event as a dead letter."""
+    """The same, but a rejected reservation parks the event as a dead letter, and a rejected
+    release fails its deadline."""
 
     name: ClassVar[str] = "strict_fulfilment"
     event_types: ClassVar[Sequence[str]] = ("OrderPlaced", "OrderShipped")
     when_out_of_stock: ClassVar[str] = "dead_letter"
+    when_released: ClassVar[OnRejected] = "dead_letter"
+
+
+#: The shop as a service (for the CLI and `run`): no read models, two policies.
+SERVICE = Service("shop", registry=REGISTRY, policies=(Fulfilment(), StrictFulfilment()))
