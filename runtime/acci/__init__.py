@@ -28,6 +28,7 @@ from acci.errors import (
     EventDecodeError,
     InvalidQuery,
     MigrationError,
+    PolicyCommandRejected,
     ProjectionBusy,
     ProjectionFailed,
     ProjectionHalted,
@@ -35,6 +36,8 @@ from acci.errors import (
     UnknownEventType,
 )
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from acci.multi import Aggregates, MultiCommandHandler, Role
+from acci.policies import Cancel, Policy, Schedule, Send
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
 from acci.store import (
@@ -64,6 +67,8 @@ __all__ = [
     "Aggregate",
     "AggregateAlreadyExists",
     "AggregateNotFound",
+    "Aggregates",
+    "Cancel",
     "CoalesceSettings",
     "Command",
     "CommandData",
@@ -89,7 +94,10 @@ __all__ = [
     "InMemoryEventStore",
     "InvalidQuery",
     "MigrationError",
+    "MultiCommandHandler",
     "NewEvent",
+    "Policy",
+    "PolicyCommandRejected",
     "Position",
     "PostgresEventStore",
     "Precondition",
@@ -98,6 +106,9 @@ __all__ = [
     "ProjectionHalted",
     "RecordedEvent",
     "Repository",
+    "Role",
+    "Schedule",
+    "Send",
     "Snapshot",
     "StreamAppend",
     "StreamId",
