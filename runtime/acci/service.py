@@ -14,6 +14,7 @@ import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from acci.errors import ConfigurationError
 from acci.migrations import Migration
@@ -21,6 +22,9 @@ from acci.policies import Policy, policy_projection
 from acci.projections.base import Projection
 from acci.registry import EventRegistry
 from acci.store.postgres import PostgresEventStore
+
+#: A projection or a policy: what a service looks up by name.
+Named = TypeVar("Named", Projection, Policy)
 
 
 @dataclass(frozen=True)
@@ -36,18 +40,10 @@ class Service:
     policies: Sequence[Policy] = ()
 
     def projection(self, name: str) -> Projection:
-        for projection in self.projections:
-            if projection.name == name:
-                return projection
-        known = ", ".join(p.name for p in self.projections) or "none"
-        raise ConfigurationError(f"service {self.name!r} has no projection {name!r}; it has: {known}.")
+        return self._named(self.projections, name, "projection")
 
     def policy(self, name: str) -> Policy:
-        for policy in self.policies:
-            if policy.name == name:
-                return policy
-        known = ", ".join(p.name for p in self.policies) or "none"
-        raise ConfigurationError(f"service {self.name!r} has no policy {name!r}; it has: {known}.")
+        return self._named(self.policies, name, "policy")
 
     def runners(self, store: PostgresEventStore) -> list[Projection]:
         """What a running service keeps up to date: its projections, and its policies as
@@ -56,13 +52,14 @@ class Service:
 
     def runner(self, name: str, store: PostgresEventStore) -> Projection:
         """The projection, or the policy (as a projection on `store`), of that name."""
-        for projection in self.runners(store):
-            if projection.name == name:
-                return projection
-        known = ", ".join(p.name for p in self.runners(store)) or "none"
-        raise ConfigurationError(
-            f"service {self.name!r} has no projection or policy {name!r}; it has: {known}."
-        )
+        return self._named(self.runners(store), name, "projection or policy")
+
+    def _named(self, items: Sequence[Named], name: str, kind: str) -> Named:
+        for item in items:
+            if item.name == name:
+                return item
+        known = ", ".join(item.name for item in items) or "none"
+        raise ConfigurationError(f"service {self.name!r} has no {kind} {name!r}; it has: {known}.")
 
     @classmethod
     def of_domains(cls, name: str, domains: Sequence[str]) -> Service:
