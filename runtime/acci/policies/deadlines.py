@@ -173,27 +173,32 @@ class DeadlineRunner:
 
     async def fire_due(self) -> int:
         """Send every deadline that is due by the clock and whose policy has caught up with it; the
-        number sent (fired or failed)."""
-        if not self.policies:
-            return 0
+        number sent (fired or failed), at most `settings.batch_size` per policy."""
         now = self.clock.now()
+        due: list[Deadline] = []
         with database_errors("reading the due deadlines"):
             async with self.store.pool.connection() as conn:
-                unhandled = {p.name: await _oldest_unhandled(conn, p) for p in self.policies.values()}
-                cur = await conn.execute(
-                    f"""
-                    SELECT {_COLUMNS} FROM acci.deadlines
-                     WHERE policy = ANY(%s) AND state IN ('pending', 'firing') AND due_at <= %s
-                     ORDER BY due_at, id LIMIT %s
-                    """,  # noqa: S608 - a constant column list
-                    [list(self.policies), now, self.settings.batch_size],
-                )
-                due = [Deadline(*row) for row in await cur.fetchall()]
+                for policy in self.policies.values():
+                    # Only what is due before the oldest event the policy has yet to handle: that
+                    # event may cancel it.
+                    oldest = await _oldest_unhandled(conn, policy)
+                    cur = await conn.execute(
+                        f"""
+                        SELECT {_COLUMNS} FROM acci.deadlines
+                         WHERE policy = %s AND state IN ('pending', 'firing') AND due_at <= %s
+                           AND (%s::timestamptz IS NULL OR due_at < %s::timestamptz)
+                         ORDER BY due_at, id LIMIT %s
+                        """,  # noqa: S608 - a constant column list
+                        [
+                            policy.name,
+                            now,
+                            *[await _oldest_unhandled(conn, policy)] * 2,
+                            self.settings.batch_size,
+                        ],
+                    )
+                    due.extend(Deadline(*row) for row in await cur.fetchall())
         sent = 0
         for deadline in due:
-            oldest = unhandled[deadline.policy]
-            if oldest is not None and oldest <= deadline.due_at:
-                continue  # its policy has yet to handle an event written before it was due
             if await self._fire(deadline):
                 sent += 1
         return sent
@@ -296,8 +301,7 @@ class DeadlineRunner:
             if time.monotonic() - measured >= self.settings.metrics_interval:
                 measured = time.monotonic()
                 await deadline_status(self.store, list(self.policies.values()), self.clock.now())
-            sent = await self.fire_due()
-            if sent < self.settings.batch_size:
+            if await self.fire_due() == 0:
                 await _sleep_or_stop(stop, self.settings.poll_interval)
 
 
