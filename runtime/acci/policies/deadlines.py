@@ -189,12 +189,7 @@ class DeadlineRunner:
                            AND (%s::timestamptz IS NULL OR due_at < %s::timestamptz)
                          ORDER BY due_at, id LIMIT %s
                         """,  # noqa: S608 - a constant column list
-                        [
-                            policy.name,
-                            now,
-                            *[await _oldest_unhandled(conn, policy)] * 2,
-                            self.settings.batch_size,
-                        ],
+                        [policy.name, now, oldest, oldest, self.settings.batch_size],
                     )
                     due.extend(Deadline(*row) for row in await cur.fetchall())
         sent = 0
