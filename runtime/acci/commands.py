@@ -186,9 +186,11 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
         command_type = type(data).command_type
         streams = self.streams(command)
         with tracing.command(command_type, command.id, command.metadata.correlation_id, streams[0]):
-            # The stream a repeat of this command is recorded on: its first in lock order.
+            # The stream a repeat of this command is recorded on: its first in lock order. The
+            # events' metadata carries the command span's trace context (taken here, in it).
             first = min(streams, key=stream_order)
-            return await self._load_decide_append(command, Recording(command_type, command_hash, first))
+            recording = Recording(command_type, command_hash, first, event_metadata(command))
+            return await self._load_decide_append(command, recording)
 
     async def _load_decide_append(self, command: Command[C], recording: Recording) -> CommandResult:
         attempt = 0
@@ -225,12 +227,14 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
 
 @dataclass(frozen=True, slots=True)
 class Recording:
-    """How a command is recorded with its events: its type, its data's hash, and the stream its
-    record names (for a command of several streams, the first of them in lock order)."""
+    """How a command is recorded with its events: its type, its data's hash, the stream its record
+    names (for a command of several streams, the first of them in lock order), and the events'
+    metadata."""
 
     command_type: str
     command_hash: str
     stream: StreamId
+    metadata: EventMetadata
 
 
 def event_metadata(command: Command[Any]) -> EventMetadata:
@@ -291,7 +295,7 @@ class CommandHandler(CommandHandlerBase[C, A, Sequence[DomainEvent]]):
         recorded = await self.repository.save(
             loaded,
             decided,
-            metadata=event_metadata(command),
+            metadata=record.metadata,
             command_id=command.id,
             command_type=record.command_type,
             command_hash=record.command_hash,

@@ -25,7 +25,6 @@ from acci.commands import (
     Precondition,
     Recording,
     check_precondition,
-    event_metadata,
 )
 from acci.errors import CommandRejected, ConfigurationError
 from acci.events import DomainEvent, RecordedEvent
@@ -158,7 +157,7 @@ class MultiCommandHandler(CommandHandlerBase[C, Aggregates, Emitted]):
         recorded = await save_aggregates(
             self.store,
             list(changes.values()),
-            metadata=event_metadata(command),
+            metadata=record.metadata,
             command_id=command.id,
             command_type=record.command_type,
             command_hash=record.command_hash,
