@@ -1,8 +1,9 @@
 """`python -m <service> run`: a service's long-running process.
 
 It binds the health and metrics endpoints (acci.monitoring), connects the store with the
-settings' pool and session timeouts, runs every live projection (one active instance of each
-among all processes; the others stand by), and stops gracefully: on SIGTERM or SIGINT each runner
+settings' pool and session timeouts, runs every live projection and policy (one active instance
+of each among all processes; the others stand by) and, when there are policies, the runner of
+their deadlines, and stops gracefully: on SIGTERM or SIGINT each runner
 finishes the batch it is applying (its transaction commits with its checkpoint) and the process
 exits 0, or, when `shutdown_timeout` passes first, cancels the rest (rolled back, so nothing is
 applied twice) and exits 1.

@@ -25,8 +25,9 @@ from acci import (
     StreamId,
     StreamRange,
 )
+from acci.store._prepare import prepare_many
 
-from tests.runtime.conftest import POSTGRES_STORES, open_store
+from tests.runtime.conftest import POSTGRES_STORES, BatchedEventStore, open_store
 
 SOURCE = StreamId("tenant-a", "Account", "source")
 TARGET = StreamId("tenant-a", "Account", "target")
@@ -239,3 +240,19 @@ async def test_a_stream_without_events_stays_locked_until_the_append_commits(acc
         await holder.commit()
         cur = await writer.execute(_CLAIM)
         assert await cur.fetchone() == (1,)
+
+
+async def test_a_copy_of_the_command_later_in_the_same_batch_gets_the_whole_record(
+    acci_database_url: str,
+) -> None:
+    """Two copies of one command to two streams in one coalesced batch: the second is answered with
+    the first's record, both streams included (the record is complete once the first copy's last
+    stream is claimed, not only when the batch ends)."""
+    command_id = uuid.uuid4()
+    appends = [StreamAppend(SOURCE, [event(1)], NO_STREAM), StreamAppend(TARGET, [event(2)], NO_STREAM)]
+    entries = [prepare_many(appends, None, command_id, "Transfer", "h1") for _ in range(2)]
+    async with await BatchedEventStore.open(acci_database_url) as store:
+        first, second = await store._flush_batch(entries)
+    assert isinstance(first, list) and [e.aggregate_id for e in first] == ["source", "target"]
+    assert isinstance(second, DuplicateCommandError) and second.record is not None
+    assert second.record.more == (StreamRange(TARGET, 1, 1),)

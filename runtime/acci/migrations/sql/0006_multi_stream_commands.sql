@@ -28,7 +28,8 @@ $$;
 --     writer can move the stream between the check and the commit; a part with events moves the
 --     row, which locks it anyway;
 --   * once an entry's parts are all claimed, the versions of its further parts are added to the
---     command recorded by its first part.
+--     command recorded by its first part (before the next entry is claimed: a copy of the same
+--     command there finds the whole record).
 CREATE OR REPLACE FUNCTION acci.append_batch(
     p_entries          integer[],
     p_tenant_ids       text[],
@@ -83,6 +84,20 @@ BEGIN
                                                    p_command_types[i], p_command_hashes[i]);
         IF claim.status = 0 THEN
             bases[i] := claim.version;
+            -- The entry's last part claimed: its command's record gets the further streams now,
+            -- so that a copy of the command later in this batch is answered with all of them.
+            IF i > entry_start AND p_command_ids[entry_start] IS NOT NULL
+               AND (i = parts OR p_entries[i + 1] <> p_entries[i]) THEN
+                UPDATE acci.commands c
+                   SET other_streams = (
+                       SELECT jsonb_agg(jsonb_build_object(
+                                  'aggregate_type', p_aggregate_types[j], 'aggregate_id', p_aggregate_ids[j],
+                                  'first_version', bases[j] + 1,
+                                  'last_version', bases[j] + coalesce(p_counts[j], 1)) ORDER BY j)
+                         FROM generate_series(entry_start + 1, i) AS j)
+                 WHERE c.tenant_id = p_tenant_ids[entry_start]
+                   AND c.command_id = p_command_ids[entry_start];
+            END IF;
             CONTINUE;
         END IF;
         -- The entry fails: undo what its earlier parts claimed, newest first.
@@ -101,27 +116,13 @@ BEGIN
 
     out_status := 0;
     out_detail := NULL;
-    entry_start := 1;
     FOR i IN 1 .. parts LOOP
-        IF i = 1 OR coalesce(p_entries[i] <> p_entries[i - 1], true) THEN
-            entry_start := i;
-        END IF;
         IF bases[i] IS NOT NULL THEN
             out_part := i;
             out_version := bases[i];
             RETURN NEXT;
             IF coalesce(p_counts[i], 1) > 0 THEN
                 tenant := coalesce(tenant, p_tenant_ids[i]);
-            END IF;
-            IF i > entry_start AND p_command_ids[entry_start] IS NOT NULL THEN
-                UPDATE acci.commands c
-                   SET other_streams = coalesce(c.other_streams, '[]'::jsonb)
-                       || jsonb_build_array(jsonb_build_object(
-                              'aggregate_type', p_aggregate_types[i], 'aggregate_id', p_aggregate_ids[i],
-                              'first_version', bases[i] + 1,
-                              'last_version', bases[i] + coalesce(p_counts[i], 1)))
-                 WHERE c.tenant_id = p_tenant_ids[entry_start]
-                   AND c.command_id = p_command_ids[entry_start];
             END IF;
         END IF;
     END LOOP;
