@@ -28,6 +28,7 @@ from acci.errors import (
     EventDecodeError,
     InvalidQuery,
     MigrationError,
+    PolicyCommandRejected,
     ProjectionBusy,
     ProjectionFailed,
     ProjectionHalted,
@@ -35,6 +36,8 @@ from acci.errors import (
     UnknownEventType,
 )
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
+from acci.multi import Aggregates, MultiCommandHandler, Role
+from acci.policies import Cancel, Policy, Schedule, Send
 from acci.registry import EventRegistry, Upcaster
 from acci.repository import Repository
 from acci.store import (
@@ -44,9 +47,10 @@ from acci.store import (
     InMemoryEventStore,
     PostgresEventStore,
     Snapshot,
+    StreamAppend,
     Subscription,
 )
-from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId
+from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId, StreamRange
 
 # The one place the version is written is pyproject.toml; the installed metadata carries it.
 try:
@@ -63,6 +67,8 @@ __all__ = [
     "Aggregate",
     "AggregateAlreadyExists",
     "AggregateNotFound",
+    "Aggregates",
+    "Cancel",
     "CoalesceSettings",
     "Command",
     "CommandData",
@@ -88,7 +94,10 @@ __all__ = [
     "InMemoryEventStore",
     "InvalidQuery",
     "MigrationError",
+    "MultiCommandHandler",
     "NewEvent",
+    "Policy",
+    "PolicyCommandRejected",
     "Position",
     "PostgresEventStore",
     "Precondition",
@@ -97,8 +106,13 @@ __all__ = [
     "ProjectionHalted",
     "RecordedEvent",
     "Repository",
+    "Role",
+    "Schedule",
+    "Send",
     "Snapshot",
+    "StreamAppend",
     "StreamId",
+    "StreamRange",
     "Subscription",
     "TransientDatabaseError",
     "UnknownEventType",

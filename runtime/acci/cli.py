@@ -11,7 +11,9 @@
     projections rebuild (NAME ... | --all)   rebuild without downtime, with progress
     projections check NAME                   compare the read model with a fresh replay
     dead-letters list [NAME]                 list unresolved dead letters
-    dead-letters replay NAME                 apply them again (resumes a halted projection)
+    dead-letters replay NAME                 apply them again (resumes a halted projection or policy)
+    deadlines list [POLICY]                  the policies' pending and failed deadlines
+    deadlines retry POLICY                   send a policy's failed deadlines again
     events upgrade                           rewrite old events into their current version
     demo                                     (acci only) walk through the guide's User example
 
@@ -44,6 +46,7 @@ from acci.database import configured_url, database_url, embedded_postgres
 from acci.errors import AcciError, ConfigurationError
 from acci.logs import configure_logging
 from acci.migrations import applied_migrations, migrate, runtime_migrations
+from acci.policies import list_deadlines, retry_deadlines
 from acci.projections import (
     Projection,
     ProjectionRunner,
@@ -105,8 +108,15 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     )
     listing = letters.add_parser("list", help="unresolved dead letters")
     listing.add_argument("name", nargs="?")
-    replay = letters.add_parser("replay", help="apply a projection's dead letters again")
+    replay = letters.add_parser("replay", help="apply a projection's or a policy's dead letters again")
     replay.add_argument("name")
+    deadlines = commands.add_parser("deadlines", help="list or retry the policies' deadlines").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    pending = deadlines.add_parser("list", help="pending and failed deadlines, by due time")
+    pending.add_argument("policy", nargs="?")
+    retry = deadlines.add_parser("retry", help="send a policy's failed deadlines again")
+    retry.add_argument("policy")
     events = commands.add_parser("events", help="offline work on stored events").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -225,6 +235,8 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
             return await _projections(args, store, service, settings)
         if args.command == "events":
             return await _upgrade(store, service)
+        if args.command == "deadlines":
+            return await _deadlines(args, store, service)
         return await _dead_letters(args, store, service)
 
 
@@ -258,10 +270,11 @@ async def _projections(
     args: argparse.Namespace, store: PostgresEventStore, service: Service, settings: Settings
 ) -> int:
     if args.action == "status":
-        await _print_status(store, service.projections)
+        await _print_status(store, service.runners(store))
         return EXIT_OK
     if args.action == "run":
-        return await _run(store, _pick(service, args.names), runner_settings(settings), service)
+        chosen = [service.runner(name, store) for name in args.names] or service.runners(store)
+        return await _run(store, chosen, runner_settings(settings), service)
     if args.action == "rebuild":
         chosen = list(service.projections) if args.all else _pick(service, args.names, required=True)
         for projection in chosen:
@@ -293,9 +306,26 @@ async def _dead_letters(args: argparse.Namespace, store: PostgresEventStore, ser
                 f"tries={letter.attempts} last={letter.last_failed_at:%Y-%m-%d %H:%M:%S}\n    {letter.error}"
             )
         return EXIT_OK
-    result = await replay_dead_letters(store, service.projection(args.name))
+    result = await replay_dead_letters(store, service.runner(args.name, store))
     print(f"{args.name}: {result.replayed} replayed, {len(result.failed)} still failing")
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+async def _deadlines(args: argparse.Namespace, store: PostgresEventStore, service: Service) -> int:
+    if args.action == "retry":
+        retried = await retry_deadlines(store, service.policy(args.policy).name)
+        print(f"{args.policy}: {retried} failed deadline(s) pending again")
+        return EXIT_OK
+    policy = service.policy(args.policy).name if args.policy else None
+    deadlines = await list_deadlines(store, policy, states=("pending", "firing", "failed"))
+    if not deadlines:
+        print("no pending or failed deadlines")
+    for d in deadlines:
+        print(
+            f"{d.policy:<24} {d.name:<20} {d.key:<24} due {d.due_at:%Y-%m-%d %H:%M:%S} {d.state:<8} "
+            f"{d.command_type}" + (f"\n    {d.error}" if d.error else "")
+        )
+    return EXIT_OK
 
 
 def _pick(service: Service, names: Sequence[str], *, required: bool = False) -> list[Projection]:

@@ -32,7 +32,7 @@ from acci.errors import (
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
 from acci.store.base import EventStore
-from acci.streams import CommandRecord, Position, StreamId
+from acci.streams import CommandRecord, Position, StreamId, stream_order
 
 
 class CommandData(BaseModel):
@@ -55,6 +55,10 @@ class CommandMetadata:
 
 C = TypeVar("C", bound=CommandData)
 A = TypeVar("A", bound=Aggregate[Any])
+#: What a handler loads for its decision (one aggregate, or several by role).
+L = TypeVar("L")
+#: What a handler's decision returns (the events, or the events of each role).
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,44 +111,56 @@ def validated(data: C) -> tuple[C, str]:
     return checked, hashlib.sha256(checked.model_dump_json().encode()).hexdigest()
 
 
-class CommandHandler(ABC, Generic[C, A]):
-    """Handles one command type for one aggregate type.
+class CommandHandlerBase(ABC, Generic[C, L, D]):
+    """What every command handler shares, whatever it loads: it validates the command's data,
+    returns the first result for a command id it has seen, loads (`L`: one aggregate, or several by
+    role), decides (`D`: the events), and appends with the loaded versions, so that a concurrent
+    change raises ConcurrencyError (or, with retries allowed, reloads and decides again). Events
+    carry the command's correlation id and the command id as their causation id. Timed, by
+    outcome, in acci.metrics; traced in acci.tracing.
 
-    Subclasses set `aggregate_class` (and `precondition`, `retries_on_conflict` if wanted) and
-    implement `aggregate_id` and `decide`. `handle` does the rest: it validates the command's
-    data, returns the first result for a command id it has seen, loads the aggregate, checks the
-    precondition, decides, and appends with the loaded version, so that a concurrent change raises
-    ConcurrencyError (or, with retries allowed, reloads and decides again). Events carry the
-    command's correlation id and the command id as their causation id.
-
-    Idempotency: the command id is the key of one command (its type, aggregate and data). Sent
+    Idempotency: the command id is the key of one command (its type, streams and data). Sent
     again, or by many senders at once, it is handled once and every sender gets the first result
     (`replayed=True`); sent with another command, it raises CommandIdReused.
+
+    Subclass CommandHandler (one aggregate) or acci.multi.MultiCommandHandler (several).
     """
 
-    aggregate_class: ClassVar[type[Aggregate[Any]]]
-    precondition: ClassVar[Precondition] = Precondition.NONE
     #: How often to reload and decide again after a ConcurrencyError. Only for commands whose
     #: decision is safe to repeat against newer state.
     retries_on_conflict: ClassVar[int] = 0
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self.repository: Repository[A] = Repository(store, cast(type[A], self.aggregate_class))
-
-    @abstractmethod
-    def aggregate_id(self, command: Command[C]) -> str:
-        """The id of the aggregate the command is for."""
 
     def validate(self, command: Command[C]) -> None:
         """Check the command before anything is loaded; raise CommandValidationError."""
 
     @abstractmethod
-    def decide(self, aggregate: A, command: Command[C]) -> Sequence[DomainEvent]:
-        """The events the command produces, or CommandRejected. Pure, like `Aggregate.evolve`."""
+    def streams(self, command: Command[C]) -> list[StreamId]:
+        """The streams the command is for, the first one first (its traces and logs name it)."""
+
+    @abstractmethod
+    async def _load(self, command: Command[C]) -> tuple[L, CommandRecord | None]:
+        """What the decision needs, and the record of the command's id if it was handled before
+        (read together: after a conflict, the writer that won may have been this very command)."""
+
+    @abstractmethod
+    def _decide(self, loaded: L, command: Command[C]) -> D:
+        """Check the preconditions and decide: the events, or CommandRejected."""
+
+    @abstractmethod
+    async def _append(self, loaded: L, decided: D, command: Command[C], record: Recording) -> CommandResult:
+        """Append the decided events with the loaded versions, recording the command."""
+
+    @abstractmethod
+    def _replayed(
+        self, record: CommandRecord, events: list[RecordedEvent], command: Command[C]
+    ) -> CommandResult:
+        """The first result of a command handled before, from its record and events."""
 
     async def handle(self, command: Command[C]) -> CommandResult:
-        """Handle the command; see the class docstring. Timed, by outcome, in acci.metrics."""
+        """Handle the command; see the class docstring."""
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -168,74 +184,136 @@ class CommandHandler(ABC, Generic[C, A]):
             command = dataclasses.replace(command, data=data)
         self.validate(command)
         command_type = type(data).command_type
-        tenant_id, aggregate_id = command.metadata.tenant_id, self.aggregate_id(command)
-        stream = StreamId(tenant_id, self.aggregate_class.aggregate_type, aggregate_id)
-        meta = command.metadata
-        with tracing.command(command_type, command.id, meta.correlation_id, stream):
-            return await self._load_decide_append(command, aggregate_id, command_type, command_hash)
+        streams = self.streams(command)
+        with tracing.command(command_type, command.id, command.metadata.correlation_id, streams[0]):
+            # The stream a repeat of this command is recorded on: its first in lock order. The
+            # events' metadata carries the command span's trace context (taken here, in it).
+            first = min(streams, key=stream_order)
+            recording = Recording(command_type, command_hash, first, event_metadata(command))
+            return await self._load_decide_append(command, recording)
 
-    async def _load_decide_append(
-        self, command: Command[C], aggregate_id: str, command_type: str, command_hash: str
-    ) -> CommandResult:
-        tenant_id = command.metadata.tenant_id
-        metadata = EventMetadata(
-            correlation_id=command.metadata.correlation_id,
-            user_id=command.metadata.user_id,
-            causation_id=str(command.id),
-            tenant_id=tenant_id,
-            # The command's trace context: a projection's span links back to it (acci.tracing).
-            extra=tracing.trace_metadata(),
-        )
+    async def _load_decide_append(self, command: Command[C], recording: Recording) -> CommandResult:
         attempt = 0
         while True:
-            # Every load also asks whether this command id was handled before (same round trip):
-            # after a conflict, the writer that won may have been this very command.
             with tracing.step("load"):
-                aggregate, first = await self.repository.load_with_command(
-                    tenant_id, aggregate_id, command_id=command.id
-                )
+                loaded, first = await self._load(command)
             if first is not None:
-                return await self._replay(first, command_type, aggregate.stream, command_hash)
+                return await self._replay(first, command, recording)
             with tracing.step("decide"):
-                self.check_precondition(aggregate)
-                events = self.decide(aggregate, command)
+                decided = self._decide(loaded, command)
             try:
                 with tracing.step("append"):
-                    recorded = await self.repository.save(
-                        aggregate,
-                        events,
-                        metadata=metadata,
-                        command_id=command.id,
-                        command_type=command_type,
-                        command_hash=command_hash,
-                    )
+                    return await self._append(loaded, decided, command, recording)
             except DuplicateCommandError as duplicate:
                 # The same command won a race with us (the store checks the id first, and again
                 # after a conflict): answer with its result.
+                tenant_id = command.metadata.tenant_id
                 record = duplicate.record or await self.store.find_command(tenant_id, command.id)
                 if record is None:  # pragma: no cover - the row was committed before the error
                     raise
-                return await self._replay(record, command_type, aggregate.stream, command_hash)
+                return await self._replay(record, command, recording)
             except ConcurrencyError:
                 if attempt >= self.retries_on_conflict:
                     raise
                 attempt += 1
-                continue
-            return CommandResult(recorded, aggregate.version)
-
-    def check_precondition(self, aggregate: A) -> None:
-        if self.precondition is Precondition.MUST_NOT_EXIST and aggregate.exists:
-            raise AggregateAlreadyExists(aggregate.stream, aggregate.version)
-        if self.precondition is Precondition.MUST_EXIST and not aggregate.exists:
-            raise AggregateNotFound(aggregate.stream)
 
     async def _replay(
-        self, record: CommandRecord, command_type: str, stream: StreamId, command_hash: str
+        self, record: CommandRecord, command: Command[C], recording: Recording
     ) -> CommandResult:
-        if not record.same_command(command_type, stream, command_hash):
-            raise CommandIdReused(record.command_id, record, command_type, stream)
-        events = await self.store.command_events(record)
+        if not record.same_command(recording.command_type, recording.stream, recording.command_hash):
+            raise CommandIdReused(record.command_id, record, recording.command_type, recording.stream)
+        return self._replayed(record, await self.store.command_events(record), command)
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """How a command is recorded with its events: its type, its data's hash, the stream its record
+    names (for a command of several streams, the first of them in lock order), and the events'
+    metadata."""
+
+    command_type: str
+    command_hash: str
+    stream: StreamId
+    metadata: EventMetadata
+
+
+def event_metadata(command: Command[Any]) -> EventMetadata:
+    """The metadata of a command's events: its correlation id, its sender, the command id as the
+    causation id, and the command's trace context (a projection's span links back to it)."""
+    meta = command.metadata
+    return EventMetadata(
+        correlation_id=meta.correlation_id,
+        user_id=meta.user_id,
+        causation_id=str(command.id),
+        tenant_id=meta.tenant_id,
+        extra=tracing.trace_metadata(),
+    )
+
+
+class CommandHandler(CommandHandlerBase[C, A, Sequence[DomainEvent]]):
+    """Handles one command type for one aggregate type.
+
+    Subclasses set `aggregate_class` (and `precondition`, `retries_on_conflict` if wanted) and
+    implement `aggregate_id` and `decide`. `handle` does the rest (see CommandHandlerBase): it
+    loads the aggregate, checks the precondition, decides, and appends with the loaded version.
+    """
+
+    aggregate_class: ClassVar[type[Aggregate[Any]]]
+    precondition: ClassVar[Precondition] = Precondition.NONE
+
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(store)
+        self.repository: Repository[A] = Repository(store, cast(type[A], self.aggregate_class))
+
+    @abstractmethod
+    def aggregate_id(self, command: Command[C]) -> str:
+        """The id of the aggregate the command is for."""
+
+    @abstractmethod
+    def decide(self, aggregate: A, command: Command[C]) -> Sequence[DomainEvent]:
+        """The events the command produces, or CommandRejected. Pure, like `Aggregate.evolve`."""
+
+    def streams(self, command: Command[C]) -> list[StreamId]:
+        aggregate_type = self.aggregate_class.aggregate_type
+        return [StreamId(command.metadata.tenant_id, aggregate_type, self.aggregate_id(command))]
+
+    def check_precondition(self, aggregate: A) -> None:
+        check_precondition(self.precondition, aggregate)
+
+    async def _load(self, command: Command[C]) -> tuple[A, CommandRecord | None]:
+        return await self.repository.load_with_command(
+            command.metadata.tenant_id, self.aggregate_id(command), command_id=command.id
+        )
+
+    def _decide(self, loaded: A, command: Command[C]) -> Sequence[DomainEvent]:
+        self.check_precondition(loaded)
+        return self.decide(loaded, command)
+
+    async def _append(
+        self, loaded: A, decided: Sequence[DomainEvent], command: Command[C], record: Recording
+    ) -> CommandResult:
+        recorded = await self.repository.save(
+            loaded,
+            decided,
+            metadata=record.metadata,
+            command_id=command.id,
+            command_type=record.command_type,
+            command_hash=record.command_hash,
+        )
+        return CommandResult(recorded, loaded.version)
+
+    def _replayed(
+        self, record: CommandRecord, events: list[RecordedEvent], command: Command[C]
+    ) -> CommandResult:
         return CommandResult(events, record.last_version, replayed=True)
+
+
+def check_precondition(precondition: Precondition, aggregate: Aggregate[Any]) -> None:
+    """AggregateAlreadyExists or AggregateNotFound when the aggregate breaks the precondition."""
+    if precondition is Precondition.MUST_NOT_EXIST and aggregate.exists:
+        raise AggregateAlreadyExists(aggregate.stream, aggregate.version)
+    if precondition is Precondition.MUST_EXIST and not aggregate.exists:
+        raise AggregateNotFound(aggregate.stream)
 
 
 # The metrics label of each way a command can fail.
@@ -279,8 +357,12 @@ def run_decision(
     return events
 
 
+#: The handler class of each command class of a domain (generated code's HANDLERS).
+Handlers = Mapping[type[CommandData], type[CommandHandlerBase[Any, Any, Any]]]
+
+
 def dispatcher(
-    domain: str, handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]]
+    domain: str, handlers: Handlers
 ) -> Callable[[EventStore, Command[Any]], Awaitable[CommandResult]]:
     """`handle(store, command)` for a domain: runs a command through the handler of its data's
     class; ConfigurationError (naming the domain's commands) for a command of another domain."""

@@ -280,6 +280,23 @@ class ProjectionFailed(AcciError):
         self.projection = projection
 
 
+class PolicyCommandRejected(AcciError):
+    """A command a policy (or one of its deadlines) sent was rejected, and the policy says to
+    dead-letter it rather than send a compensation or let it be. The event (or the deadline) is
+    parked; fix the cause, then replay the policy's dead letters (or retry its deadlines)."""
+
+    def __init__(self, policy: str, command_type: str, command_id: UUID, cause: str, reason: str) -> None:
+        super().__init__(
+            f"policy {shown(policy)} sent {command_type} (command {command_id}) for {cause}, and it was "
+            f"rejected: {reason}. The policy dead-letters it: fix the cause, then replay the policy's "
+            "dead letters (`acci dead-letters replay`) or retry its failed deadlines."
+        )
+        self.policy = policy
+        self.command_type = command_type
+        self.command_id = command_id
+        self.reason = reason
+
+
 class InvalidQuery(AcciError):
     """A query's parameters failed validation; nothing was read."""
 

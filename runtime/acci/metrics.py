@@ -80,6 +80,20 @@ DEAD_LETTERS_PARKED = Counter(
     ["projection"],
     registry=REGISTRY,
 )
+POLICY_COMMANDS = Counter(
+    "acci_policy_commands",
+    "Commands sent by policies and their deadlines, by policy and outcome (ok, replayed: sent "
+    "before, rejected, compensated: rejected and the compensation was sent, ignored: rejected and "
+    "let be, dead_lettered).",
+    ["policy", "outcome"],
+    registry=REGISTRY,
+)
+DEADLINES = Gauge(
+    "acci_deadlines",
+    "Deadlines by policy and state (pending, overdue: pending and past due, failed).",
+    ["policy", "state"],
+    registry=REGISTRY,
+)
 APPEND_BATCH_SIZE = Histogram(
     "acci_append_batch_size",
     "Appends per flush of a PostgresEventStore: 1 when an append was committed alone, more when "

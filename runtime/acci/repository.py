@@ -16,10 +16,11 @@ from acci._gcpause import gc_paused
 from acci.aggregate import Aggregate
 from acci.errors import AcciError, AggregateNotFound
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
-from acci.store.base import EventStore, Snapshot
+from acci.store.base import EventStore, Snapshot, StreamAppend, StreamLoad
 from acci.streams import CommandRecord
 
 A = TypeVar("A", bound=Aggregate[Any])
+AnyAggregate = TypeVar("AnyAggregate", bound=Aggregate[Any])
 
 log = logging.getLogger("acci.repository")
 
@@ -69,19 +70,7 @@ class Repository(Generic[A]):
             as_of=as_of,
             command=(tenant_id, command_id) if command_id is not None else None,
         )
-        events = loaded.events
-        if loaded.snapshot is not None:
-            try:
-                snapshot = loaded.snapshot
-                aggregate.restore(snapshot.version, snapshot.state_json, snapshot.event_timestamp)
-            except ValidationError:
-                # The hash matched but the data does not fit: treat it as stale, never misread it.
-                log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
-                aggregate = self.aggregate_class(tenant_id, aggregate_id)
-                events = await self.store.read_stream(aggregate.stream, to_version=at_version, as_of=as_of)
-        with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci._gcpause
-            for event in events:
-                aggregate.apply(event)
+        aggregate = await _restored(self.store, aggregate, loaded, to_version=at_version, as_of=as_of)
         return aggregate, loaded.command
 
     async def save(
@@ -108,34 +97,121 @@ class Repository(Generic[A]):
             command_type=command_type,
             command_hash=command_hash,
         )
-        for payload, stored in zip(events, recorded, strict=True):
-            aggregate.apply_payload(payload, stored.version, stored.timestamp)
-        every = aggregate.snapshot_every
-        if every and recorded and aggregate.version // every > loaded_version // every:
-            await self._snapshot(aggregate)
+        await _apply_saved(self.store, aggregate, events, recorded, loaded_version)
         return recorded
 
     def snapshot(self, aggregate: A) -> Snapshot:
         """A snapshot of the aggregate's current state, tagged with its state schema's hash."""
-        state, last_event = aggregate.state, aggregate.last_event_at
-        if state is None or last_event is None:
-            raise AggregateNotFound(aggregate.stream)
-        return Snapshot(
-            aggregate.stream, aggregate.version, state.model_dump_json(), aggregate.schema_hash(), last_event
-        )
+        return _snapshot_of(aggregate)
 
     async def save_snapshot(self, aggregate: A) -> None:
         """Save a snapshot of the aggregate now."""
-        snapshot = self.snapshot(aggregate)
-        await self.store.save_snapshot(snapshot)
-        metrics.SNAPSHOT_SIZE.labels(aggregate.aggregate_type).observe(len(snapshot.state_json))
+        await _save_snapshot(self.store, aggregate)
 
-    async def _snapshot(self, aggregate: A) -> None:
+
+async def load_aggregates(
+    store: EventStore,
+    tenant_id: str,
+    wanted: Sequence[tuple[type[Aggregate[Any]], str]],
+    *,
+    command_id: UUID | None = None,
+) -> tuple[list[Aggregate[Any]], CommandRecord | None]:
+    """Several aggregates of one tenant as of now (each from its newest usable snapshot), read in
+    one round trip where the store can, and the record of `command_id` if it was handled before."""
+    aggregates = [aggregate_class(tenant_id, aggregate_id) for aggregate_class, aggregate_id in wanted]
+    loads = await store.load_streams(
+        [(aggregate.stream, aggregate.schema_hash()) for aggregate in aggregates],
+        command=(tenant_id, command_id) if command_id is not None else None,
+    )
+    restored = [await _restored(store, a, loaded) for a, loaded in zip(aggregates, loads, strict=True)]
+    return restored, loads[0].command if loads else None
+
+
+async def save_aggregates(
+    store: EventStore,
+    changes: Sequence[tuple[Aggregate[Any], Sequence[DomainEvent]]],
+    *,
+    metadata: EventMetadata | None = None,
+    command_id: UUID | None = None,
+    command_type: str = "",
+    command_hash: str | None = None,
+) -> list[list[RecordedEvent]]:
+    """Append each aggregate's events in one transaction (EventStore.append_many), each expecting
+    the version its aggregate was loaded at, also those with no events; apply them, and save the
+    snapshots that are due. A conflict on any of them writes nothing (ConcurrencyError)."""
+    loaded_versions = [aggregate.version for aggregate, _ in changes]
+    recorded = await store.append_many(
+        [
+            StreamAppend(aggregate.stream, [NewEvent.of(event) for event in events], aggregate.version)
+            for aggregate, events in changes
+        ],
+        metadata=metadata,
+        command_id=command_id,
+        command_type=command_type,
+        command_hash=command_hash,
+    )
+    for (aggregate, events), stored, loaded_version in zip(changes, recorded, loaded_versions, strict=True):
+        await _apply_saved(store, aggregate, events, stored, loaded_version)
+    return recorded
+
+
+async def _restored(
+    store: EventStore,
+    aggregate: AnyAggregate,
+    loaded: StreamLoad,
+    *,
+    to_version: int | None = None,
+    as_of: datetime | None = None,
+) -> AnyAggregate:
+    """The aggregate with its loaded snapshot and events applied."""
+    events = loaded.events
+    if loaded.snapshot is not None:
+        try:
+            snapshot = loaded.snapshot
+            aggregate.restore(snapshot.version, snapshot.state_json, snapshot.event_timestamp)
+        except ValidationError:
+            # The hash matched but the data does not fit: treat it as stale, never misread it.
+            log.warning("ignoring a snapshot of %s that does not fit its state class", aggregate.stream)
+            aggregate = type(aggregate)(aggregate.stream.tenant_id, aggregate.id)
+            events = await store.read_stream(aggregate.stream, to_version=to_version, as_of=as_of)
+    with gc_paused(len(events)):  # many short-lived payloads, no cycles: see acci._gcpause
+        for event in events:
+            aggregate.apply(event)
+    return aggregate
+
+
+async def _apply_saved(
+    store: EventStore,
+    aggregate: Aggregate[Any],
+    events: Sequence[DomainEvent],
+    recorded: Sequence[RecordedEvent],
+    loaded_version: int,
+) -> None:
+    """Apply appended events to their aggregate; save a snapshot when one is due."""
+    for payload, stored in zip(events, recorded, strict=True):
+        aggregate.apply_payload(payload, stored.version, stored.timestamp)
+    every = aggregate.snapshot_every
+    if every and recorded and aggregate.version // every > loaded_version // every:
         # The events are stored already; a failed snapshot only costs a longer replay later.
         try:
-            await self.save_snapshot(aggregate)
+            await _save_snapshot(store, aggregate)
         except AcciError:
             log.exception(
                 "could not save a snapshot of %s; loads replay more events until the next one",
                 aggregate.stream,
             )
+
+
+def _snapshot_of(aggregate: Aggregate[Any]) -> Snapshot:
+    state, last_event = aggregate.state, aggregate.last_event_at
+    if state is None or last_event is None:
+        raise AggregateNotFound(aggregate.stream)
+    return Snapshot(
+        aggregate.stream, aggregate.version, state.model_dump_json(), aggregate.schema_hash(), last_event
+    )
+
+
+async def _save_snapshot(store: EventStore, aggregate: Aggregate[Any]) -> None:
+    snapshot = _snapshot_of(aggregate)
+    await store.save_snapshot(snapshot)
+    metrics.SNAPSHOT_SIZE.labels(aggregate.aggregate_type).observe(len(snapshot.state_json))

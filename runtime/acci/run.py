@@ -1,8 +1,9 @@
 """`python -m <service> run`: a service's long-running process.
 
 It binds the health and metrics endpoints (acci.monitoring), connects the store with the
-settings' pool and session timeouts, runs every live projection (one active instance of each
-among all processes; the others stand by), and stops gracefully: on SIGTERM or SIGINT each runner
+settings' pool and session timeouts, runs every live projection and policy (one active instance
+of each among all processes; the others stand by) and, when there are policies, the runner of
+their deadlines, and stops gracefully: on SIGTERM or SIGINT each runner
 finishes the batch it is applying (its transaction commits with its checkpoint) and the process
 exits 0, or, when `shutdown_timeout` passes first, cancels the rest (rolled back, so nothing is
 applied twice) and exits 1.
@@ -26,6 +27,7 @@ from acci.errors import ProjectionHalted
 from acci.health import HealthReport, check_readiness
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
+from acci.policies import DeadlineRunner
 from acci.projections import Projection, ProjectionRunner, RunnerSettings, projection_status
 from acci.service import Service
 from acci.settings import Settings
@@ -67,7 +69,8 @@ async def run_service(
             if settings.monitoring.enabled:
                 monitoring = _monitoring(store, service, settings)
                 monitoring.start(loop)
-            return await _run_projections(store, service.projections, settings, stop)
+            deadlines = DeadlineRunner(store, service.policies, settings=runner_settings(settings))
+            return await _run_projections(store, service.runners(store), settings, stop, deadlines)
     finally:
         if monitoring is not None:
             await asyncio.to_thread(monitoring.stop)
@@ -91,7 +94,7 @@ def _monitoring(store: PostgresEventStore, service: Service, settings: Settings)
     async def readiness() -> HealthReport:
         return await check_readiness(
             store,
-            service.projections,
+            service.runners(store),
             wanted,
             max_lag_seconds=settings.monitoring.max_lag_seconds,
             max_lag_events=settings.monitoring.max_lag_events,
@@ -110,11 +113,17 @@ def runner_settings(settings: Settings) -> RunnerSettings:
 
 
 async def _run_projections(
-    store: PostgresEventStore, projections: Sequence[Projection], settings: Settings, stop: asyncio.Event
+    store: PostgresEventStore,
+    projections: Sequence[Projection],
+    settings: Settings,
+    stop: asyncio.Event,
+    deadlines: DeadlineRunner | None = None,
 ) -> int:
     live = [p for p in projections if not p.inline]
     chosen = runner_settings(settings)
     tasks = [asyncio.create_task(_supervise(store, p, chosen, stop), name=p.name) for p in live]
+    if deadlines is not None and deadlines.policies:
+        tasks.append(asyncio.create_task(_supervise_deadlines(deadlines, stop), name="deadlines"))
     log.info(
         "running %s (pid %d); SIGTERM or Ctrl-C stops",
         ", ".join(p.name for p in live) or "nothing",
@@ -156,6 +165,16 @@ async def _supervise(
                 await _sleep_or_stop(stop, _RESTART_DELAY)
         except Exception:
             log.exception("%s stopped with an unexpected error; starting it again", projection.name)
+            await _sleep_or_stop(stop, _RESTART_DELAY)
+
+
+async def _supervise_deadlines(deadlines: DeadlineRunner, stop: asyncio.Event) -> None:
+    """Send the policies' due deadlines until `stop`; after an unexpected error, start again."""
+    while not stop.is_set():
+        try:
+            await deadlines.run(stop)
+        except Exception:
+            log.exception("the deadline runner stopped with an unexpected error; starting it again")
             await _sleep_or_stop(stop, _RESTART_DELAY)
 
 

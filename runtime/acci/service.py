@@ -14,11 +14,17 @@ import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from acci.errors import ConfigurationError
 from acci.migrations import Migration
+from acci.policies import Policy, policy_projection
 from acci.projections.base import Projection
 from acci.registry import EventRegistry
+from acci.store.postgres import PostgresEventStore
+
+#: A projection or a policy: what a service looks up by name.
+Named = TypeVar("Named", Projection, Policy)
 
 
 @dataclass(frozen=True)
@@ -30,13 +36,30 @@ class Service:
     #: The service's own migrations (read models); the runtime's are always applied first.
     migrations: Sequence[Migration] = ()
     registry: EventRegistry = field(default_factory=EventRegistry)
+    #: Its policies (process managers): run like projections, with their deadlines.
+    policies: Sequence[Policy] = ()
 
     def projection(self, name: str) -> Projection:
-        for projection in self.projections:
-            if projection.name == name:
-                return projection
-        known = ", ".join(p.name for p in self.projections) or "none"
-        raise ConfigurationError(f"service {self.name!r} has no projection {name!r}; it has: {known}.")
+        return self._named(self.projections, name, "projection")
+
+    def policy(self, name: str) -> Policy:
+        return self._named(self.policies, name, "policy")
+
+    def runners(self, store: PostgresEventStore) -> list[Projection]:
+        """What a running service keeps up to date: its projections, and its policies as
+        projections on `store` (they send commands through it)."""
+        return [*self.projections, *(policy_projection(policy, store) for policy in self.policies)]
+
+    def runner(self, name: str, store: PostgresEventStore) -> Projection:
+        """The projection, or the policy (as a projection on `store`), of that name."""
+        return self._named(self.runners(store), name, "projection or policy")
+
+    def _named(self, items: Sequence[Named], name: str, kind: str) -> Named:
+        for item in items:
+            if item.name == name:
+                return item
+        known = ", ".join(item.name for item in items) or "none"
+        raise ConfigurationError(f"service {self.name!r} has no {kind} {name!r}; it has: {known}.")
 
     @classmethod
     def of_domains(cls, name: str, domains: Sequence[str]) -> Service:
@@ -45,12 +68,20 @@ class Service:
         registry = EventRegistry()
         projections: list[Projection] = []
         migrations: list[Migration] = []
+        policies: list[Policy] = []
         for domain in domains:
             part = load_service(f"{domain}.service:service")
             registry.merge(part.registry)
             projections.extend(part.projections)
             migrations.extend(part.migrations)
-        return cls(name, projections=tuple(projections), migrations=tuple(migrations), registry=registry)
+            policies.extend(part.policies)
+        return cls(
+            name,
+            projections=tuple(projections),
+            migrations=tuple(migrations),
+            registry=registry,
+            policies=tuple(policies),
+        )
 
 
 #: acci-gen's manifest: marks a package as a generated domain.

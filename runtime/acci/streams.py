@@ -51,6 +51,12 @@ class StreamId:
         return f"{self.aggregate_type} {shown(self.aggregate_id)} (tenant {shown(self.tenant_id)})"
 
 
+def stream_order(stream: StreamId) -> tuple[str, str, str]:
+    """The order in which an append claims its streams (and a batch its appends): two writers that
+    lock streams in the same order cannot deadlock."""
+    return (stream.tenant_id, stream.aggregate_type, stream.aggregate_id)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
     """A place in the global order: the writing transaction's id, then the global position.
@@ -72,8 +78,20 @@ START: Final = Position(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
+class StreamRange:
+    """Versions first_version..last_version of a stream (none when last_version < first_version)."""
+
+    stream: StreamId
+    first_version: int
+    last_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class CommandRecord:
-    """A handled command: its events are versions first_version..last_version of `stream`.
+    """A handled command: its events are versions first_version..last_version of `stream`, and,
+    for a command appended to several streams at once (`EventStore.append_many`), the ranges in
+    `more` of the others. `stream` is then the first of its streams in the order they are locked
+    (by tenant, aggregate type and id), so that the same command always names the same one.
 
     `command_hash` is the hash of the command's data (None when the append named no hash, or for
     a record read back without it)."""
@@ -84,6 +102,12 @@ class CommandRecord:
     first_version: int
     last_version: int
     command_hash: str | None = None
+    more: tuple[StreamRange, ...] = ()
+
+    @property
+    def ranges(self) -> tuple[StreamRange, ...]:
+        """Every stream the command appended to, with its versions: `stream` first."""
+        return (StreamRange(self.stream, self.first_version, self.last_version), *self.more)
 
     def same_command(self, command_type: str, stream: StreamId, command_hash: str | None) -> bool:
         """The idempotency rule: a command id names one command of a tenant. Seen again with the

@@ -21,8 +21,9 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
 import pytest
@@ -31,7 +32,15 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import TypeAdapter, ValidationError
 
-from acci.commands import Command, CommandData, CommandHandler, CommandMetadata, CommandResult
+from acci.commands import (
+    Command,
+    CommandData,
+    CommandHandler,
+    CommandHandlerBase,
+    CommandMetadata,
+    CommandResult,
+    Handlers,
+)
 from acci.database import check_server, database_url, with_database
 from acci.errors import (
     AcciError,
@@ -40,9 +49,11 @@ from acci.errors import (
     CommandRejected,
     ProjectionFailed,
 )
-from acci.events import DomainEvent, NewEvent
+from acci.events import DomainEvent, NewEvent, RecordedEvent
 from acci.migrations import Migration, migrate, runtime_migrations
-from acci.projections import Projection, ProjectionRunner, RunnerSettings
+from acci.multi import MultiCommandHandler
+from acci.policies import DeadlineRunner, ManualClock, Observer, Policy, Sent, list_deadlines, policy_runner
+from acci.projections import DeadLetter, Projection, ProjectionRunner, RunnerSettings, list_dead_letters
 from acci.queries import QueryHandler
 from acci.registry import EventRegistry
 from acci.store.base import EventStore
@@ -221,7 +232,7 @@ def scenario_metadata(
     )
 
 
-async def _handled(handler: CommandHandler[Any, Any], command: Command[Any]) -> CommandResult:
+async def _handled(handler: CommandHandlerBase[Any, Any, Any], command: Command[Any]) -> CommandResult:
     """Handle the command. An unwritten hand-written decision (a stub that raises
     NotImplementedError) fails the test with the stub's message."""
     try:
@@ -233,11 +244,11 @@ async def _handled(handler: CommandHandler[Any, Any], command: Command[Any]) -> 
 async def run_scenario(
     store: EventStore,
     registry: EventRegistry,
-    handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]],
-    scenario: Scenario,
+    handlers: Handlers,
+    scenario: Scenario | MultiScenario,
 ) -> None:
     """Given, when, then: the stream holds the given events and, unless the command failed as
-    expected, the events it produced."""
+    expected, the events it produced (for a MultiScenario: each role's stream)."""
     commands = {command_class.command_type: command_class for command_class in handlers}
     name, data = _one(scenario.when)
     command_class = commands[name]
@@ -247,6 +258,16 @@ async def run_scenario(
         return
     command = Command(command_class.model_validate(data), scenario_metadata(**scenario.metadata))
     handler = handlers[command_class](store)
+    if isinstance(scenario, MultiScenario) or isinstance(handler, MultiCommandHandler):
+        if not isinstance(scenario, MultiScenario) or not isinstance(handler, MultiCommandHandler):
+            pytest.fail(
+                f"scenario {scenario.name!r}: {name} is handled by {type(handler).__name__}; a command on "
+                "several aggregates takes a MultiScenario (given and then by role), any other a Scenario."
+            )
+        await _run_multi_scenario(store, registry, handler, command, scenario)
+        return
+    if not isinstance(handler, CommandHandler):
+        pytest.fail(f"scenario {scenario.name!r}: {type(handler).__name__} is not a CommandHandler.")
     stream = StreamId(
         command.metadata.tenant_id, handler.aggregate_class.aggregate_type, handler.aggregate_id(command)
     )
@@ -268,16 +289,74 @@ async def run_scenario(
 
 def scenario_test(
     registry: EventRegistry,
-    handlers: Mapping[type[CommandData], type[CommandHandler[Any, Any]]],
-    scenarios: Sequence[Scenario],
+    handlers: Handlers,
+    scenarios: Sequence[Scenario | MultiScenario],
 ) -> TestFunction:
     """One test per scenario, through the real command handler on PostgreSQL."""
 
     @pytest.mark.parametrize("scenario", scenarios, ids=[s.name for s in scenarios])
-    async def test_scenario(postgres_store: PostgresEventStore, scenario: Scenario) -> None:
+    async def test_scenario(postgres_store: PostgresEventStore, scenario: Scenario | MultiScenario) -> None:
         await run_scenario(postgres_store, registry, handlers, scenario)
 
     return test_scenario
+
+
+@dataclass(frozen=True)
+class MultiScenario:
+    """A scenario of a command on several aggregates: given events on each role's stream, when a
+    command, then the events it appends to each role's stream (roles it appends nothing to may be
+    left out), or the error it fails with (as in Scenario; two roles on one stream:
+    `same_aggregate`). Roles that share a stream share its events, in role order."""
+
+    name: str
+    _: KW_ONLY
+    given: Mapping[str, Sequence[Named]] = field(default_factory=dict)
+    when: Named
+    then: Mapping[str, Sequence[Named]] = field(default_factory=dict)
+    error: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+async def _run_multi_scenario(
+    store: EventStore,
+    registry: EventRegistry,
+    handler: MultiCommandHandler[Any],
+    command: Command[Any],
+    scenario: MultiScenario,
+) -> None:
+    roles = [role.name for role in handler.roles]
+    unknown = sorted((set(scenario.given) | set(scenario.then)) - set(roles))
+    if unknown:
+        pytest.fail(f"scenario {scenario.name!r} names {unknown}, which are not roles of it: {roles}.")
+    ids = handler.aggregate_ids(command)
+    tenant = command.metadata.tenant_id
+    streams: dict[StreamId, list[str]] = {}  # each stream, with its roles in role order
+    for role in handler.roles:
+        streams.setdefault(StreamId(tenant, role.aggregate_class.aggregate_type, ids[role.name]), []).append(
+            role.name
+        )
+
+    def events_of(table: Mapping[str, Sequence[Named]], stream: StreamId) -> list[DomainEvent]:
+        return [_event(registry, event) for role in streams[stream] for event in table.get(role, ())]
+
+    for stream in streams:
+        if given := events_of(scenario.given, stream):
+            await store.append(stream, [NewEvent.of(event) for event in given], NO_STREAM)
+    if scenario.error is None:
+        result = await _handled(handler, command)
+        for stream in streams:
+            expected = events_of(scenario.then, stream)
+            assert [registry.decode(e) for e in result.events if e.stream == stream] == expected, stream
+            stored = [registry.decode(event) for event in await store.read_stream(stream)]
+            assert stored == [*events_of(scenario.given, stream), *expected], stream
+        return
+    with pytest.raises(_ERRORS.get(scenario.error, CommandRejected)) as raised:
+        await _handled(handler, command)
+    if isinstance(raised.value, CommandRejected):
+        assert raised.value.code == scenario.error
+    for stream in streams:
+        stored = [registry.decode(event) for event in await store.read_stream(stream)]
+        assert stored == events_of(scenario.given, stream), stream
 
 
 def round_trip_test(registry: EventRegistry, events: Sequence[Named]) -> TestFunction:
@@ -373,6 +452,19 @@ def _assert_rows(rows: list[dict[str, Any]], expected: Sequence[Mapping[str, Any
         assert not wrong, f"columns {wrong} of {row} differ from {dict(wanted)}"
 
 
+async def _append_named(
+    store: PostgresEventStore, registry: EventRegistry, streams: Streams, events: Sequence[Named]
+) -> list[RecordedEvent]:
+    """Append each event to its aggregate's stream (by `streams`) in the test tenant."""
+    appended = []
+    for named in events:
+        name, data = _one(named)
+        aggregate_type, identity = streams[name]
+        stream = StreamId(TENANT, aggregate_type, str(data.get(identity, "sample")))
+        appended.extend(await store.append(stream, [NewEvent.of(_event(registry, named))]))
+    return appended
+
+
 async def _project(
     store: PostgresEventStore,
     registry: EventRegistry,
@@ -383,12 +475,7 @@ async def _project(
     inline: bool,
 ) -> list[dict[str, Any]]:
     """Append the events and (unless the store is inline) catch the projection up; its rows."""
-    for named in events:
-        name, data = _one(named)
-        aggregate_type, identity = streams[name]
-        await append_to(
-            store, TENANT, aggregate_type, str(data.get(identity, "sample")), _event(registry, named)
-        )
+    await _append_named(store, registry, streams, events)
     if not inline:
         try:
             await ProjectionRunner(store, projection, RunnerSettings(fail_fast=True)).catch_up()
@@ -444,3 +531,105 @@ def query_test(
         assert mine is not None or not case.finds_row
 
     return test_query
+
+
+# -- policies and deadlines ---------------------------------------------------------------------------
+
+#: A policy's runner in a test: one try per event, so that a rejection to dead-letter parks it at once.
+_POLICY_SETTINGS = RunnerSettings(max_attempts=1)
+
+
+@dataclass(frozen=True)
+class PolicyCase:
+    """A policy's reaction: after the `given` events (each in its aggregate's stream; the policy
+    handles them first), `when` is appended, and the policy sends `then` for it: the commands in
+    order, {type: data}, rejected ones and their compensations included (none: it sends nothing).
+    `parked`: the policy dead-letters the event (a rejection it does not compensate)."""
+
+    name: str
+    policy: Policy
+    _: KW_ONLY
+    given: Sequence[Named] = ()
+    when: Named
+    then: Sequence[Named] = ()
+    parked: bool = False
+
+
+@dataclass(frozen=True)
+class DeadlineCase:
+    """A policy's deadlines: after the `given` events (each in its aggregate's stream, handled by
+    the policy: they schedule and cancel deadlines), the clock moves `elapse` past the last of
+    them, and the deadlines then due send `then`: the commands in order, {type: data} (none:
+    cancelled, or not due yet)."""
+
+    name: str
+    policy: Policy
+    _: KW_ONLY
+    given: Sequence[Named]
+    elapse: timedelta
+    then: Sequence[Named] = ()
+
+
+def _commands(policy: Policy, named: Sequence[Named]) -> list[CommandData]:
+    classes = policy.command_classes()
+    return [classes[name].model_validate(data) for name, data in map(_one, named)]
+
+
+def _distinct(sent: Sequence[Sent]) -> list[CommandData]:
+    """The commands sent, each once (a runner that tries an event again sends them again, under
+    the same ids), in the order first sent."""
+    first: dict[UUID, CommandData] = {}
+    for one in sent:
+        first.setdefault(one.command.id, one.command.data)
+    return list(first.values())
+
+
+async def _policy_handles(
+    store: PostgresEventStore, policy: Policy, observer: Observer | None = None
+) -> list[DeadLetter]:
+    """Catch the policy up; the events it parked (an unwritten hand-written decision in a command
+    it sends says so in the dead letter's error)."""
+    await policy_runner(store, policy, _POLICY_SETTINGS, observer=observer).catch_up()
+    return await list_dead_letters(store, policy.name)
+
+
+def policy_test(registry: EventRegistry, streams: Streams, cases: Sequence[PolicyCase]) -> TestFunction:
+    """One test per policy case: the policy's real runner and the real command handlers, on
+    PostgreSQL; the commands it sends because of the `when` event are compared with `then`."""
+
+    @pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
+    async def test_policy(postgres_store: PostgresEventStore, case: PolicyCase) -> None:
+        await _append_named(postgres_store, registry, streams, case.given)
+        if earlier := await _policy_handles(postgres_store, case.policy):
+            pytest.fail(f"the policy parked a given event: {earlier[0].error}")
+        sent: list[Sent] = []
+        await _append_named(postgres_store, registry, streams, [case.when])
+        parked = await _policy_handles(postgres_store, case.policy, sent.append)
+        if parked and not case.parked:
+            pytest.fail(f"the policy parked {_one(case.when)[0]}: {parked[0].error}")
+        assert bool(parked) == case.parked, "the event was not parked"
+        assert _distinct(sent) == _commands(case.policy, case.then)
+
+    return test_policy
+
+
+def deadline_test(registry: EventRegistry, streams: Streams, cases: Sequence[DeadlineCase]) -> TestFunction:
+    """One test per deadline case: the policy's runner schedules and cancels, a DeadlineRunner on a
+    ManualClock sends what is due once the clock has moved; compared with `then`."""
+
+    @pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
+    async def test_deadline(postgres_store: PostgresEventStore, case: DeadlineCase) -> None:
+        appended = await _append_named(postgres_store, registry, streams, case.given)
+        if parked := await _policy_handles(postgres_store, case.policy):
+            pytest.fail(f"the policy parked a given event: {parked[0].error}")
+        clock = ManualClock(max((e.timestamp for e in appended), default=None))
+        clock.advance(case.elapse)
+        sent: list[Sent] = []
+        runner = DeadlineRunner(postgres_store, [case.policy], clock=clock, observer=sent.append)
+        await runner.fire_due()
+        failed = [d for d in await list_deadlines(postgres_store, case.policy.name) if d.state == "failed"]
+        if failed:
+            pytest.fail(f"deadline {failed[0].name!r} ({failed[0].key}) failed: {failed[0].error}")
+        assert _distinct(sent) == _commands(case.policy, case.then)
+
+    return test_deadline

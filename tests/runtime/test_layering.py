@@ -26,7 +26,15 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("acci.store", "acci.migrations", "acci.database")),
     (
         "application",
-        ("acci.repository", "acci.commands", "acci.projections", "acci.queries", "acci.integration"),
+        (
+            "acci.repository",
+            "acci.commands",
+            "acci.multi",
+            "acci.projections",
+            "acci.policies",
+            "acci.queries",
+            "acci.integration",
+        ),
     ),
     (
         "operations",

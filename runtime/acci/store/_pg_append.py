@@ -3,9 +3,8 @@
 One caller's append alone goes to acci.append_event (one event) or acci.append_events, or, from
 1,000 events on, by COPY after the same claim. The appends of many callers, coalesced, go to
 acci.append_batch in one statement: a batch is a list of entries, each one caller's all-or-nothing
-append. Today an entry has one part (one stream); the statement already takes entries of several
-parts (several streams, each with its own expected version), which is what an atomic append to
-many streams will send.
+append of one part (one stream) or, for `append_many`, several (each stream with its own expected
+version). An append to several streams takes the batch statement even alone.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from acci.errors import DatabaseError
 from acci.events import RecordedEvent
 from acci.store._pg_errors import claim_error
 from acci.store._prepare import PreparedAppend
-from acci.streams import Position
+from acci.streams import Position, stream_order
 
 # The arrays go in binary (%b): psycopg's text array dumper quotes every element in Python, which
 # halved the speed of a 10,000-event append.
@@ -70,15 +69,11 @@ Outcome = list[RecordedEvent] | Exception
 def lock_order(entries: Sequence[PreparedAppend]) -> list[int]:
     """The order to claim the entries' streams in: sorted by stream, so that two batches lock
     shared streams in the same order and cannot deadlock; stable, so that appends to one stream
-    keep their arrival order (the second may expect the version the first produces)."""
-    return sorted(
-        range(len(entries)),
-        key=lambda i: (
-            entries[i].stream.tenant_id,
-            entries[i].stream.aggregate_type,
-            entries[i].stream.aggregate_id,
-        ),
-    )
+    keep their arrival order (the second may expect the version the first produces). An entry of
+    several streams (sorted within) goes by its first: a batch holding one can still meet another
+    in a deadlock, which the server breaks by failing one batch, and that one is written again
+    append by append."""
+    return sorted(range(len(entries)), key=lambda i: stream_order(entries[i].stream))
 
 
 def batch_params(entries: Sequence[PreparedAppend], notify: bool) -> list[Any]:
@@ -111,27 +106,31 @@ def batch_params(entries: Sequence[PreparedAppend], notify: bool) -> list[Any]:
     data: list[str] = []
     with gc_paused(len(entries)):
         for number, entry in enumerate(entries, start=1):
-            stream, meta = entry.stream, entry.metadata
-            entry_ids.append(number)
-            tenants.append(stream.tenant_id)
-            aggregate_types.append(stream.aggregate_type)
-            aggregate_ids.append(stream.aggregate_id)
-            expected.append(entry.expected_version)
-            counts.append(len(entry.types))
-            user_ids.append(meta.user_id)
-            correlation_ids.append(meta.correlation_id)
-            causation_ids.append(meta.causation_id)
-            extras.append(entry.extra_json)
-            command_ids.append(entry.command_id)
-            command_types.append(entry.command_type or None)
-            command_hashes.append(entry.command_hash)
-            for event, (event_type, schema_version, data_json) in zip(entry.events, entry.types, strict=True):
-                event_parts.append(number)
-                event_ids.append(event.event_id)
-                event_types.append(event_type)
-                schema_versions.append(schema_version)
-                data.append(data_json)
-    one_each = len(event_ids) == len(entries) and all(count == 1 for count in counts)
+            for part in entry.parts:
+                stream, meta = part.stream, part.metadata
+                entry_ids.append(number)
+                tenants.append(stream.tenant_id)
+                aggregate_types.append(stream.aggregate_type)
+                aggregate_ids.append(stream.aggregate_id)
+                expected.append(part.expected_version)
+                counts.append(len(part.types))
+                user_ids.append(meta.user_id)
+                correlation_ids.append(meta.correlation_id)
+                causation_ids.append(meta.causation_id)
+                extras.append(part.extra_json)
+                command_ids.append(part.command_id)
+                command_types.append(part.command_type or None)
+                command_hashes.append(part.command_hash)
+                part_number = len(tenants)
+                for event, (event_type, schema_version, data_json) in zip(
+                    part.events, part.types, strict=True
+                ):
+                    event_parts.append(part_number)
+                    event_ids.append(event.event_id)
+                    event_types.append(event_type)
+                    schema_versions.append(schema_version)
+                    data.append(data_json)
+    one_each = len(event_ids) == len(tenants) == len(entries) and all(count == 1 for count in counts)
     params: list[Any] = [
         None if one_each else entry_ids,
         tenants,
@@ -156,7 +155,8 @@ def _or_null(column: list[Any]) -> list[Any] | None:
 
 
 def batch_outcomes(entries: Sequence[PreparedAppend], rows: list[TupleRow]) -> list[Outcome]:
-    """Each entry's outcome from acci.append_batch's rows (see its comment in migration 0003)."""
+    """Each entry's outcome from acci.append_batch's rows (see its comment in migration 0005):
+    its recorded events (every part's, in part order), or the error of the part that failed."""
     failed: dict[int, tuple[int, int, str | None]] = {}
     bases: dict[int, int] = {}
     event_rows: list[TupleRow] = []
@@ -170,32 +170,41 @@ def batch_outcomes(entries: Sequence[PreparedAppend], rows: list[TupleRow]) -> l
             failed[part] = (row[1], row[2], row[6])
     outcomes: list[Outcome] = []
     taken = 0
+    number = 0
     with gc_paused(len(event_rows)):
-        for number, entry in enumerate(entries, start=1):
-            if number in failed:
-                status, version, detail = failed[number]
+        for entry in entries:
+            parts = entry.parts
+            numbers = range(number + 1, number + len(parts) + 1)
+            number += len(parts)
+            culprit = next((n for n in numbers if n in failed), None)
+            if culprit is not None:
+                status, version, detail = failed[culprit]
+                part = parts[culprit - numbers[0]]
                 outcomes.append(
                     claim_error(
                         status,
                         version,
                         detail,
-                        stream=entry.stream,
-                        expected=entry.expected_version,
+                        stream=part.stream,
+                        expected=part.expected_version,
                         command_id=entry.command_id,
                         command_type=entry.command_type,
                     )
                 )
                 continue
-            count = len(entry.types)
-            mine = event_rows[taken : taken + count]
-            taken += count
-            base = bases[number]
-            if [row[2] for row in mine] != list(range(base + 1, base + count + 1)):
-                raise DatabaseError(
-                    f"acci.append_batch answered with other versions than it claimed for {entry.stream}; "
-                    "the acci schema's functions do not match this runtime: run `acci migrate`."
-                )
-            outcomes.append(recorded_events(entry, [(r[2], r[3], r[4], r[5]) for r in mine]))
+            recorded: list[RecordedEvent] = []
+            for part_number, part in zip(numbers, parts, strict=True):
+                count = len(part.types)
+                mine = event_rows[taken : taken + count]
+                taken += count
+                base = bases[part_number]
+                if [row[2] for row in mine] != list(range(base + 1, base + count + 1)):
+                    raise DatabaseError(
+                        f"acci.append_batch answered with other versions than it claimed for {part.stream}; "
+                        "the acci schema's functions do not match this runtime: run `acci migrate`."
+                    )
+                recorded.extend(recorded_events(part, [(r[2], r[3], r[4], r[5]) for r in mine]))
+            outcomes.append(recorded)
     return outcomes
 
 

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -22,7 +23,7 @@ from acci.errors import (
     DuplicateEventError,
     TransientDatabaseError,
 )
-from acci.streams import CommandRecord, StreamId
+from acci.streams import CommandRecord, StreamId, StreamRange
 
 #: Raised by acci.append_events when the expected version does not match (DETAIL: actual version).
 CONCURRENCY_CONFLICT = "AC001"
@@ -48,17 +49,33 @@ def claim_error(
     is the actual one), 2 a repeated command, 3 a command id reused (`detail`: the first command)."""
     if status == 1 or command_id is None:
         return ConcurrencyError(stream, expected, version or 0)
-    first = json.loads(detail or "{}")
-    record = CommandRecord(
-        command_id,
-        first.get("command_type", ""),
-        StreamId(stream.tenant_id, first.get("aggregate_type", ""), first.get("aggregate_id", "")),
-        first.get("first_version", 0),
-        first.get("last_version", 0),
-    )
+    record = command_record(stream.tenant_id, command_id, json.loads(detail or "{}"))
     if status == 2:
         return DuplicateCommandError(stream.tenant_id, command_id, record)
     return CommandIdReused(command_id, record, command_type, stream)
+
+
+def command_record(tenant_id: str, command_id: UUID, first: dict[str, Any]) -> CommandRecord:
+    """A CommandRecord from acci.command_detail's JSON (or a row's columns by the same names)."""
+    return CommandRecord(
+        command_id,
+        first.get("command_type") or "",
+        StreamId(tenant_id, first.get("aggregate_type") or "", first.get("aggregate_id") or ""),
+        first.get("first_version") or 0,
+        first.get("last_version") or 0,
+        first.get("command_hash"),
+        other_streams(tenant_id, first.get("other_streams")),
+    )
+
+
+def other_streams(tenant_id: str, ranges: list[dict[str, Any]] | None) -> tuple[StreamRange, ...]:
+    """The further streams of a command (acci.commands.other_streams) as StreamRanges."""
+    return tuple(
+        StreamRange(
+            StreamId(tenant_id, r["aggregate_type"], r["aggregate_id"]), r["first_version"], r["last_version"]
+        )
+        for r in ranges or ()
+    )
 
 
 #: The unique key on acci.events (id): an event id stored twice.

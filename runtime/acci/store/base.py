@@ -32,6 +32,16 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamAppend:
+    """One stream's part of an atomic append to several streams (`EventStore.append_many`): its
+    events, and the version the stream must be at (NO_STREAM, an exact version, or ANY)."""
+
+    stream: StreamId
+    events: Sequence[NewEvent]
+    expected_version: ExpectedVersion = ANY
+
+
+@dataclass(frozen=True, slots=True)
 class StreamLoad:
     """What loading an aggregate reads: a usable snapshot (or None), the events after it, and the
     record of a command id when one was asked about."""
@@ -116,6 +126,26 @@ class EventStore(ABC):
         """
 
     @abstractmethod
+    async def append_many(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+        command_hash: str | None = None,
+    ) -> list[list[RecordedEvent]]:
+        """Append to several streams of one tenant in one transaction: all or nothing.
+
+        Each StreamAppend carries its own expected version, checked as in `append`, also for a
+        stream it appends no events to (the decision read it). A conflict on any stream raises
+        ConcurrencyError naming that stream and its actual version, and nothing is written. The
+        command id is recorded once, with every stream's versions (CommandRecord.more), by the
+        rules of `append`; CommandRecord.stream is the first stream in lock order (by tenant,
+        aggregate type, aggregate id). Returns each stream's recorded events, in the order given.
+        """
+
+    @abstractmethod
     async def read_stream(
         self,
         stream: StreamId,
@@ -185,15 +215,34 @@ class EventStore(ABC):
         )
         return StreamLoad(snapshot, events, record)
 
+    async def load_streams(
+        self,
+        streams: Sequence[tuple[StreamId, str | None]],
+        *,
+        command: tuple[str, UUID] | None = None,
+    ) -> list[StreamLoad]:
+        """`load_stream` for several streams (each with the schema hash of its snapshots, or None
+        for no snapshot), and the record of `command` with the first. Stores may read them in one
+        round trip; this default reads them in turn."""
+        loads = []
+        for index, (stream, schema_hash) in enumerate(streams):
+            asked = command if index == 0 else None
+            loads.append(await self.load_stream(stream, schema_hash=schema_hash, command=asked))
+        return loads
+
     # -- conveniences -----------------------------------------------------------------------
 
     async def command_events(self, record: CommandRecord) -> list[RecordedEvent]:
-        """The events a handled command produced."""
-        if record.last_version < record.first_version:
-            return []
-        return await self.read_stream(
-            record.stream, from_version=record.first_version - 1, to_version=record.last_version
-        )
+        """The events a handled command produced: each stream's, in the order of `record.ranges`."""
+        events: list[RecordedEvent] = []
+        for part in record.ranges:
+            if part.last_version >= part.first_version:
+                events.extend(
+                    await self.read_stream(
+                        part.stream, from_version=part.first_version - 1, to_version=part.last_version
+                    )
+                )
+        return events
 
     def subscribe(
         self,

@@ -14,9 +14,9 @@ from uuid import UUID
 from acci import metrics
 from acci.errors import CommandIdReused, ConcurrencyError, DuplicateCommandError, DuplicateEventError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
-from acci.store._prepare import prepare_append
-from acci.store.base import EventStore, Snapshot, Waiter
-from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
+from acci.store._prepare import PreparedAppend, prepare_append, prepare_many
+from acci.store.base import EventStore, Snapshot, StreamAppend, Waiter
+from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId, StreamRange
 
 
 @dataclass
@@ -54,59 +54,102 @@ class InMemoryEventStore(EventStore):
         prepared = prepare_append(
             stream, events, expected_version, metadata, command_id, command_type, command_hash
         )
+        (recorded,) = await self._write(prepared)
+        return recorded
+
+    async def append_many(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+        command_hash: str | None = None,
+    ) -> list[list[RecordedEvent]]:
+        prepared = prepare_many(appends, metadata, command_id, command_type, command_hash)
+        by_stream = dict(zip((p.stream for p in prepared.parts), await self._write(prepared), strict=True))
+        return [by_stream[append.stream] for append in appends]
+
+    async def _write(self, prepared: PreparedAppend) -> list[list[RecordedEvent]]:
+        """Write every part of `prepared` as one transaction, or nothing; each part's events."""
+        parts = prepared.parts
         async with self._lock:
             state = self._state
-            # The command id before the version, as in acci.claim_append.
-            key = prepared.command_key
+            # The command id before the versions, as in acci.claim_append.
+            key, command_id = prepared.command_key, prepared.command_id
             first = state.commands.get(key) if key is not None else None
             if first is not None and command_id is not None:
-                if first.same_command(command_type, stream, command_hash):
-                    raise DuplicateCommandError(stream.tenant_id, command_id, first)
-                raise CommandIdReused(command_id, first, command_type, stream)
-            existing = state.streams.get(stream, [])
-            actual = len(existing)
-            if expected_version is not None and actual != expected_version:
-                metrics.CONCURRENCY_CONFLICTS.labels(stream.aggregate_type).inc()
-                raise ConcurrencyError(stream, expected_version, actual)
+                if first.same_command(prepared.command_type, prepared.stream, prepared.command_hash):
+                    raise DuplicateCommandError(prepared.stream.tenant_id, command_id, first)
+                raise CommandIdReused(command_id, first, prepared.command_type, prepared.stream)
+            bases = []
+            for part in parts:
+                actual = len(state.streams.get(part.stream, []))
+                if part.expected_version is not None and actual != part.expected_version:
+                    metrics.CONCURRENCY_CONFLICTS.labels(part.stream.aggregate_type).inc()
+                    raise ConcurrencyError(part.stream, part.expected_version, actual)
+                bases.append(actual)
             new_ids: set[UUID] = set()
-            for event in events:  # unique in the store, and within the append (as PostgreSQL's key)
-                if event.event_id in state.event_ids or event.event_id in new_ids:
-                    raise DuplicateEventError(stream, event.event_id)
-                new_ids.add(event.event_id)
+            for part in parts:  # unique in the store, and within the append (as PostgreSQL's key)
+                for event in part.events:
+                    if event.event_id in state.event_ids or event.event_id in new_ids:
+                        raise DuplicateEventError(part.stream, event.event_id)
+                    new_ids.add(event.event_id)
             transaction = state.next_transaction
             state.next_transaction += 1
             now = datetime.now(UTC)
-            recorded = []
-            for offset, (event, (event_type, schema_version, data_json)) in enumerate(
-                zip(events, prepared.types, strict=True), start=1
-            ):
-                recorded.append(
-                    RecordedEvent(
-                        id=event.event_id,
-                        aggregate_type=stream.aggregate_type,
-                        aggregate_id=stream.aggregate_id,
-                        event_type=event_type,
-                        version=actual + offset,
-                        schema_version=schema_version,
-                        data_json=data_json,
-                        metadata=prepared.metadata,
-                        timestamp=now,
-                        position=Position(transaction, state.next_position),
-                    )
-                )
-                state.next_position += 1
+            written = [
+                self._recorded(part, base, transaction, now) for part, base in zip(parts, bases, strict=True)
+            ]
             if key is not None and command_id is not None:
+                ranges = [
+                    StreamRange(part.stream, base + 1, base + len(part.types))
+                    for part, base in zip(parts, bases, strict=True)
+                ]
                 state.commands[key] = CommandRecord(
-                    command_id, command_type, stream, actual + 1, actual + len(events), command_hash
+                    command_id,
+                    prepared.command_type,
+                    prepared.stream,
+                    ranges[0].first_version,
+                    ranges[0].last_version,
+                    prepared.command_hash,
+                    tuple(ranges[1:]),
                 )
-            if recorded:
-                state.streams[stream] = [*existing, *recorded]
-                state.log.extend(recorded)
-                state.event_ids.update(new_ids)
-        metrics.record_appended(recorded)
-        if recorded:
+            for part, recorded in zip(parts, written, strict=True):
+                if recorded:
+                    state.streams[part.stream] = [*state.streams.get(part.stream, []), *recorded]
+                    state.log.extend(recorded)
+            state.event_ids.update(new_ids)
+        every = [event for recorded in written for event in recorded]
+        metrics.record_appended(every)
+        if every:
             async with self._appended:
                 self._appended.notify_all()
+        return written
+
+    def _recorded(
+        self, part: PreparedAppend, base: int, transaction: int, now: datetime
+    ) -> list[RecordedEvent]:
+        state = self._state
+        recorded = []
+        for offset, (event, (event_type, schema_version, data_json)) in enumerate(
+            zip(part.events, part.types, strict=True), start=1
+        ):
+            recorded.append(
+                RecordedEvent(
+                    id=event.event_id,
+                    aggregate_type=part.stream.aggregate_type,
+                    aggregate_id=part.stream.aggregate_id,
+                    event_type=event_type,
+                    version=base + offset,
+                    schema_version=schema_version,
+                    data_json=data_json,
+                    metadata=part.metadata,
+                    timestamp=now,
+                    position=Position(transaction, state.next_position),
+                )
+            )
+            state.next_position += 1
         return recorded
 
     async def read_stream(

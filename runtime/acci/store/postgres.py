@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -17,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from acci import metrics
 from acci._gcpause import gc_paused
-from acci.errors import AcciError, ConcurrencyError
+from acci.errors import AcciError, ConcurrencyError, DuplicateEventError
 from acci.events import EventMetadata, NewEvent, RecordedEvent
 from acci.store._coalesce import Coalescer, CoalesceSettings
 from acci.store._connect import CONNECT_TIMEOUT, ConnectionPool, connect
@@ -36,9 +37,9 @@ from acci.store._pg_append import (
     rolled_back,
     single_params,
 )
-from acci.store._pg_errors import database_errors, translate
-from acci.store._prepare import PreparedAppend, prepare_append
-from acci.store.base import EventStore, InlineProjection, Snapshot, StreamLoad, Waiter
+from acci.store._pg_errors import database_errors, other_streams, translate
+from acci.store._prepare import PreparedAppend, prepare_append, prepare_many
+from acci.store.base import EventStore, InlineProjection, Snapshot, StreamAppend, StreamLoad, Waiter
 from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
 
 # The columns every read returns, in the order _to_event expects them.
@@ -84,14 +85,15 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
 # the events after it. A row with no event columns means there were no events.
 _LOAD_STREAM = """
 SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version, c.command_hash,
-       s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash, s.event_timestamp,
-       s.taken_at,
+       c.other_streams, s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash,
+       s.event_timestamp, s.taken_at,
        e.id, e.tenant_id, e.aggregate_type, e.aggregate_id, e.event_type, e.version, e.schema_version,
        e.data, e.user_id, e.correlation_id, e.causation_id, e.metadata, e."timestamp", e.xid,
        e.global_position
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL (
-        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash
+        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash,
+               other_streams::text AS other_streams
           FROM acci.commands WHERE tenant_id = %(tenant)s AND command_id = %(command)s) AS c ON true
   LEFT JOIN LATERAL (
         SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
@@ -114,6 +116,8 @@ _FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _MAX_VERSION = 2**62
 
 _NOTIFY_CHANNEL = "acci_events"
+# The SQLSTATE of a deadlock the server broke by failing this transaction.
+_DEADLOCK = "40P01"
 
 log = logging.getLogger("acci.store")
 
@@ -147,7 +151,7 @@ class PostgresEventStore(EventStore):
         )
         self._coalescer: Coalescer[PreparedAppend, list[RecordedEvent]] | None = None
         if self.coalescing.enabled:
-            self._coalescer = Coalescer(self._flush, self.coalescing, lambda p: len(p.types))
+            self._coalescer = Coalescer(self._flush, self.coalescing, lambda p: p.size)
 
     @classmethod
     async def open(
@@ -212,6 +216,22 @@ class PostgresEventStore(EventStore):
             return await self._append_alone(prepared)
         return await self._coalescer.submit(prepared)
 
+    async def append_many(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        metadata: EventMetadata | None = None,
+        command_id: UUID | None = None,
+        command_type: str = "",
+        command_hash: str | None = None,
+    ) -> list[list[RecordedEvent]]:
+        prepared = prepare_many(appends, metadata, command_id, command_type, command_hash)
+        if self._coalescer is None or prepared.size >= self.coalescing.max_events:
+            recorded = await self._append_alone(prepared)
+        else:
+            recorded = await self._coalescer.submit(prepared)
+        return split_by_stream(recorded, appends)
+
     async def _flush(self, batch: list[PreparedAppend]) -> list[Outcome]:
         """The coalescer's flush: one append alone (acci.append_event costs less than a batch of
         one), or many in one acci.append_batch statement."""
@@ -240,7 +260,7 @@ class PostgresEventStore(EventStore):
         """Write `entries` in one statement (and, with inline projections, one transaction);
         raise BatchRefused when the server refused the batch as a whole (so nothing is written)."""
         params = batch_params(entries, self.notify)
-        inline = self._inline_for(t[0] for entry in entries for t in entry.types)
+        inline = self._inline_for(t[0] for entry in entries for part in entry.parts for t in part.types)
         try:
             async with self.pool.connection() as conn:
                 if not inline:
@@ -270,7 +290,10 @@ class PostgresEventStore(EventStore):
             return error
 
     async def _append_alone(self, prepared: PreparedAppend) -> list[RecordedEvent]:
-        """One append in its own statement: acci.append_event(s), or COPY for a large one."""
+        """One append in its own statement: acci.append_event(s), or COPY for a large one; an
+        append to several streams by acci.append_batch."""
+        if prepared.more:
+            return await self._append_parts_alone(prepared)
         count = len(prepared.types)
         params = single_params(prepared, self.notify)
         inline = self._inline_for(t[0] for t in prepared.types)
@@ -295,6 +318,32 @@ class PostgresEventStore(EventStore):
                 return recorded
         except psycopg.Error as error:
             raise self._append_error(error, prepared) from error
+
+    async def _append_parts_alone(self, prepared: PreparedAppend) -> list[RecordedEvent]:
+        """An append to several streams, alone: one entry of acci.append_batch. Its streams are
+        locked in order, so it never deadlocks with another such append; a coalesced batch can
+        still lock in another order, and when the server breaks such a deadlock by failing this
+        append (nothing of it was written), it is sent again, up to three times."""
+        for attempt in itertools.count(1):
+            try:
+                (outcome,) = await self._append_batch([prepared])
+            except BatchRefused as refused:
+                cause = refused.__cause__
+                if not isinstance(cause, psycopg.Error):
+                    raise cause or refused from None  # an inline projection's own error
+                if cause.sqlstate == _DEADLOCK and attempt < 3:
+                    continue
+                error = self._append_error(cause, prepared)
+                if isinstance(error, DuplicateEventError):  # name the stream the event was for
+                    part = next(p for p in prepared.parts if error.event_id in {e.event_id for e in p.events})
+                    error = DuplicateEventError(part.stream, error.event_id)
+                raise error from cause
+            except psycopg.Error as error:
+                raise self._append_error(error, prepared) from error
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _inline_for(self, event_types: Iterable[str]) -> list[InlineProjection]:
         if not self.inline_projections:
@@ -328,11 +377,11 @@ class PostgresEventStore(EventStore):
     @staticmethod
     def _counted(entries: list[PreparedAppend], outcomes: list[Outcome]) -> list[Outcome]:
         """The outcomes, counted in the metrics."""
-        for entry, outcome in zip(entries, outcomes, strict=True):
+        for outcome in outcomes:
             if isinstance(outcome, list):
                 metrics.record_appended(outcome)
             elif isinstance(outcome, ConcurrencyError):
-                metrics.CONCURRENCY_CONFLICTS.labels(entry.stream.aggregate_type).inc()
+                metrics.CONCURRENCY_CONFLICTS.labels(outcome.stream.aggregate_type).inc()
         return outcomes
 
     @staticmethod
@@ -463,18 +512,38 @@ class PostgresEventStore(EventStore):
         with database_errors("loading an aggregate", stream=stream):
             async with self.pool.connection() as conn:
                 rows = await (await conn.execute(_LOAD_STREAM, params, prepare=True)).fetchall()
-        first = rows[0]
-        record = None
-        if command is not None and first[0] is not None:
-            command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash = first[:6]
-            owner = StreamId(command[0], aggregate_type, aggregate_id)
-            record = CommandRecord(command[1], command_type, owner, first_version, last_version, command_hash)
-        snapshot = None
-        if first[6] is not None:
-            version, state_json, hash_, event_timestamp, taken_at = first[6:11]
-            snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, taken_at)
-        events = _to_events([row[11:] for row in rows]) if first[11] is not None else []
-        return StreamLoad(snapshot, events, record)
+        return _stream_load(stream, command, rows)
+
+    async def load_streams(
+        self,
+        streams: Sequence[tuple[StreamId, str | None]],
+        *,
+        command: tuple[str, UUID] | None = None,
+    ) -> list[StreamLoad]:
+        """`load_stream` of each, in one round trip: the statements go out in a pipeline."""
+        with database_errors("loading aggregates", stream=streams[0][0] if streams else None):
+            async with self.pool.connection() as conn, conn.pipeline():
+                cursors = [
+                    await conn.execute(
+                        _LOAD_STREAM,
+                        {
+                            "tenant": stream.tenant_id,
+                            "type": stream.aggregate_type,
+                            "id": stream.aggregate_id,
+                            "command": command[1] if command is not None and index == 0 else None,
+                            "hash": schema_hash,
+                            "to": _MAX_VERSION,
+                            "as_of": _FAR_FUTURE,
+                        },
+                        prepare=True,
+                    )
+                    for index, (stream, schema_hash) in enumerate(streams)
+                ]
+                answers = [await cursor.fetchall() for cursor in cursors]
+        return [
+            _stream_load(stream, command if index == 0 else None, rows)
+            for index, ((stream, _), rows) in enumerate(zip(streams, answers, strict=True))
+        ]
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
         with database_errors("looking up a command"):
@@ -482,23 +551,13 @@ class PostgresEventStore(EventStore):
                 cur = await conn.execute(
                     """
                     SELECT command_type, aggregate_type, aggregate_id, first_version, last_version,
-                           command_hash
+                           command_hash, other_streams::text
                       FROM acci.commands WHERE tenant_id = %s AND command_id = %s
                     """,
                     [tenant_id, command_id],
                 )
                 row = await cur.fetchone()
-        if row is None:
-            return None
-        command_type, aggregate_type, aggregate_id, first, last, command_hash = row
-        return CommandRecord(
-            command_id,
-            command_type,
-            StreamId(tenant_id, aggregate_type, aggregate_id),
-            first,
-            last,
-            command_hash,
-        )
+        return _command_record(tenant_id, command_id, row) if row is not None else None
 
     async def waiter(self) -> Waiter:
         waiter = _NotifyWaiter(self.conninfo)
@@ -550,6 +609,47 @@ class _NotifyWaiter(Waiter):
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
+
+
+def _command_record(tenant_id: str, command_id: UUID, columns: Sequence[Any]) -> CommandRecord:
+    """A CommandRecord from acci.commands' columns: command type, aggregate type and id, first and
+    last version, command hash, other streams (JSON text)."""
+    command_type, aggregate_type, aggregate_id, first, last, command_hash, others = columns
+    return CommandRecord(
+        command_id,
+        command_type,
+        StreamId(tenant_id, aggregate_type, aggregate_id),
+        first,
+        last,
+        command_hash,
+        other_streams(tenant_id, json.loads(others) if others is not None else None),
+    )
+
+
+def _stream_load(stream: StreamId, command: tuple[str, UUID] | None, rows: list[TupleRow]) -> StreamLoad:
+    """A StreamLoad from the rows of _LOAD_STREAM."""
+    first = rows[0]
+    record = None
+    if command is not None and first[0] is not None:
+        record = _command_record(command[0], command[1], first[:7])
+    snapshot = None
+    if first[7] is not None:
+        version, state_json, hash_, event_timestamp, taken_at = first[7:12]
+        snapshot = Snapshot(stream, version, state_json, hash_, event_timestamp, taken_at)
+    events = _to_events([row[12:] for row in rows]) if first[12] is not None else []
+    return StreamLoad(snapshot, events, record)
+
+
+def split_by_stream(
+    recorded: list[RecordedEvent], appends: Sequence[StreamAppend]
+) -> list[list[RecordedEvent]]:
+    """The events of an atomic append to several streams, one list per StreamAppend, in its order."""
+    by_stream: dict[tuple[str, str], list[RecordedEvent]] = {
+        (a.stream.aggregate_type, a.stream.aggregate_id): [] for a in appends
+    }
+    for event in recorded:
+        by_stream[(event.aggregate_type, event.aggregate_id)].append(event)
+    return [by_stream[(a.stream.aggregate_type, a.stream.aggregate_id)] for a in appends]
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
