@@ -40,7 +40,8 @@ def publish_order_cancelled(event: events.OrderCancelled) -> OrderCancelledV1 | 
 
 
 def publish_order_placed(event: events.OrderPlaced) -> OrderPlacedV1 | None:
-    """OrderPlaced as the public OrderPlaced v1, when event.total > 0."""
+    """OrderPlaced as the public OrderPlaced v1, when:
+    - event.total > 0"""
     if event.total <= Decimal("0"):
         return None
     return OrderPlacedV1(order_id=event.order_id, total=event.total, placed_at=event.placed_at)

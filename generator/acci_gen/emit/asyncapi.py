@@ -64,7 +64,9 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
         refs = []
         for version in public.all_versions():
             key = public_class(public.name, version.version)
-            schemas[key] = _payload(version.fields, f"{public.name} v{version.version}", version.description)
+            schemas[key] = payload_schema(
+                version.fields, f"{public.name} v{version.version}", version.description
+            )
             messages[key] = _message(public.name, version.version, key, version.fields, version.description)
             refs.append(key)
         channel = public.name
@@ -80,7 +82,7 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
         for consumed in consumption.events:
             key = consumed_class(consumption.domain, consumed.name, consumed.version)
             title = f"{consumption.domain} {consumed.name} v{consumed.version}"
-            schemas[key] = _payload(consumed.fields, title, "")
+            schemas[key] = payload_schema(consumed.fields, title, "")
             message = _message(consumed.name, consumed.version, key, consumed.fields, "")
             message[CONSUMED_KEY] = consumption.domain
             messages[key] = message
@@ -157,7 +159,7 @@ def _message(name: str, version: int, key: str, fields: list[Field], description
     return message
 
 
-def _payload(fields: list[Field], title: str, description: str) -> dict[str, Any]:
+def payload_schema(fields: list[Field], title: str, description: str) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "title": title,
         "type": "object",

@@ -37,13 +37,13 @@ def render_integration(domain: Domain, header: Code) -> str:
         cls = public_class(public.name, public.version)
         classes.append(_class(cls, public.name, public.version, public.fields, public.description))
         targets = {f.name: f for f in public.fields}
-        when = f", when {_conditions_text(public.conditions)}" if public.conditions else ""
+        when = f", when:{_conditions_text(public.conditions)}" if public.conditions else "."
         publications.append(
             {
                 "function": f"publish_{names.snake(public.name)}",
                 "internal": event.name,
                 "public": cls,
-                "doc": py_docstring(f"{event.name} as the public {public.name} v{public.version}{when}."),
+                "doc": py_docstring(f"{event.name} as the public {public.name} v{public.version}{when}"),
                 "tests": [_refusal(c, scopes, "events") for c in public.conditions],
                 "arguments": _arguments(public.mapping, targets, scopes, "events"),
             }
@@ -59,7 +59,7 @@ def render_integration(domain: Domain, header: Code) -> str:
                 _class(cls, consumed.name, consumed.version, consumed.fields, consumed.description)
             )
             scopes = {"event": {f.name: f for f in consumed.fields}}
-            when = f", when {_conditions_text(consumed.conditions)}" if consumed.conditions else ""
+            when = f", when:{_conditions_text(consumed.conditions)}" if consumed.conditions else "."
             reactions.append(
                 {
                     "function": f"on_{consumption.domain}_{names.snake(consumed.name)}_v{consumed.version}",
@@ -67,11 +67,11 @@ def render_integration(domain: Domain, header: Code) -> str:
                     "command": command.name,
                     "handler": names.handler_class(command.name),
                     "doc": py_docstring(
-                        f"{consumption.domain}'s {consumed.name} v{consumed.version} as {command.name}{when}."
+                        f"{consumption.domain}'s {consumed.name} v{consumed.version} as {command.name}{when}"
                     ),
-                    "tests": [_refusal(c, scopes, "commands") for c in consumed.conditions],
+                    "tests": [_refusal(c, scopes, "events") for c in consumed.conditions],
                     "arguments": _arguments(
-                        consumed.mapping, {f.name: f for f in command.fields}, scopes, "commands"
+                        consumed.mapping, {f.name: f for f in command.fields}, scopes, "events"
                     ),
                 }
             )
@@ -114,7 +114,8 @@ def _class(name: str, event_type: str, version: int, fields: list[Field], descri
 
 
 def _conditions_text(conditions: list[Condition]) -> str:
-    return " and ".join(c.text for c in conditions)
+    """The conditions, one per line (they are the domain file's text)."""
+    return "".join(f"\n- {c.text}" for c in conditions)
 
 
 def _qualified(value: Any, ref: TypeRef, module: str) -> Code:
