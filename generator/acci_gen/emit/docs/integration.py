@@ -1,13 +1,13 @@
 """The "Integration events" section of a domain's docs: what it publishes (each public event with
-its versions, mapping, conditions and JSON Schema) and what it consumes (the command each public
-event becomes). The contract itself is `generated/<domain>/asyncapi.yaml`."""
+its versions, mapping and conditions) and what it consumes (the command each public event
+becomes). The contract, with the JSON Schema of each public version, is
+`generated/<domain>/asyncapi.yaml`."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 
-from acci_gen.emit.asyncapi import payload_schema
 from acci_gen.emit.text import md_code, md_text
 from acci_gen.model import Domain, Expr, Field
 
@@ -20,8 +20,9 @@ def integration_section(domain: Domain, fields_table: Callable[[list[Field]], li
     lines = [
         f"## {TITLE}",
         "",
-        f"The contract is `generated/{domain.name}/asyncapi.yaml` (AsyncAPI 3); the service publishes "
-        "with `python -m <service> relay` and consumes with `python -m <service> consume`.",
+        f"The contract is `generated/{domain.name}/asyncapi.yaml` (AsyncAPI 3, with the JSON Schema of "
+        "each public version); the service publishes with `python -m <service> relay` and consumes "
+        "with `python -m <service> consume`.",
         "",
     ]
     for public in domain.integration_events:
@@ -45,18 +46,6 @@ def integration_section(domain: Domain, fields_table: Callable[[list[Field]], li
             if version.description and version.version != public.version:
                 lines += [md_text(version.description), ""]
             lines += fields_table(version.fields)
-            schema = payload_schema(version.fields, f"{public.name} v{version.version}", "")
-            text = json.dumps(schema, indent=2, ensure_ascii=False, default=str)
-            lines += [
-                "<details><summary>JSON Schema</summary>",
-                "",
-                "```json",
-                text,
-                "```",
-                "",
-                "</details>",
-                "",
-            ]
     for consumption in domain.consumes:
         for consumed in consumption.events:
             lines += [f"### {consumption.domain}: {consumed.name} v{consumed.version} (consumed)", ""]
