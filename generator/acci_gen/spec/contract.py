@@ -8,12 +8,19 @@ publisher declared, without reading JSON Schema back.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from acci_gen.model import MISSING, SCALARS, Field, TypeRef
+from acci_gen.model import SCALARS, Field, TypeRef
+from acci_gen.names import field_problem
 from acci_gen.spec.loader import load_file
+from acci_gen.spec.values import value_problem
+
+#: A public event type (the publisher checked it; a vendored file may have been edited).
+_PASCAL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
 #: Extension keys of the generated AsyncAPI document.
 DOMAIN_KEY = "x-acci-domain"
@@ -57,23 +64,61 @@ def read_contract(path: Path) -> Contract:
         if not isinstance(message, dict) or CONSUMED_KEY in message:
             continue
         name, version, shape = message.get(TYPE_KEY), message.get(VERSION_KEY), message.get(FIELDS_KEY)
-        if not isinstance(name, str) or not isinstance(version, int) or not isinstance(shape, dict):
+        if (
+            not isinstance(name, str)
+            or isinstance(version, bool)
+            or not isinstance(version, int)
+            or not isinstance(shape, dict)
+        ):
             raise ContractError(f"its message {key} has no {TYPE_KEY}, {VERSION_KEY} and {FIELDS_KEY}")
+        if not _PASCAL.match(name) or version < 1:
+            raise ContractError(
+                f"its message {key} names the event {name!r} v{version}, which acci-gen never writes"
+            )
         contract.events.setdefault(name, {})[version] = [_field(n, s, key) for n, s in shape.items()]
     return contract
 
 
-def _field(name: str, shape: Any, message: str) -> Field:
+def _field(name: Any, shape: Any, message: str) -> Field:
+    """A field of a message, every part checked: the vendored file becomes generated code."""
+    if not isinstance(name, str) or field_problem(name) is not None:
+        raise ContractError(f"its message {message} has a field {name!r} that cannot be a field name")
     if not isinstance(shape, dict):
         raise ContractError(f"the field {name} of message {message} is not a mapping")
     ref = _type(shape.get("type"))
     if ref is None:
         raise ContractError(f"the field {name} of message {message} has a type acci-gen cannot read")
-    out = Field(name, ref, optional=shape.get("optional") is True, default=shape.get("default", MISSING))
+    out = Field(name, ref, optional=shape.get("optional") is True)
     for key in _CONSTRAINTS:
         if key in shape:
+            if not _constraint_fits(key, shape[key]):
+                raise ContractError(f"the field {name} of message {message} has an invalid {key}")
             setattr(out, key, shape[key])
+    if "default" in shape:
+        problem = value_problem(shape["default"], out, {})
+        if problem:
+            raise ContractError(
+                f"the default of the field {name} of message {message} does not fit: {problem}"
+            )
+        out.default = shape["default"]
     return out
+
+
+def _constraint_fits(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if key in ("minimum", "maximum"):
+        try:
+            return isinstance(value, (int, float, str)) and Decimal(str(value)).is_finite()
+        except InvalidOperation:
+            return False
+    if key == "pattern":
+        try:
+            re.compile(value)
+        except (re.error, TypeError):
+            return False
+        return isinstance(value, str)
+    return isinstance(value, int) and value >= 0
 
 
 def _type(value: Any) -> TypeRef | None:

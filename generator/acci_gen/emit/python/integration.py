@@ -12,15 +12,10 @@ from acci_gen.emit.python.pytypes import declaration, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_docstring
 from acci_gen.model import Condition, Domain, Expr, Field, TypeRef
-from acci_gen.spec.checks.integration import consumed_class, public_class
+from acci_gen.spec.checks.integration import consumed_class, consumer_name, public_class
 
 #: The test that refuses a condition: its operator inverted.
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-
-
-def consumer_name(domain: str, publisher: str) -> str:
-    """The durable consumer (and the scope of its command ids) of `domain` for `publisher`."""
-    return f"{domain}_from_{publisher}"
 
 
 def has_integration(domain: Domain) -> bool:

@@ -41,6 +41,11 @@ from acci_gen.spec.values import fits
 _CONDITION_RE = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
 
+def consumer_name(domain: str, publisher: str) -> str:
+    """The durable consumer (and the scope of its command ids) of `domain` for `publisher`."""
+    return f"{domain}_from_{publisher}"
+
+
 def public_class(name: str, version: int) -> str:
     """The class of a public event version in the publisher's integration module."""
     return f"{name}V{version}"
@@ -341,6 +346,15 @@ def _consumption(
             (*path, "contract"),
             f"the contract '{item.contract}' is the one of domain '{contract.domain}', not '{publisher}'.",
             f"name the publishing domain '{contract.domain}', or vendor {publisher}'s contract.",
+        )
+        return
+    if len(consumer_name(domain.name, publisher)) > 63:
+        ctx.error(
+            path,
+            f"the consumer '{consumer_name(domain.name, publisher)}' has a name longer than 63 characters "
+            "(the durable JetStream consumer and the scope of its command ids).",
+            "use a shorter domain name.",
+            key=True,
         )
         return
     consumption = Consumption(publisher, item.contract)
