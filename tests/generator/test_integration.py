@@ -158,3 +158,49 @@ def test_the_vendored_contract_of_the_example_is_the_publishers() -> None:
     assert vendored.read_text(encoding="utf-8") == (
         ROOT / "generated" / "ordering" / "asyncapi.yaml"
     ).read_text(encoding="utf-8")
+
+
+def test_the_generated_mappings_follow_the_domain_files() -> None:
+    """ordering's publication (with its condition) and billing's reaction, as generated."""
+    import uuid
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from acci.integration import parse_envelope
+    from billing.commands import OpenInvoice
+    from billing.integration import CONSUMERS, OrderingOrderPlacedV1, on_ordering_order_placed_v1
+    from ordering.events import Address, OrderPlaced
+    from ordering.integration import PUBLISHER, OrderPlacedV1, publish_order_placed
+
+    assert PUBLISHER is not None
+    assert sorted(PUBLISHER.event_types) == ["OrderCancelled", "OrderPlaced"]
+    assert list(CONSUMERS) == ["billing_from_ordering"]
+    address = Address(street="S 1", city="C", postal_code="10115", country="DE")
+    placed_at = datetime(2026, 1, 2, tzinfo=UTC)
+    order_id = uuid.uuid4()
+    event = OrderPlaced(
+        order_id=order_id, total=Decimal("9.00"), shipping_address=address, placed_at=placed_at
+    )
+    public = publish_order_placed(event)
+    assert public == OrderPlacedV1(order_id=order_id, total=Decimal("9.00"), placed_at=placed_at)
+    assert "shipping_address" not in public.to_json().decode()  # internal: not in the contract
+    free = OrderPlaced(order_id=order_id, total=Decimal("0"), shipping_address=address, placed_at=placed_at)
+    assert publish_order_placed(free) is None  # when: event.total > 0
+
+    consumed = OrderingOrderPlacedV1.model_validate_json(public.to_json())
+    headers = {
+        "Nats-Msg-Id": str(uuid.uuid4()),
+        "Acci-Event-Id": str(uuid.uuid4()),
+        "Acci-Event-Type": "OrderPlaced",
+        "Acci-Schema-Version": "1",
+        "Acci-Tenant-Id": "acme",
+        "Acci-Domain": "ordering",
+        "Acci-Aggregate-Type": "Order",
+        "Acci-Aggregate-Id": str(order_id),
+        "Acci-Aggregate-Version": "3",
+        "Acci-Correlation-Id": "corr-9",
+    }
+    command = on_ordering_order_placed_v1(consumed, parse_envelope(headers))
+    assert command == OpenInvoice(
+        invoice_id=order_id, order_id=order_id, amount=Decimal("9.00"), opened_by="corr-9"
+    )
