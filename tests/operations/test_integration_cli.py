@@ -1,0 +1,44 @@
+"""`relay` and `consume` on the operator's command line: a service without integration events, a
+consumer name it does not have and an unreachable NATS server are one error line each, exit 2 or
+1, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from acci.cli import main
+
+
+def test_relay_of_a_service_that_publishes_nothing(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--url", acci_database_url, "--app", "identity.service:service", "relay"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("acci: error: service 'identity' publishes nothing: give an event 'publish: true'")
+    assert "Traceback" not in err
+
+
+def test_consume_of_a_service_that_consumes_nothing(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--url", acci_database_url, "--app", "ordering.service:service", "consume"]) == 2
+    assert "service 'ordering' consumes nothing: declare 'consumes:'" in capsys.readouterr().err
+
+
+def test_consume_of_an_unknown_consumer(acci_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--url", acci_database_url, "--app", "billing.service:service", "consume", "billing"]) == 2
+    err = capsys.readouterr().err
+    assert "service 'billing' has no consumer 'billing'; it has: billing_from_ordering." in err
+
+
+def test_relay_without_a_nats_server(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCI_NATS_URL", "nats://127.0.0.1:1")  # nothing listens on port 1
+    assert main(["--url", acci_database_url, "--app", "ordering.service:service", "relay"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    # The attempts are logged; the error is the last line, at most connect_timeout (5 s) later.
+    assert lines[-1] == (
+        "acci: error: cannot connect to NATS at nats://127.0.0.1:1: no connection within 5 s. Start the "
+        "server (with JetStream: -js) or point ACCI_NATS_URL at it."
+    )
+    assert not any("Traceback" in line for line in lines)
