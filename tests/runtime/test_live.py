@@ -14,7 +14,7 @@ async def test_notify_wakes_a_subscription_before_it_polls(acci_database_url: st
     async with await PostgresEventStore.open(acci_database_url) as store:
         subscription = store.subscribe(poll_interval=30)
         batches = subscription.batches()
-        waiting = asyncio.create_task(anext(batches))
+        waiting = asyncio.ensure_future(anext(batches))
         await asyncio.sleep(0.3)  # the subscription has read nothing and is waiting
         started = time.monotonic()
         await store.append(StreamId("t", "S", "s"), [NewEvent({"n": 1}, event_type="E")])
