@@ -3,24 +3,32 @@
 Both replay the log into a scratch copy of the read model (`CREATE TABLE ... (LIKE live
 INCLUDING ALL)`) while the live table keeps serving reads, then finish in one short transaction
 that holds the projection's lock: the live runner (or, for an inline projection, every append
-of its event types) waits for that moment only.
+of its event types) waits for that moment only. A rebuild swaps the copy in by renaming (see
+`_swap`): the moment lasts milliseconds whatever the number of rows.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
 from acci.projections._checkpoints import delete_checkpoint, read_checkpoint, set_checkpoint
+from acci.projections._swap import blockers, drop_old, swap_by_rename
 from acci.projections.base import Connection, Projection
 from acci.projections.runner import ProjectionRunner, RunnerSettings
 from acci.store._pg_errors import database_errors
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import START, Position
+
+log = logging.getLogger("acci.projections")
 
 Progress = Callable[[str, int], None]
 
@@ -54,25 +62,67 @@ async def rebuild(
     shadow = await _replay_into_scratch(
         store, projection, suffix, until=None, settings=settings, progress=progress
     )
-    live = projection.table_identifier()
-    scratch = projection.table_identifier(suffix)
     with database_errors(f"swapping in the rebuilt {projection.name!r}"):
-        async with store.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
-            position = await _finish_replay(conn, shadow, projection)
-            # DELETE, not TRUNCATE: readers keep seeing the old rows until this commits.
-            await conn.execute(sql.SQL("DELETE FROM {}").format(live))
-            await conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(live, scratch))
-            await set_checkpoint(conn, projection.name, position)
-            await conn.execute(
-                "UPDATE acci.dead_letters SET resolved_at = clock_timestamp() "
-                "WHERE projection = %s AND resolved_at IS NULL",
-                [projection.name],
-            )
-            await _drop_scratch(conn, shadow)
+        async with store.pool.connection() as conn:
+            # The planner's statistics before the table goes live, not after autovacuum's visit.
+            await conn.execute(sql.SQL("ANALYZE {}").format(shadow.table))
+            for attempt in range(_SWAP_TRIES):
+                try:
+                    await _swap_in(conn, projection, shadow, wait=attempt < _SWAP_TRIES - 1)
+                    break
+                except psycopg.errors.LockNotAvailable:
+                    # A long read held the live table: let the readers queued behind the swap go,
+                    # and try again.
+                    log.warning("%s: a reader held the table; swap retried", projection.name)
+                    await asyncio.sleep(_SWAP_LOCK_TIMEOUT * (attempt + 1))
+            await drop_old(conn, projection)
     if progress:
         progress("swapped", 0)
     return shadow.replayed
+
+
+#: Tries of the swap whose table lock gives up after _SWAP_LOCK_TIMEOUT (seconds); the last one
+#: waits for as long as it takes.
+_SWAP_TRIES = 5
+_SWAP_LOCK_TIMEOUT = 0.5
+
+
+async def _swap_in(conn: Connection, projection: Projection, shadow: _Scratch, *, wait: bool) -> None:
+    """One transaction under the projection's lock: bring the scratch table up to date, make it the
+    live table (by renaming, or else by copying its rows) and set the checkpoint."""
+    live = projection.table_identifier()
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
+        position = await _finish_replay(conn, shadow, projection)
+        reasons = await blockers(conn, projection)
+        started = time.perf_counter()
+        if reasons:
+            log.warning(
+                "%s: swapped by copying every row (the lock is held meanwhile), as the table cannot "
+                "be renamed: %s",
+                projection.name,
+                "; ".join(reasons),
+            )
+            # DELETE, not TRUNCATE: readers keep seeing the old rows until this commits.
+            await conn.execute(sql.SQL("DELETE FROM {}").format(live))
+            await conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(live, shadow.table))
+            await conn.execute(sql.SQL("DROP TABLE {}").format(shadow.table))
+        else:
+            if wait:
+                await conn.execute(f"SET LOCAL lock_timeout = '{int(_SWAP_LOCK_TIMEOUT * 1000)}ms'")
+            await swap_by_rename(conn, projection, shadow.suffix)
+        await set_checkpoint(conn, projection.name, position)
+        await conn.execute(
+            "UPDATE acci.dead_letters SET resolved_at = clock_timestamp() "
+            "WHERE projection = %s AND resolved_at IS NULL",
+            [projection.name],
+        )
+        await delete_checkpoint(conn, shadow.checkpoint)
+    log.info(
+        "%s: rebuilt table swapped in; %.1f ms under the table's lock",
+        projection.name,
+        (time.perf_counter() - started) * 1000,
+    )
 
 
 async def check_consistency(
@@ -120,6 +170,7 @@ async def check_consistency(
 class _Scratch:
     runner: ProjectionRunner
     checkpoint: str
+    suffix: str
     table: sql.Identifier
     until: Position | None
     replayed: int
@@ -156,7 +207,7 @@ async def _replay_into_scratch(
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(scratch))
             await delete_checkpoint(conn, checkpoint)
         raise
-    return _Scratch(runner, checkpoint, scratch, until, replayed)
+    return _Scratch(runner, checkpoint, suffix, scratch, until, replayed)
 
 
 async def _finish_replay(conn: Connection, shadow: _Scratch, projection: Projection) -> Position:
