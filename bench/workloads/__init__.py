@@ -14,6 +14,7 @@ from bench.workloads import (
     reads,
     relay,
     search,
+    swap,
     upcasting,
 )
 
@@ -28,6 +29,7 @@ ALL: list[Workload] = [
     *reads.WORKLOADS[1:],
     *commands.WORKLOADS,
     *projections.WORKLOADS,
+    *swap.WORKLOADS,
     *search.WORKLOADS,
     *upcasting.WORKLOADS,
     *relay.WORKLOADS,

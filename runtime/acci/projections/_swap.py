@@ -83,6 +83,37 @@ SELECT a.privilege_type, coalesce(r.rolname, 'PUBLIC'), a.is_grantable, t.attnam
 _PRIVILEGE = re.compile(r"^[A-Z ]+$")
 
 
+async def swap(conn: Connection, projection: Projection, suffix: str, *, lock_timeout: float | None) -> bool:
+    """Inside the caller's transaction, which holds the projection's lock: make `<table><suffix>`
+    the live table, by renaming when nothing stands in the way (True; the old table is left for
+    `drop_old` after the commit), else by copying its rows (False). `lock_timeout` (seconds) bounds
+    the wait for the live table's lock (psycopg.errors.LockNotAvailable)."""
+    reasons = await blockers(conn, projection)
+    if reasons:
+        log.warning(
+            "%s: swapped by copying every row (the lock is held meanwhile), as the table cannot be "
+            "renamed: %s",
+            projection.name,
+            "; ".join(reasons),
+        )
+        await swap_by_copy(conn, projection, suffix)
+        return False
+    if lock_timeout is not None:
+        await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout * 1000)}ms'")
+    await swap_by_rename(conn, projection, suffix)
+    return True
+
+
+async def swap_by_copy(conn: Connection, projection: Projection, suffix: str) -> None:
+    """The swap in O(rows): every row deleted and inserted again, under the lock all along."""
+    live = projection.table_identifier()
+    new = projection.table_identifier(suffix)
+    # DELETE, not TRUNCATE: readers keep seeing the old rows until this commits.
+    await conn.execute(sql.SQL("DELETE FROM {}").format(live))
+    await conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(live, new))
+    await conn.execute(sql.SQL("DROP TABLE {}").format(new))
+
+
 async def blockers(conn: Connection, projection: Projection) -> list[str]:
     """Why the live table cannot be swapped by renaming (empty: it can)."""
     live = await _oid(conn, projection.table_identifier())

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from acci.projections._checkpoints import delete_checkpoint, read_checkpoint, set_checkpoint
-from acci.projections._swap import blockers, drop_old, swap_by_rename
+from acci.projections._swap import drop_old, swap
 from acci.projections.base import Connection, Projection
 from acci.projections.runner import ProjectionRunner, RunnerSettings
 from acci.store._pg_errors import database_errors
@@ -90,27 +90,11 @@ _SWAP_LOCK_TIMEOUT = 0.5
 async def _swap_in(conn: Connection, projection: Projection, shadow: _Scratch, *, wait: bool) -> None:
     """One transaction under the projection's lock: bring the scratch table up to date, make it the
     live table (by renaming, or else by copying its rows) and set the checkpoint."""
-    live = projection.table_identifier()
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection.lock_key()])
         position = await _finish_replay(conn, shadow, projection)
-        reasons = await blockers(conn, projection)
         started = time.perf_counter()
-        if reasons:
-            log.warning(
-                "%s: swapped by copying every row (the lock is held meanwhile), as the table cannot "
-                "be renamed: %s",
-                projection.name,
-                "; ".join(reasons),
-            )
-            # DELETE, not TRUNCATE: readers keep seeing the old rows until this commits.
-            await conn.execute(sql.SQL("DELETE FROM {}").format(live))
-            await conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(live, shadow.table))
-            await conn.execute(sql.SQL("DROP TABLE {}").format(shadow.table))
-        else:
-            if wait:
-                await conn.execute(f"SET LOCAL lock_timeout = '{int(_SWAP_LOCK_TIMEOUT * 1000)}ms'")
-            await swap_by_rename(conn, projection, shadow.suffix)
+        await swap(conn, projection, shadow.suffix, lock_timeout=_SWAP_LOCK_TIMEOUT if wait else None)
         await set_checkpoint(conn, projection.name, position)
         await conn.execute(
             "UPDATE acci.dead_letters SET resolved_at = clock_timestamp() "
