@@ -20,7 +20,13 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from acci.projections._checkpoints import delete_checkpoint, read_checkpoint, set_checkpoint
+from acci.projections._checkpoints import (
+    Checkpoint,
+    delete_checkpoint,
+    read_checkpoint,
+    read_checkpoints,
+    set_checkpoint,
+)
 from acci.projections._swap import drop_old, swap
 from acci.projections.base import Connection, Projection
 from acci.projections.runner import ProjectionRunner, RunnerSettings
@@ -123,7 +129,7 @@ async def check_consistency(
     until = None
     if not projection.inline:
         async with store.pool.connection() as conn:
-            until = (await read_checkpoint(conn, projection.name)).position
+            until = _lowest(await read_checkpoints(conn, projection.name))
     shadow = await _replay_into_scratch(
         store, projection, suffix, until=until, settings=settings, progress=progress
     )
@@ -135,8 +141,15 @@ async def check_consistency(
             if projection.inline:
                 position = await _finish_replay(conn, shadow, projection)
             else:
-                position = (await read_checkpoint(conn, projection.name)).position
-                await _finish_replay(conn, replace(shadow, until=position), projection)
+                # Every segment is held off by the lock: replay up to the lowest checkpoint, then
+                # each segment's streams up to its own.
+                checkpoints = await read_checkpoints(conn, projection.name)
+                low = _lowest(checkpoints)
+                await _finish_replay(conn, replace(shadow, until=low), projection)
+                for checkpoint in checkpoints:
+                    if checkpoint.position > low:
+                        await _finish_segment(conn, shadow, projection, checkpoint, low)
+                position = max((c.position for c in checkpoints), default=START)
             differences = []
             for left, right in ((live, scratch), (scratch, live)):
                 cur = conn.cursor(row_factory=dict_row)
@@ -213,6 +226,31 @@ async def _finish_replay(conn: Connection, shadow: _Scratch, projection: Project
             page = [e for e in page if e.position <= shadow.until]
         if not page:
             return position
+        await projection.apply_batch(conn, shadow.table, page)
+        position = page[-1].position
+
+
+def _lowest(checkpoints: list[Checkpoint]) -> Position:
+    return min((c.position for c in checkpoints), default=START)
+
+
+async def _finish_segment(
+    conn: Connection, shadow: _Scratch, projection: Projection, checkpoint: Checkpoint, after: Position
+) -> None:
+    """Apply the events of one segment's streams after `after` up to its checkpoint to the scratch
+    table (a segmented projection's segments stand at different positions)."""
+    position = after
+    while True:
+        page = await read_all_on(
+            conn,
+            position,
+            limit=1000,
+            event_types=projection.event_types,
+            segment=(checkpoint.segment, checkpoint.segments),
+        )
+        page = [e for e in page if e.position <= checkpoint.position]
+        if not page:
+            return
         await projection.apply_batch(conn, shadow.table, page)
         position = page[-1].position
 
