@@ -79,9 +79,9 @@ class RunnerSettings:
     #: How long catch_up() retries transient database errors (lost connections, a pool with no
     #: free connection) before it raises the last one; run() retries for as long as it runs.
     give_up_after: float = 60.0
-    #: Segments to split the projection into the first time it runs (None: the projection's own
-    #: `segments`, by default 1). Once recorded, the split is changed only by `resplit`.
-    segments: int | None = None
+    #: Segments to split a projection into the first time it runs, unless the projection says
+    #: (`Projection.segments`). Once recorded, the split is changed only by `resplit`.
+    segments: int = 1
     #: The most segments one process runs live (None: all it can claim); the others are left to
     #: other processes, and claimed when free.
     max_segments: int | None = None
@@ -159,7 +159,7 @@ class ProjectionRunner:
         self._attempts: dict[object, int] = {}
         self._fixed = segment
         self._split: Split | None = None
-        configured = self.settings.segments or projection.segments
+        configured = projection.segments or self.settings.segments
         # Scratch runners (a rebuild's, a check's) replay the whole log as one segment.
         self._configured = check_count(projection.name, configured) if checkpoint is None else 1
 
