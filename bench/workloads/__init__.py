@@ -14,6 +14,7 @@ from bench.workloads import (
     reads,
     relay,
     search,
+    segments,
     swap,
     upcasting,
 )
@@ -29,6 +30,7 @@ ALL: list[Workload] = [
     *reads.WORKLOADS[1:],
     *commands.WORKLOADS,
     *projections.WORKLOADS,
+    *segments.WORKLOADS,
     *swap.WORKLOADS,
     *search.WORKLOADS,
     *upcasting.WORKLOADS,
