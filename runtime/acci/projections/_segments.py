@@ -93,8 +93,8 @@ async def ensure_split(conn: Connection, name: str, configured: int) -> Split:
     owns a part of the streams it had reached). A recorded split wins over the configuration;
     `resplit` changes it."""
     split = await read_split(conn, name)
-    if split.segments > 1 or configured <= 1:
-        if split.segments != configured:
+    if await _has_split_row(conn, name) or configured <= 1:
+        if configured > 1 and split.segments != configured:
             log.warning(
                 "%s runs as %d segment(s) as recorded, not the %d configured; `acci projections "
                 "resplit` changes the split",
@@ -105,9 +105,8 @@ async def ensure_split(conn: Connection, name: str, configured: int) -> Split:
         return split
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", [projection_lock_key(name)])
-        split = await read_split(conn, name)
-        if split.segments > 1 or await _has_split_row(conn, name):
-            return split
+        if await _has_split_row(conn, name):  # another process was first
+            return await read_split(conn, name)
         await write_split(conn, name, configured)
     return Split(configured)
 
