@@ -50,6 +50,7 @@ from acci.store import (
     StreamAppend,
     Subscription,
 )
+from acci.stores import open_store
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId, StreamRange
 
 # The one place the version is written is pyproject.toml; the installed metadata carries it.
@@ -118,4 +119,5 @@ __all__ = [
     "UnknownEventType",
     "Upcaster",
     "__version__",
+    "open_store",
 ]

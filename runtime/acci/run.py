@@ -33,6 +33,7 @@ from acci.service import Service
 from acci.settings import Settings
 from acci.store._connect import connect
 from acci.store.postgres import PostgresEventStore
+from acci.stores import open_store
 from acci.tracing import configure_tracing
 
 log = logging.getLogger("acci.run")
@@ -57,14 +58,10 @@ async def run_service(
         if apply_migrations:
             applied = await migrate(url, runtime_migrations() + list(service.migrations))
             log.info("%d migration(s) applied", len(applied))
-        conninfo = settings.conninfo(url, application_name=f"{service.name}@{socket.gethostname()}")
-        await check_database(conninfo, settings.database.connect_timeout)
-        async with await PostgresEventStore.open(
-            conninfo,
-            min_size=settings.database.pool_min_size,
-            max_size=settings.database.pool_max_size,
-            connect_timeout=settings.database.connect_timeout,
-            projections=service.projections,
+        name = f"{service.name}@{socket.gethostname()}"
+        await check_database(settings.conninfo(url, application_name=name), settings.database.connect_timeout)
+        async with await open_store(
+            settings, url, application_name=name, projections=service.projections
         ) as store:
             if settings.monitoring.enabled:
                 monitoring = _monitoring(store, service, settings)

@@ -6,7 +6,7 @@ established name, `ACCI_DATABASE_URL`. `load_settings()` reads them once and rep
 value at once, by variable name; `Settings.masked()` is what `python -m <service> config` prints.
 The table of all settings in docs/service-template.md is `settings_table()` (a test keeps it so).
 
-Later groups (the HTTP API, NATS, replicas) join as further fields of `Settings`.
+Later groups (the HTTP API, NATS) join as further fields of `Settings`.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from acci.errors import ConfigurationError
 ENV_PREFIX = "ACCI_"
 NESTED_DELIMITER = "__"
 _MASK = "**********"
+#: The settings that are database URLs: shown with only their passwords masked.
+_URLS = frozenset({f"{ENV_PREFIX}DATABASE_URL", f"{ENV_PREFIX}DATABASE{NESTED_DELIMITER}READ_URL"})
 
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
@@ -66,6 +68,16 @@ class DatabaseSettings(_Group):
     lock_timeout: Duration = Field(
         default=10.0,
         description="Waiting longer for a lock cancels the statement (PostgreSQL's lock_timeout).",
+    )
+    read_url: SecretStr | None = Field(
+        default=None,
+        description="A streaming replica of the database that query handlers read from, and only they "
+        "(commands, runners and checkpoints stay on the primary). Unset: queries read the primary.",
+    )
+    read_your_writes_timeout: Duration = Field(
+        default=5.0,
+        description="Seconds a query given a command's position waits for its read models to pass it "
+        "(on the replica: its replay too) before failing with ConsistencyTimeout.",
     )
     idle_in_transaction_session_timeout: Duration = Field(
         default=60.0,
@@ -172,6 +184,11 @@ class Settings(BaseSettings):
     def url(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url is not None else None
 
+    def read_url(self) -> str | None:
+        """The replica queries read from (ACCI_DATABASE__READ_URL), if one is set."""
+        read = self.database.read_url
+        return read.get_secret_value() if read is not None else None
+
     def conninfo(self, url: str, *, application_name: str) -> str:
         """`url` with the pool's session settings: timeouts and the name `pg_stat_activity` shows."""
         given = conninfo_to_dict(url)
@@ -189,7 +206,7 @@ class Settings(BaseSettings):
         for env, value in _flatten(self):
             if isinstance(value, SecretStr):
                 secret = value.get_secret_value()
-                value = mask_url(secret) if env == f"{ENV_PREFIX}DATABASE_URL" else _MASK
+                value = mask_url(secret) if env in _URLS else _MASK
             shown[env] = value
         return shown
 
@@ -213,7 +230,7 @@ def _problem(loc: tuple[str, ...], kind: str, message: str, given: Any) -> str:
     env = _env_name(loc)
     if kind == "extra_forbidden":
         return f"{env} is not a setting"
-    if env == f"{ENV_PREFIX}DATABASE_URL" or not isinstance(given, str | int | float):
+    if env in _URLS or not isinstance(given, str | int | float):
         return f"{env}: {message}"
     return f"{env}={given!r}: {message}"
 

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     # Settings, metrics, logs and traces: what every layer above may report to or read.
     ("instrumentation", ("acci.settings", "acci.metrics", "acci.logs", "acci.tracing")),
-    ("store", ("acci.store", "acci.migrations", "acci.database")),
+    ("store", ("acci.store", "acci.migrations", "acci.database", "acci.stores")),
     (
         "application",
         (
