@@ -32,6 +32,7 @@ from acci.errors import (
     ProjectionBusy,
     ProjectionFailed,
     ProjectionHalted,
+    TenantMoved,
     TransientDatabaseError,
     UnknownEventType,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "StreamId",
     "StreamRange",
     "Subscription",
+    "TenantMoved",
     "TransientDatabaseError",
     "UnknownEventType",
     "Upcaster",

@@ -273,6 +273,21 @@ class ConsistencyTimeout(AcciError):
         self.why = why
 
 
+class TenantMoved(AcciError):
+    """A write reached a database that a tenant has moved away from, or one it is being moved
+    from (`acci tenants move`). Nothing was written: look the tenant up again and retry (the
+    store of a TenantRouter does so itself, for a while)."""
+
+    def __init__(self, tenant_id: str, moving: bool = False) -> None:
+        state = "is being moved to another database" if moving else "has moved to another database"
+        super().__init__(
+            f"tenant {shown(tenant_id)} {state}, so nothing was written here. Retry: the tenant "
+            "directory names its database (`acci tenants list`)."
+        )
+        self.tenant_id = tenant_id
+        self.moving = moving
+
+
 class ProjectionFailed(AcciError):
     """A projection handler failed where failing fast is the policy (rebuilds, checks)."""
 

@@ -16,7 +16,15 @@ import re
 from typing import Annotated, Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -156,6 +164,42 @@ class TracingSettings(_Group):
     )
 
 
+class TenantSettings(_Group):
+    """Tenants across databases (acci.tenants): the databases by name, and which tenant lives in
+    which. The service's own database (ACCI_DATABASE_URL) is named `default`: it holds every
+    tenant not routed elsewhere and the tenant directory, whose entries (`acci tenants move`)
+    override these routes."""
+
+    databases: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='More databases by name, as JSON: {"eu-2": "postgresql://..."}. Empty: one database.',
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description='Tenants to databases by name, as JSON: {"acme": "eu-2"}. Unlisted tenants: `default`.',
+    )
+    directory_ttl: Duration = Field(
+        default=5.0,
+        description="Seconds a process keeps a tenant's directory entry before reading it again.",
+    )
+    move_wait: Duration = Field(
+        default=30.0,
+        description="Seconds a write for a tenant that is being moved waits for the move before "
+        "failing with TenantMoved.",
+    )
+
+    @model_validator(mode="after")
+    def _known_databases(self) -> TenantSettings:
+        if "default" in self.databases:
+            raise ValueError("`default` is the service's own database (ACCI_DATABASE_URL): name it otherwise")
+        unknown = sorted({name for name in self.routes.values() if name != "default"} - set(self.databases))
+        if unknown:
+            raise ValueError(
+                f"routes name databases that ACCI_TENANTS__DATABASES does not: {', '.join(unknown)}"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a running service reads from its environment."""
 
@@ -176,6 +220,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    tenants: TenantSettings = Field(default_factory=TenantSettings)
     shutdown_timeout: Duration = Field(
         default=30.0,
         description="After SIGTERM, seconds to finish the current batches before exiting anyway.",
@@ -188,6 +233,10 @@ class Settings(BaseSettings):
         """The replica queries read from (ACCI_DATABASE__READ_URL), if one is set."""
         read = self.database.read_url
         return read.get_secret_value() if read is not None else None
+
+    def tenant_databases(self) -> dict[str, str]:
+        """The tenants' databases by name (ACCI_TENANTS__DATABASES), without `default`."""
+        return {name: url.get_secret_value() for name, url in self.tenants.databases.items()}
 
     def conninfo(self, url: str, *, application_name: str) -> str:
         """`url` with the pool's session settings: timeouts and the name `pg_stat_activity` shows."""
@@ -204,7 +253,12 @@ class Settings(BaseSettings):
         """The effective settings by environment variable, with passwords and secrets masked."""
         shown: dict[str, Any] = {}
         for env, value in _flatten(self):
-            if isinstance(value, SecretStr):
+            if isinstance(value, dict):
+                value = {
+                    key: mask_url(item.get_secret_value()) if isinstance(item, SecretStr) else item
+                    for key, item in value.items()
+                }
+            elif isinstance(value, SecretStr):
                 secret = value.get_secret_value()
                 value = mask_url(secret) if env in _URLS else _MASK
             shown[env] = value
@@ -248,7 +302,8 @@ def settings_table() -> str:
     """Markdown: every setting's variable, default and meaning (docs/service-template.md)."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for env, info in _fields(Settings):
-        default = "unset" if info.default is None else _shown_default(info.default)
+        value = info.get_default(call_default_factory=True)
+        default = "unset" if value is None else _shown_default(value)
         lines.append(f"| `{env}` | {default} | {info.description} |")
     return "\n".join(lines)
 

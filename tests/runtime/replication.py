@@ -1,6 +1,7 @@
-"""A real streaming replica for tests: a primary of our own (initdb, wal_level=replica, replication
-trusted from localhost) and a standby made by pg_basebackup, each on its own free port and in its
-own temporary directory, stopped and removed afterwards.
+"""PostgreSQL servers of a test's own, and a real streaming replica: a primary of our own
+(initdb, wal_level=replica, replication trusted from localhost) and a standby made by
+pg_basebackup, each on its own free port and in its own temporary directory, stopped and
+removed afterwards.
 
 The shared test server cannot be used as the primary: its pg_hba.conf admits no replication
 connections. The binaries are the system's PostgreSQL (`pg_config --bindir`, else the newest
@@ -120,6 +121,30 @@ class _Cluster:
         for data in reversed(self.started):
             with contextlib.suppress(RuntimeError):
                 self.run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+
+
+@contextlib.contextmanager
+def private_server() -> Iterator[str]:
+    """Start a PostgreSQL server of our own; yield the URL of its `postgres` database; remove it.
+
+    For tests that read the global order and must not wait on the shared server's other users:
+    the horizon is the oldest transaction open anywhere on the server."""
+    if BINDIR is None:
+        raise RuntimeError("no PostgreSQL server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin)")
+    root = Path(tempfile.mkdtemp(prefix="acci-server-"))
+    cluster = _Cluster(BINDIR, root)
+    try:
+        if cluster.as_postgres:
+            user = pwd.getpwnam("postgres")
+            os.chown(root, user.pw_uid, user.pw_gid)
+        port = _free_port()
+        cluster.run("initdb", "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-N", "-E", "UTF8")
+        cluster.configure(root / "data", port)
+        cluster.start(root / "data")
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        cluster.stop_all()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager

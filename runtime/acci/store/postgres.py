@@ -390,6 +390,15 @@ class PostgresEventStore(EventStore):
             return outcome
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def apply_inline(
+        self, conn: psycopg.AsyncConnection[TupleRow], events: list[RecordedEvent]
+    ) -> None:
+        """Apply the store's inline projections to `events` that were written by other means (a
+        tenant move copies them), in `conn`'s transaction, under their locks as an append does."""
+        inline = self._inline_for(e.event_type for e in events)
+        await self._lock_and_write(conn, inline, None, [])
+        await self._apply_inline(conn, inline, events)
+
     def _inline_for(self, event_types: Iterable[str]) -> list[InlineProjection]:
         if not self.inline_projections:
             return []
@@ -695,6 +704,18 @@ def split_by_stream(
     for event in recorded:
         by_stream[(event.aggregate_type, event.aggregate_id)].append(event)
     return [by_stream[(a.stream.aggregate_type, a.stream.aggregate_id)] for a in appends]
+
+
+_TENANT_EVENTS = f"""
+SELECT {_EVENT_COLUMNS} FROM acci.events WHERE tenant_id = %s
+ ORDER BY events.transaction_id, events.global_position
+"""  # noqa: S608 - a constant column list, no input
+
+
+async def tenant_events(conn: psycopg.AsyncConnection[TupleRow], tenant_id: str) -> list[RecordedEvent]:
+    """Every event of the tenant in the global order, read in `conn`'s transaction and without
+    the horizon: for a tenant that nobody can write to (a move blocks it first)."""
+    return _to_events(await (await conn.execute(_TENANT_EVENTS, [tenant_id])).fetchall())
 
 
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
