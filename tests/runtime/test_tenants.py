@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,7 @@ from acci import (
     StreamId,
     TenantMoved,
 )
+from acci.cli import main
 from acci.database import with_database
 from acci.examples import users
 from acci.examples.users import CreateUser, CreateUserHandler, UserProjection
@@ -292,3 +294,34 @@ async def test_a_move_into_a_database_that_holds_the_tenant_is_refused_and_undon
 async def _all_events(url: str, tenant: str) -> list[RecordedEvent]:
     async with await PostgresEventStore.open(url) as store:
         return list(await store.read_all(tenant_id=tenant, limit=100_000))
+
+
+def test_the_command_line_lists_moves_and_purges_tenants(
+    urls: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    others = {name: url for name, url in urls.items() if name != DEFAULT}
+    monkeypatch.setenv("ACCI_TENANTS__DATABASES", json.dumps(others))
+    monkeypatch.setenv("ACCI_TENANTS__ROUTES", json.dumps({"t-b": "b"}))
+    args = ["--app", "acci.examples.users:service", "--url", urls[DEFAULT]]
+
+    async def seed() -> None:
+        async with await TenantRouter.open(load_settings(), urls[DEFAULT]) as router:
+            await CreateUserHandler(router.event_store).handle(create("t-b", "u1"))
+
+    asyncio.run(seed())
+    assert main([*args, "migrate"]) == 0
+    assert "the database (c) is up to date" in capsys.readouterr().out
+    assert main([*args, "tenants", "move", "t-b", "c"]) == 0
+    assert "1 event(s) of 1 stream(s) copied from b to c" in capsys.readouterr().out
+    assert main([*args, "tenants", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "t-b" in listed and "active" in listed
+    assert main([*args, "tenants", "purge", "t-b", "b"]) == 0
+    assert "acci.events" in capsys.readouterr().out
+    # Runners' commands work per database.
+    assert main([*args, "--database", "c", "projections", "status"]) == 0
+    assert "user_view" in capsys.readouterr().out
+    assert main([*args, "--database", "nowhere", "projections", "status"]) == 2
+    assert "no such tenant database" in capsys.readouterr().err
+    assert main([*args, "tenants", "move", "t-b", "c"]) == 2
+    assert "is in database 'c' already" in capsys.readouterr().err

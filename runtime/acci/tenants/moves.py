@@ -123,6 +123,33 @@ async def purge_tenant(
     return deleted
 
 
+async def list_directory(router: TenantRouter) -> list[tuple[str, str, str]]:
+    """The directory's entries: (tenant, database, state), by tenant."""
+    with database_errors("reading the tenant directory"):
+        async with router.control.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT tenant_id, database, state FROM acci.tenant_directory ORDER BY 1"
+            )
+            return [(str(t), str(d), str(s)) for t, d, s in await cur.fetchall()]
+
+
+async def database_sizes(router: TenantRouter) -> dict[str, tuple[int, int]]:
+    """Per database: how many tenants have streams there, and its events (the planner's
+    estimate: counting them all would read the table)."""
+    sizes: dict[str, tuple[int, int]] = {}
+    for name, store in router.stores.items():
+        with database_errors(f"sizing database {name}"):
+            async with store.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT (SELECT count(DISTINCT tenant_id) FROM acci.streams), "
+                    "(SELECT greatest(reltuples, 0)::bigint FROM pg_class "
+                    "  WHERE oid = 'acci.events'::regclass)"
+                )
+                ((tenants, events),) = await cur.fetchall()
+        sizes[name] = (int(tenants), int(events))
+    return sizes
+
+
 async def _set_entry(router: TenantRouter, tenant_id: str, database: str, state: str) -> None:
     with database_errors("writing the tenant directory"):
         async with router.control.pool.connection() as conn:
