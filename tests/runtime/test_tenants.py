@@ -37,7 +37,9 @@ from acci.tenants import DEFAULT, TenantRouter
 from acci.tenants.moves import move_tenant, purge_tenant
 from psycopg import sql
 
+from tests.runtime.append_writer import ROUTED_STREAMS, ROUTES
 from tests.runtime.replication import BINDIR, private_server
+from tests.runtime.test_writer_kill import run_and_kill, until_the_killed_sessions_end
 
 pytestmark = [
     pytest.mark.slow,
@@ -325,3 +327,28 @@ def test_the_command_line_lists_moves_and_purges_tenants(
     assert "no such tenant database" in capsys.readouterr().err
     assert main([*args, "tenants", "move", "t-b", "c"]) == 2
     assert "is in database 'c' already" in capsys.readouterr().err
+
+
+async def test_a_routed_writer_killed_mid_flush_keeps_exactly_what_it_confirmed(urls: dict[str, str]) -> None:
+    """The kill test with routing on: one writer process over three databases, SIGKILLed twice."""
+    others = json.dumps({name: url for name, url in urls.items() if name != DEFAULT})
+    ok: set[uuid.UUID] = set()
+    failed: set[uuid.UUID] = set()
+    for outcomes in (300, 500):
+        more_ok, more_failed = await run_and_kill(urls[DEFAULT], outcomes, others)
+        ok |= more_ok
+        failed |= more_failed
+    assert failed, "no conflicts: the writers did not race"
+    ids: set[uuid.UUID] = set()
+    for name, url in urls.items():
+        async with await PostgresEventStore.open(url) as store:
+            await until_the_killed_sessions_end(store)
+            assert await tenants_in(store) == {t for t, home in ROUTES.items() if home == name}
+            for stream in ROUTED_STREAMS:
+                if ROUTES[stream.tenant_id] != name:
+                    continue
+                events = await store.read_stream(stream)
+                assert [e.version for e in events] == list(range(1, len(events) + 1))
+                ids |= {e.id for e in events}
+    assert ok <= ids, "an append that returned success is missing"
+    assert not failed & ids, "an append that raised was stored"
