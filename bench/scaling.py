@@ -4,8 +4,9 @@ on this machine, each next to raw psycopg doing the same work in the same run.
     python -m bench.scaling [--seconds 5] [--events 50000] [--json PATH]
 
 It starts a PostgreSQL primary and a streaming replica of its own (tests/runtime/replication.py:
-initdb, pg_basebackup; own ports and directories, removed afterwards), so that nothing else on
-the machine's shared server holds back the horizon, and measures, in this order:
+initdb, pg_basebackup; own ports and directories, removed afterwards; PostgreSQL's default
+durability settings), so that nothing else on the machine's shared server holds back the
+horizon, and measures, in this order:
 
 - appends/s: 32 writers in one process, one UserCreated event per append to a new stream, for
   `--seconds`: ACCI (coalesced, one store), ACCI through a TenantRouter over three databases of
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also save the figures as JSON")
     args = parser.parse_args(argv)
     names = {DEFAULT: "scaling_a", "b": "scaling_b", "c": "scaling_c", "reads": "scaling_reads"}
-    with replicated_server() as servers, contextlib.ExitStack():
+    with replicated_server(durable=True) as servers:
         report = asyncio.run(_main(servers, args, names))
     _print(report)
     if args.json:

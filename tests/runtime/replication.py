@@ -82,9 +82,10 @@ class Replicated:
 
 
 class _Cluster:
-    def __init__(self, bindir: Path, root: Path) -> None:
+    def __init__(self, bindir: Path, root: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
         self.root = root
+        self.durable = durable
         self.as_postgres = os.geteuid() == 0
         self.started: list[Path] = []
 
@@ -104,12 +105,11 @@ class _Cluster:
             "wal_level": "replica",
             "max_wal_senders": "5",
             "hot_standby": "on",
-            # Test servers: durability is not what is tested, speed on a shared machine is.
-            "fsync": "off",
-            "full_page_writes": "off",
-            "shared_buffers": "32MB",
-            "max_connections": "60",
+            "max_connections": "100",
         }
+        if not self.durable:
+            # Test servers: durability is not what is tested, speed on a shared machine is.
+            settings.update({"fsync": "off", "full_page_writes": "off", "shared_buffers": "32MB"})
         with (data / "postgresql.conf").open("a") as conf:
             conf.write("".join(f"{name} = {value}\n" for name, value in settings.items()))
 
@@ -148,12 +148,14 @@ def private_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def replicated_server() -> Iterator[Replicated]:
-    """Start a primary and a streaming replica of it; yield their URLs; stop and remove both."""
+def replicated_server(*, durable: bool = False) -> Iterator[Replicated]:
+    """Start a primary and a streaming replica of it; yield their URLs; stop and remove both.
+    `durable`: PostgreSQL's default fsync, full-page writes and shared buffers (benchmarks);
+    else the faster settings of a throwaway test server."""
     if BINDIR is None:
         raise RuntimeError("no PostgreSQL server binaries (pg_config --bindir, /usr/lib/postgresql/*/bin)")
     root = Path(tempfile.mkdtemp(prefix="acci-replica-"))
-    cluster = _Cluster(BINDIR, root)
+    cluster = _Cluster(BINDIR, root, durable=durable)
     try:
         if cluster.as_postgres:
             user = pwd.getpwnam("postgres")
