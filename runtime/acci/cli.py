@@ -237,6 +237,8 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
     await check_database(url, settings.database.connect_timeout)
     if args.command == "tenants":
         return await _tenants(args, url, service, settings)
+    if args.database and args.command == "run":
+        raise ConfigurationError("--database: `run` serves every tenant database already; leave it out.")
     if args.database and args.database != DEFAULT:
         known = settings.tenant_databases()
         if args.database not in known:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import random
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -31,6 +33,7 @@ from acci.examples import users
 from acci.examples.users import CreateUser, CreateUserHandler, UserProjection
 from acci.migrations import migrate, runtime_migrations
 from acci.projections import ProjectionRunner
+from acci.run import run_service
 from acci.settings import Settings, load_settings
 from acci.streams import Position
 from acci.tenants import DEFAULT, TenantRouter
@@ -325,6 +328,8 @@ def test_the_command_line_lists_moves_and_purges_tenants(
     assert "user_view" in capsys.readouterr().out
     assert main([*args, "--database", "nowhere", "projections", "status"]) == 2
     assert "no such tenant database" in capsys.readouterr().err
+    assert main([*args, "--database", "b", "run"]) == 2
+    assert "serves every tenant database" in capsys.readouterr().err
     assert main([*args, "tenants", "move", "t-b", "c"]) == 2
     assert "is in database 'c' already" in capsys.readouterr().err
 
@@ -352,3 +357,28 @@ async def test_a_routed_writer_killed_mid_flush_keeps_exactly_what_it_confirmed(
                 ids |= {e.id for e in events}
     assert ok <= ids, "an append that returned success is missing"
     assert not failed & ids, "an append that raised was stored"
+
+
+async def test_run_keeps_the_read_models_of_every_tenant_database(urls: dict[str, str]) -> None:
+    routes = {"t-b": "b", "t-c": "c"}
+    settings = settings_for(urls, routes).model_copy(
+        update={
+            "monitoring": load_settings(monitoring={"enabled": False}).monitoring,
+            "projections": load_settings(projections={"poll_interval": 0.05}).projections,
+        }
+    )
+    service = asyncio.create_task(run_service(users.service, settings, urls[DEFAULT]))
+    async with await TenantRouter.open(settings, urls[DEFAULT]) as router:
+        for tenant in ("t-a", "t-b", "t-c"):
+            await CreateUserHandler(router.event_store).handle(create(tenant, "u1"))
+        for tenant, name in (("t-a", DEFAULT), ("t-b", "b"), ("t-c", "c")):
+            for _ in range(400):
+                async with router.store(name).pool.connection() as conn:
+                    cur = await conn.execute("SELECT tenant_id FROM examples.user_view")
+                    if await cur.fetchall() == [(tenant,)]:
+                        break
+                await asyncio.sleep(0.025)
+            else:
+                raise AssertionError(f"no runner kept the read model of database {name}")
+    os.kill(os.getpid(), signal.SIGTERM)  # run_service stops on it, gracefully
+    assert await asyncio.wait_for(service, 30) == 0
