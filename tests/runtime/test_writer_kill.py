@@ -43,9 +43,9 @@ async def run_and_kill(url: str, outcomes: int, *more: str) -> tuple[set[uuid.UU
         # Lines it printed before it died count too: those appends returned.
         rest = await asyncio.wait_for(process.stdout.read(), 30)
         await process.wait()
-    for line in rest.decode().splitlines():
-        if len(line.split()) == 2:
-            kind, event_id = line.split()
+    for text in rest.decode().splitlines():
+        if len(text.split()) == 2:
+            kind, event_id = text.split()
             (ok if kind == "ok" else failed).add(uuid.UUID(event_id))
     return ok, failed
 
