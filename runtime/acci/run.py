@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from acci.errors import ProjectionHalted
 from acci.health import HealthReport, check_readiness
+from acci.logs import log_context
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
 from acci.policies import DeadlineRunner
@@ -189,16 +190,19 @@ async def _supervise(
 ) -> None:
     """Run the projection live until `stop`; after a halt wait until it runs again; after an
     unexpected error, log it and start again."""
-    while not stop.is_set():
-        try:
-            await ProjectionRunner(store, projection, settings).run(stop)
-        except ProjectionHalted as error:
-            log.error("%s; waiting until it runs again (`dead-letters replay %s`)", error, projection.name)
-            while not stop.is_set() and (await _status(store, projection)) == "halted":
+    with log_context(projection=projection.name):
+        while not stop.is_set():
+            try:
+                await ProjectionRunner(store, projection, settings).run(stop)
+            except ProjectionHalted as error:
+                log.error(
+                    "%s; waiting until it runs again (`dead-letters replay %s`)", error, projection.name
+                )
+                while not stop.is_set() and (await _status(store, projection)) == "halted":
+                    await _sleep_or_stop(stop, _RESTART_DELAY)
+            except Exception:
+                log.exception("%s stopped with an unexpected error; starting it again", projection.name)
                 await _sleep_or_stop(stop, _RESTART_DELAY)
-        except Exception:
-            log.exception("%s stopped with an unexpected error; starting it again", projection.name)
-            await _sleep_or_stop(stop, _RESTART_DELAY)
 
 
 async def _supervise_deadlines(deadlines: DeadlineRunner, stop: asyncio.Event) -> None:

@@ -31,10 +31,17 @@ from acci.errors import (
     shown,
 )
 from acci.events import RecordedEvent
+from acci.logs import log_context
 from acci.migrations import Migration
 from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
 from acci.projections._dead_letters import StreamKey, held_streams, record_dead_letter, stream_key
-from acci.projections._locks import active_lock_key, lock_holder, try_batch_lock, try_session_lock
+from acci.projections._locks import (
+    active_lock_key,
+    lock_holder,
+    owner_application_name,
+    try_batch_lock,
+    try_session_lock,
+)
 from acci.projections._read_model import missing_table, table_exists
 from acci.projections.base import Connection, Projection, projection_lock_key
 from acci.projections.operations import projection_status
@@ -134,7 +141,8 @@ class ProjectionRunner:
                 try:
                     result = await self._fast_batch(conn, until)
                 except _HandlerFailed:
-                    result = await self._careful_batch(conn, until)
+                    with log_context(projection=self.checkpoint_name):
+                        result = await self._careful_batch(conn, until)
         except psycopg.Error as error:
             raise translate(error, f"running projection {shown(self.projection.name)}") from error
         if result.handled:
@@ -213,46 +221,51 @@ class ProjectionRunner:
             done = batch.start
             for event in batch.events:
                 key = stream_key(event)
-                if key in held:
-                    await self._hold_back(conn, event, held[key])
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    continue
-                try:
-                    async with conn.transaction():  # a savepoint
-                        await self.projection.apply(conn, self.table, event)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    if isinstance(error, psycopg.errors.UndefinedTable):
-                        self._table_checked = False
-                        raise self._missing_table() from error
-                    where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
-                    if self.settings.fail_fast:
-                        raise ProjectionFailed(self.projection.name, where, str(error)) from error
-                    attempts = self._attempts.get(event.id, 0) + 1
-                    self._attempts[event.id] = attempts
-                    if attempts < self.settings.max_attempts:
-                        retry_in = min(
-                            self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                # Each line about this event (a retry, a dead letter, a halt) says which it is.
+                with log_context(position=event.position, stream=event.stream):
+                    if key in held:
+                        await self._hold_back(conn, event, held[key])
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        continue
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            await self.projection.apply(conn, self.table, event)
+                    except Exception as error:
+                        if is_transient(error):
+                            raise
+                        if isinstance(error, psycopg.errors.UndefinedTable):
+                            self._table_checked = False
+                            raise self._missing_table() from error
+                        where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
+                        if self.settings.fail_fast:
+                            raise ProjectionFailed(self.projection.name, where, str(error)) from error
+                        attempts = self._attempts.get(event.id, 0) + 1
+                        self._attempts[event.id] = attempts
+                        if attempts < self.settings.max_attempts:
+                            retry_in = min(
+                                self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                            )
+                            log.warning(
+                                "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
+                            )
+                            break
+                        del self._attempts[event.id]
+                        await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
+                        log.error(
+                            "%s parked %s after %d tries: %s", self.projection.name, where, attempts, error
                         )
-                        log.warning(
-                            "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
-                        )
-                        break
-                    del self._attempts[event.id]
-                    await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
-                    log.error("%s parked %s after %d tries: %s", self.projection.name, where, attempts, error)
-                    # The dead letter holds the event now, and its stream's later events wait behind
-                    # it: the checkpoint passes it, so only a replay ever applies it (once).
-                    held[key] = event.id
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    if self.settings.on_poison == "halt":
-                        await set_status(conn, self.checkpoint_name, HALTED)
-                        halted = where
-                        break
-                    continue
-                done = event.position
-                handled += 1
+                        # The dead letter holds the event now, and its stream's later events wait
+                        # behind it: the checkpoint passes it, so only a replay ever applies it (once).
+                        held[key] = event.id
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        if self.settings.on_poison == "halt":
+                            await set_status(conn, self.checkpoint_name, HALTED)
+                            log.error("%s halted at %s", self.projection.name, where)
+                            halted = where
+                            break
+                        continue
+                    done = event.position
+                    handled += 1
             if done != batch.start:
                 await self._advance(conn, batch.start, done)
         if halted is not None:
@@ -274,7 +287,10 @@ class ProjectionRunner:
             0,
             behind=behind,
         )
-        log.warning("%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind)
+        with log_context(projection=self.checkpoint_name, position=event.position, stream=event.stream):
+            log.warning(
+                "%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind
+            )
 
     async def _advance(self, conn: Connection, start: Position, end: Position) -> None:
         if not await advance_checkpoint(conn, self.checkpoint_name, start, end):
@@ -296,6 +312,10 @@ class ProjectionRunner:
         While another runner holds the projection's lock it waits, up to `busy_timeout` seconds,
         then raises ProjectionBusy: it returns only once it has seen that nothing is waiting.
         """
+        with log_context(projection=self.checkpoint_name):
+            return await self._catch_up(until, progress)
+
+    async def _catch_up(self, until: Position | None, progress: Callable[[int], None] | None) -> int:
         total = 0
         backoff = _Backoff(self.settings)
         busy_since: float | None = None
@@ -330,7 +350,8 @@ class ProjectionRunner:
     async def _holder(self) -> str:
         with contextlib.suppress(psycopg.Error, AcciError):
             async with self.store.pool.connection() as conn:
-                return await lock_holder(conn, self._lock_key)
+                holder = await lock_holder(conn, self._lock_key)
+                return str(holder) if holder else ""
         return ""
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -341,7 +362,10 @@ class ProjectionRunner:
         LISTEN connection, pooled ones) is replaced, transient errors are retried with backoff for
         as long as it runs, and a runner that lost its lock becomes a standby again.
         """
-        stop = stop or asyncio.Event()
+        with log_context(projection=self.checkpoint_name):
+            await self._run(stop or asyncio.Event())
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = _Backoff(self.settings)
         while not stop.is_set():
             try:
@@ -366,8 +390,9 @@ class ProjectionRunner:
                 await _sleep_or_stop(stop, delay)
 
     async def _become_active(self, stop: asyncio.Event) -> Connection | None:
-        """A connection holding the active runner's session lock, or None when stopped first."""
-        leader = await connect(self.store.conninfo)
+        """A connection holding the active runner's session lock, or None when stopped first. It
+        is named after this process, which `projections status` shows as the owner."""
+        leader = await connect(self.store.conninfo, application_name=owner_application_name())
         try:
             while not stop.is_set():
                 if await try_session_lock(leader, active_lock_key(self.checkpoint_name)):
