@@ -16,6 +16,9 @@
     deadlines list [POLICY]                  the policies' pending and failed deadlines
     deadlines retry POLICY                   send a policy's failed deadlines again
     events upgrade                           rewrite old events into their current version
+    relay                                    publish the domains' integration events to NATS JetStream
+    consume [NAME ...]                       turn other domains' integration events into commands
+    consume --replay-dead-letters NAME       handle a consumer's dead letters again, in order
     demo                                     (acci only) walk through the guide's User example
 
 --app (or ACCI_APP) names the service's acci.service.Service; a service's own entry point passes
@@ -62,6 +65,7 @@ from acci.projections import (
 )
 from acci.projections.operations import active_runner
 from acci.run import check_database, run_service, runner_settings
+from acci.run_integration import replay_consumer_dead_letters, run_integration
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
 from acci.store._pg_errors import translate
@@ -143,6 +147,19 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION"
     )
     events.add_parser("upgrade", help="rewrite events stored at old schema versions into the current ones")
+    commands.add_parser(
+        "relay",
+        help="publish the domains' integration events to NATS JetStream (ACCI_NATS_URL) until stopped",
+    )
+    consume = commands.add_parser(
+        "consume", help="turn other domains' integration events into commands until stopped"
+    )
+    consume.add_argument(
+        "names", nargs="*", help="consumers to run (default: all), <domain>_from_<publisher>"
+    )
+    consume.add_argument(
+        "--replay-dead-letters", metavar="NAME", help="handle this consumer's dead letters again, then exit"
+    )
     return parser
 
 
@@ -268,6 +285,12 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         return EXIT_OK
     if args.command == "migrations":
         return await _migrations(url, service)
+    if args.command == "relay":
+        return await run_integration(_need(service), settings, url, "relay")
+    if args.command == "consume":
+        if args.replay_dead_letters:
+            return await replay_consumer_dead_letters(_need(service), url, args.replay_dead_letters)
+        return await run_integration(_need(service), settings, url, "consume", args.names)
     service = _need(service)
     async with await PostgresEventStore.open(
         url, projections=service.projections, connect_timeout=settings.database.connect_timeout
