@@ -215,6 +215,8 @@ class Projection:
     description: str = ""
     #: Updated in the append's own transaction rather than by a runner.
     inline: bool = False
+    #: Segments its runner splits it into (None: the service's setting).
+    segments: int | None = None
 
 
 @dataclass
