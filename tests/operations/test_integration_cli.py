@@ -42,3 +42,26 @@ def test_relay_without_a_nats_server(
         "server (with JetStream: -js) or point ACCI_NATS_URL at it."
     )
     assert not any("Traceback" in line for line in lines)
+
+
+def test_a_service_of_several_domains_has_their_publishers_and_consumers() -> None:
+    """What a scaffolded service's `python -m <service> relay|consume` runs: Service.of_domains."""
+    from acci.service import Service
+
+    service = Service.of_domains("shop", ["billing", "identity", "ordering"])
+    assert [publisher.domain for publisher in service.publishers] == ["ordering"]
+    assert sorted(service.publishers[0].event_types) == ["OrderCancelled", "OrderPlaced"]
+    assert list(service.consumers) == ["billing_from_ordering"]
+    assert service.consumers["billing_from_ordering"].domain == "ordering"
+    # The merged registry decodes what the relay reads.
+    assert service.registry.class_for("OrderPlaced").__module__ == "ordering.events"
+
+
+def test_the_service_entry_point_has_relay_and_consume(capsys: pytest.CaptureFixture[str]) -> None:
+    from acci.service import Service
+
+    service = Service.of_domains("shop", ["billing", "ordering"])
+    with pytest.raises(SystemExit) as raised:
+        main(["consume", "--help"], service=service, prog="shop")
+    assert raised.value.code == 0
+    assert "usage: shop consume" in capsys.readouterr().out
