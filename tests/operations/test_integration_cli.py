@@ -65,3 +65,13 @@ def test_the_service_entry_point_has_relay_and_consume(capsys: pytest.CaptureFix
         main(["consume", "--help"], service=service, prog="shop")
     assert raised.value.code == 0
     assert "usage: shop consume" in capsys.readouterr().out
+
+
+def test_replaying_a_consumers_dead_letters_when_there_are_none(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = ["--url", acci_database_url, "--app", "billing.service:service", "consume"]
+    assert main([*app, "--replay-dead-letters", "billing_from_ordering"]) == 0
+    assert capsys.readouterr().out == "billing_from_ordering: 0 dead letter(s) replayed, 0 failed again.\n"
+    assert main([*app, "--replay-dead-letters", "nobody"]) == 2
+    assert "has no consumer 'nobody'" in capsys.readouterr().err
