@@ -34,6 +34,7 @@ from acci.errors import (
     ProjectionHalted,
     TransientDatabaseError,
     UnknownEventType,
+    VersionMismatch,
 )
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.multi import Aggregates, MultiCommandHandler, Role
@@ -117,5 +118,6 @@ __all__ = [
     "TransientDatabaseError",
     "UnknownEventType",
     "Upcaster",
+    "VersionMismatch",
     "__version__",
 ]

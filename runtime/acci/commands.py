@@ -28,6 +28,7 @@ from acci.errors import (
     ConcurrencyError,
     ConfigurationError,
     DuplicateCommandError,
+    VersionMismatch,
 )
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
@@ -159,12 +160,22 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
     ) -> CommandResult:
         """The first result of a command handled before, from its record and events."""
 
-    async def handle(self, command: Command[C]) -> CommandResult:
-        """Handle the command; see the class docstring."""
+    def _check_version(self, loaded: L, expected_version: int) -> None:
+        """Raise VersionMismatch unless what was loaded is at `expected_version`; handlers that load
+        several aggregates have no one version to compare."""
+        raise ConfigurationError(
+            f"{type(self).__name__} loads several aggregates: it takes no expected version."
+        )
+
+    async def handle(self, command: Command[C], *, expected_version: int | None = None) -> CommandResult:
+        """Handle the command; see the class docstring. `expected_version` (HTTP's If-Match): the
+        version the sender saw; when the aggregate is at another, VersionMismatch (a
+        ConcurrencyError) and nothing is appended. A repeat of a command already handled returns
+        its first result whatever the version is now (the first time moved it)."""
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._handle(command)
+            result = await self._handle(command, expected_version)
             outcome = "replayed" if result.replayed else "ok"
             return result
         except AcciError as error:
@@ -178,7 +189,7 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
                 time.perf_counter() - started
             )
 
-    async def _handle(self, command: Command[C]) -> CommandResult:
+    async def _handle(self, command: Command[C], expected_version: int | None = None) -> CommandResult:
         data, command_hash = validated(command.data)
         if data is not command.data:
             command = dataclasses.replace(command, data=data)
@@ -190,15 +201,19 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
             # events' metadata carries the command span's trace context (taken here, in it).
             first = min(streams, key=stream_order)
             recording = Recording(command_type, command_hash, first, event_metadata(command))
-            return await self._load_decide_append(command, recording)
+            return await self._load_decide_append(command, recording, expected_version)
 
-    async def _load_decide_append(self, command: Command[C], recording: Recording) -> CommandResult:
+    async def _load_decide_append(
+        self, command: Command[C], recording: Recording, expected_version: int | None = None
+    ) -> CommandResult:
         attempt = 0
         while True:
             with tracing.step("load"):
                 loaded, first = await self._load(command)
             if first is not None:
                 return await self._replay(first, command, recording)
+            if expected_version is not None:
+                self._check_version(loaded, expected_version)
             with tracing.step("decide"):
                 decided = self._decide(loaded, command)
             try:
@@ -279,6 +294,10 @@ class CommandHandler(CommandHandlerBase[C, A, Sequence[DomainEvent]]):
 
     def check_precondition(self, aggregate: A) -> None:
         check_precondition(self.precondition, aggregate)
+
+    def _check_version(self, loaded: A, expected_version: int) -> None:
+        if loaded.version != expected_version:
+            raise VersionMismatch(loaded.stream, expected_version, loaded.version)
 
     async def _load(self, command: Command[C]) -> tuple[A, CommandRecord | None]:
         return await self.repository.load_with_command(

@@ -38,6 +38,8 @@ class Service:
     registry: EventRegistry = field(default_factory=EventRegistry)
     #: Its policies (process managers): run like projections, with their deadlines.
     policies: Sequence[Policy] = ()
+    #: The generated domains it is made of (`of_domains`), whose routers its HTTP API mounts.
+    domains: Sequence[str] = ()
 
     def projection(self, name: str) -> Projection:
         return self._named(self.projections, name, "projection")
@@ -81,6 +83,7 @@ class Service:
             migrations=tuple(migrations),
             registry=registry,
             policies=tuple(policies),
+            domains=tuple(domains),
         )
 
 

@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "acci._progress",
             "acci.monitoring",
             "acci.run",
+            "acci.http",
         ),
     ),
     # The package's re-exports, and the code written against them like a user's.
