@@ -391,7 +391,7 @@ async def command_place_order(
 
 
 @router.post(
-    "/orders/{order_id}/cancel-order",
+    "/orders/{order_id}/cancellation",
     operation_id="CancelOrder",
     summary="Send CancelOrder",
     tags=["Order"],

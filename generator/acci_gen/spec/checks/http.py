@@ -28,23 +28,36 @@ def check_http(ctx: Context, commands: dict[str, lang.Command], domain: Domain) 
         first = seen.setdefault(route.key, route)
         if first is route:
             continue
-        section = {"command": "commands", "query": "queries"}.get(route.kind, "aggregates")
-        path: PathT = (section, route.name)
-        if route.kind == "command" and route.name in commands and commands[route.name].http is not None:
-            path = ("commands", route.name, "http", "path")
-        ctx.error(
-            path,
-            f"the HTTP route {route.method} {http_routes.prefix(domain)}{route.path} of {route.kind} "
-            f"'{route.name}' is also the route of {first.kind} '{first.name}'.",
-            "give the command another path with 'http: {method: POST, path: /...}' (docs/http-api.md).",
+        # Report it where it can be changed: at an override if either route is one.
+        there, other = (
+            (first, route)
+            if _overridden(first, commands) and not _overridden(route, commands)
+            else (route, first)
         )
+        ctx.error(
+            _where(there, commands),
+            f"the HTTP route {there.method} {http_routes.prefix(domain)}{there.path} of {there.kind} "
+            f"'{there.name}' is also the route of {other.kind} '{other.name}'.",
+            "give the command another path with 'http: {method: POST, path: \"/...\"}' (docs/http-api.md).",
+        )
+
+
+def _overridden(route: http_routes.Route, commands: dict[str, lang.Command]) -> bool:
+    return route.kind == "command" and route.name in commands and commands[route.name].http is not None
+
+
+def _where(route: http_routes.Route, commands: dict[str, lang.Command]) -> PathT:
+    if _overridden(route, commands):
+        return ("commands", route.name, "http", "path")
+    section = {"command": "commands", "query": "queries"}.get(route.kind, "aggregates")
+    return (section, route.name)
 
 
 def _check_override(ctx: Context, command: Command, path: PathT) -> bool:
     assert command.http is not None
     problem = http_routes.path_problem(command.http.path)
     if problem is not None:
-        ctx.error(path, f"{problem}.", "write a path like /accounts/{account_id}/withdrawals.")
+        ctx.error(path, f"{problem}.", 'write a path like "/accounts/{account_id}/withdrawals" (quoted).')
         return False
     ok = True
     for name in http_routes.parameters(command.http.path):
