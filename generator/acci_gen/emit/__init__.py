@@ -12,6 +12,7 @@ from acci_gen.emit.python.api import render_api
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
 from acci_gen.emit.python.tests import render_tests
+from acci_gen.emit.templating import render
 from acci_gen.emit.readmodels import readmodel_files
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.model import Domain
@@ -42,6 +43,10 @@ def render_domains(
         generated, stubs = render_package(domain, source)
         generated[f"{domain.name}/tests/test_{domain.name}.py"] = render_tests(domain, head)
         generated[f"{domain.name}/api.py"] = render_api(domain, head)
+        if domain.scenarios:
+            generated[f"{domain.name}/tests/test_{domain.name}_http.py"] = render(
+                "test_http.py.jinja2", header=head, domain=domain
+            )
         evolution, evolution_stubs = render_evolution(domain, head)
         generated.update(evolution)
         stubs.update(evolution_stubs)

@@ -12,6 +12,7 @@ import importlib
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -94,10 +95,12 @@ def create_app(
     identity: IdentityProvider | None = None,
     title: str | None = None,
     description: str = "",
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The service's app. `routers`: the domains' routers (default: those of the domains the
     service was made of, or of the domain of its name); `store`: an open store to use (the app
-    then neither opens nor closes one); `identity`: who calls (default: from the settings)."""
+    then neither opens nor closes one); `identity`: who calls (default: from the settings);
+    `clock`: the commands' timestamps (default: now)."""
     settings = settings or load_settings()
     if routers is None:
         routers = domain_routers(service.domains or (service.name,))
@@ -110,6 +113,8 @@ def create_app(
         projections={p.name: p for p in service.projections},
         store=store,
     )
+    if clock is not None:
+        context.clock = clock
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,8 +3,9 @@ cursors and the read models queries may wait for. `create_app` puts one on `app.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from fastapi import Request
 
@@ -24,6 +25,8 @@ class HttpContext:
     projections: Mapping[str, Projection] = field(default_factory=dict)
     #: Set when the app starts (its lifespan opens the store) or given by the caller.
     store: PostgresEventStore | None = None
+    #: The commands' timestamp (`metadata.timestamp`); tests fix it to compare events exactly.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def open_store(self) -> PostgresEventStore:
         if self.store is None:  # pragma: no cover - requests are served only after startup

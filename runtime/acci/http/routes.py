@@ -187,6 +187,7 @@ class CommandSender:
             user_id=self.identity.user_id,
             tenant_id=self.identity.tenant_id,
             correlation_id=self.correlation_id,
+            timestamp=self.context.clock(),
         )
         handler = handler_class(self.context.open_store())
         result = await handler.handle(
