@@ -12,8 +12,8 @@ from acci_gen.emit.python.api import render_api
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
 from acci_gen.emit.python.tests import render_tests
-from acci_gen.emit.templating import render
 from acci_gen.emit.readmodels import readmodel_files
+from acci_gen.emit.templating import render
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.model import Domain
 
