@@ -96,6 +96,36 @@ class Precondition(enum.Enum):
     MUST_EXIST = "must_exist"
 
 
+#: The range of the language's `int`: PostgreSQL's bigint, where read models keep them.
+INT_RANGE = (-(2**63), 2**63 - 1)
+
+
+def value_problems(value: Any, where: str = "") -> list[str]:
+    """A problem ("<path>: ...") for each value in `value` (a model's JSON dump) that PostgreSQL
+    cannot hold: text with a NUL character (text and JSON refuse it) and whole numbers outside
+    bigint. Such a value is invalid data, not a database error."""
+    if isinstance(value, str):
+        return (
+            [f"{where or '(root)'}: text cannot contain NUL (\\u0000) characters"] if "\x00" in value else []
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = INT_RANGE
+        return (
+            []
+            if low <= value <= high
+            else [f"{where or '(root)'}: a whole number must be within {low}..{high}"]
+        )
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in value_problems(item, f"{where}.{key}".lstrip("."))]
+    if isinstance(value, list | tuple):
+        return [
+            p
+            for index, item in enumerate(value)
+            for p in value_problems(item, f"{where}.{index}".lstrip("."))
+        ]
+    return []
+
+
 def validated(data: C) -> tuple[C, str]:
     """The command's data validated by its class, and the hash of it that tells this command from
     another sent under the same id. Data built without validation (`model_construct`, or changed
@@ -109,6 +139,9 @@ def validated(data: C) -> tuple[C, str]:
         raise CommandValidationError(cls.command_type, problems) from None
     except PydanticSerializationError as error:  # a value of a type the model cannot hold
         raise CommandValidationError(cls.command_type, [f"(root): {error}"]) from None
+    problems = value_problems(checked.model_dump(mode="json"))
+    if problems:
+        raise CommandValidationError(cls.command_type, problems)
     return checked, hashlib.sha256(checked.model_dump_json().encode()).hexdigest()
 
 

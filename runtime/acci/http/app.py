@@ -20,6 +20,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from acci.commands import INT_RANGE
 from acci.errors import ConfigurationError
 from acci.health import check_readiness
 from acci.http import problems
@@ -63,6 +64,11 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                _not_nullable(parameter)
+    _bounded_integers(document)
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -72,6 +78,35 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
     document["security"] = [{"bearer": []}]
     return document
+
+
+def _not_nullable(parameter: dict[str, Any]) -> None:
+    """An optional parameter is left out, never sent as "null": its schema (FastAPI's anyOf with
+    null, from `str | None`) says only what a value that is sent must be."""
+    schema = parameter.get("schema", {})
+    options = schema.get("anyOf")
+    if options is None or {"type": "null"} not in options:
+        return
+    kept = [option for option in options if option != {"type": "null"}]
+    del schema["anyOf"]
+    if len(kept) == 1:
+        schema.update(kept[0])
+    else:
+        schema["anyOf"] = kept
+
+
+def _bounded_integers(node: Any) -> None:
+    """Every integer is a bigint (acci.commands.INT_RANGE): the contract says so."""
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            low, high = INT_RANGE
+            node.setdefault("minimum", low)
+            node.setdefault("maximum", high)
+        for value in node.values():
+            _bounded_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bounded_integers(value)
 
 
 def openapi_json(app: FastAPI) -> str:

@@ -17,6 +17,8 @@ IDEMPOTENCY_KEY = "Idempotency-Key"
 #: The namespace of the command ids derived from idempotency keys that are not UUIDs.
 KEY_NAMESPACE = uuid.UUID("0b8f4a52-2a4e-5f0e-9d8c-6a1d3c2b1a00")
 MAX_KEY_LENGTH = 255
+#: An If-Match of one version, as the ETags of the API write them.
+ETAG_PATTERN = r'^(W/)?"[0-9]{1,18}"$'
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
 
 
@@ -24,7 +26,6 @@ def command_id(key: str | None) -> uuid.UUID:
     """The command id of a request: from its idempotency key, or new."""
     if key is None:
         return uuid.uuid4()
-    key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise HttpProblem(
             400,

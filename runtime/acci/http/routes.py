@@ -38,6 +38,8 @@ from acci.streams import Position, StreamId
 POSITION_HEADER = "Acci-Position"
 MIN_POSITION_HEADER = "Acci-Min-Position"
 TOKEN_HEADER = "X-Consistency-Token"
+#: A position as a command response gives it: "<transaction id>/<global position>".
+POSITION_PATTERN = r"^[0-9]{1,19}/[0-9]{1,19}$"
 
 COMMAND_RESPONSES = responses(400, 401, 404, 409, 412, 422, 428, 503)
 QUERY_RESPONSES = responses(401, 404, 422, 503)
@@ -209,11 +211,17 @@ async def command_sender(
         Header(
             alias=concurrency.IDEMPOTENCY_KEY,
             description="Makes a retry the same command: handled once, answered with the first result.",
+            min_length=1,
+            max_length=concurrency.MAX_KEY_LENGTH,
         ),
     ] = None,
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", description='The version the command expects, e.g. "3" (412 if not).'),
+        Header(
+            alias="If-Match",
+            description='The version the command expects, e.g. "3" (412 if not).',
+            pattern=concurrency.ETAG_PATTERN,
+        ),
     ] = None,
 ) -> CommandSender:
     return CommandSender(
@@ -299,6 +307,8 @@ class Reader:
     ) -> tuple[int, S]:
         """The aggregate's version and current state, the version also as the ETag; 404 if it
         does not exist."""
+        if "\x00" in aggregate_id:  # no stream can have it (PostgreSQL text holds no NUL)
+            raise self._missing(StreamId(self.tenant_id, aggregate_class.aggregate_type, aggregate_id))
         aggregate = await Repository(self.store, aggregate_class).load(self.tenant_id, aggregate_id)
         if not aggregate.exists or aggregate.state is None:
             raise self._missing(aggregate.stream)
@@ -321,6 +331,8 @@ class Reader:
             if not isinstance(after, int) or isinstance(after, bool) or after < 0:
                 raise invalid_cursor(f"it is not a cursor of {kind}")
         stream = StreamId(self.tenant_id, aggregate_class.aggregate_type, aggregate_id)
+        if "\x00" in aggregate_id:  # no stream can have it (PostgreSQL text holds no NUL)
+            raise self._missing(stream)
         events = await self.store.read_stream(stream, from_version=after, to_version=after + limit)
         if not events and after == 0:
             raise self._missing(stream)
@@ -358,10 +370,12 @@ async def reader(
         Header(
             alias=MIN_POSITION_HEADER,
             description="Wait until the read model has passed this position (a command's `position`).",
+            pattern=POSITION_PATTERN,
         ),
     ] = None,
     consistency_token: Annotated[
-        str | None, Header(alias=TOKEN_HEADER, description="The same as Acci-Min-Position.")
+        str | None,
+        Header(alias=TOKEN_HEADER, description="The same as Acci-Min-Position.", pattern=POSITION_PATTERN),
     ] = None,
 ) -> Reader:
     given = min_position if min_position is not None else consistency_token
