@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-import pytest
 import pytest_asyncio
 from acci.http import HeaderIdentity, IdentityProvider, create_app
 from acci.migrations import migrate, runtime_migrations
@@ -14,8 +13,6 @@ from acci.service import Service
 from acci.settings import HttpSettings, Settings
 from acci.store.postgres import PostgresEventStore
 from fastapi import FastAPI
-
-pytest.importorskip("fastapi")
 
 #: The development identity headers of tenant A's and tenant B's callers.
 TENANT_A = {"X-Tenant-Id": "tenant-a", "X-User-Id": "alice"}
@@ -29,9 +26,6 @@ class Api:
     store: PostgresEventStore
 
 
-ApiFactory = Callable[..., "AsyncIterator[Api]"]
-
-
 def domain_service(domain: str) -> Service:
     module = __import__(f"{domain}.service", fromlist=["service"])
     service: Service = module.service
@@ -39,7 +33,7 @@ def domain_service(domain: str) -> Service:
 
 
 @pytest_asyncio.fixture
-async def open_api(acci_database_url: str) -> AsyncIterator[Callable[..., object]]:
+async def open_api(acci_database_url: str) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
     """Opens the API of a domain: `await open_api("ordering", http=HttpSettings(...))`."""
     opened: list[tuple[PostgresEventStore, httpx.AsyncClient]] = []
 
