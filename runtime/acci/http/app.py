@@ -34,6 +34,7 @@ from acci.service import Service
 from acci.settings import Settings, load_settings
 from acci.store.postgres import PostgresEventStore
 from acci.stores import open_store
+from acci.tenants import DEFAULT, TenantRouter
 
 #: The version of the OpenAPI documents (the API's own version is the service's).
 API_VERSION = "1"
@@ -160,11 +161,22 @@ def create_app(
         url = settings.url()
         if url is None:
             raise ConfigurationError("set ACCI_DATABASE_URL: the HTTP API needs the service's database.")
+        name = f"{service.name}-http"
+        if settings.tenant_databases():
+            # Each request goes to its tenant's database (acci.tenants).
+            async with await TenantRouter.open(
+                settings, url, application_name=name, projections=service.projections
+            ) as router:
+                context.router, context.store = router, router.stores[DEFAULT]
+                try:
+                    yield
+                finally:
+                    context.router = context.store = None
+            return
         # open_store: queries read from ACCI_DATABASE__READ_URL's replica when one is set.
-        opened_store = await open_store(
-            settings, url, application_name=f"{service.name}-http", projections=service.projections
-        )
-        async with opened_store as opened:
+        async with await open_store(
+            settings, url, application_name=name, projections=service.projections
+        ) as opened:
             context.store = opened
             try:
                 yield

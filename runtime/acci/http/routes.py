@@ -191,7 +191,7 @@ class CommandSender:
             correlation_id=self.correlation_id,
             timestamp=self.context.clock(),
         )
-        handler = handler_class(self.context.open_store())
+        handler = handler_class(self.context.command_store())
         result = await handler.handle(
             Command(data, metadata, id=self.command_id), expected_version=self.expected_version
         )
@@ -257,14 +257,18 @@ def parse_position(text: str) -> Position:
 class Reader:
     """Reads for one request: the caller's tenant, the position to wait for, the cursors."""
 
-    def __init__(self, context: HttpContext, identity: Identity, min_position: Position | None) -> None:
+    def __init__(
+        self,
+        context: HttpContext,
+        identity: Identity,
+        min_position: Position | None,
+        store: PostgresEventStore,
+    ) -> None:
         self.context = context
         self.identity = identity
         self.min_position = min_position
-
-    @property
-    def store(self) -> PostgresEventStore:
-        return self.context.open_store()
+        #: The caller's tenant's database (with its read replica, if it has one).
+        self.store = store
 
     @property
     def tenant_id(self) -> str:
@@ -276,7 +280,11 @@ class Reader:
             return
         read: Sequence[Projection] = [self.context.projections[name] for name in projections]
         await wait_until_passed(
-            self.store.pool, read, self.min_position, within=self.context.settings.consistency_timeout
+            # The pool the queries read from: on a replica, its checkpoints as far as it replayed them.
+            self.store.read_pool,
+            read,
+            self.min_position,
+            within=self.context.settings.consistency_timeout,
         )
 
     def after(self, query: str, cursor: str | None, row: type[R]) -> R | None:
@@ -379,7 +387,8 @@ async def reader(
     ] = None,
 ) -> Reader:
     given = min_position if min_position is not None else consistency_token
-    return Reader(context, identity, parse_position(given) if given is not None else None)
+    position = parse_position(given) if given is not None else None
+    return Reader(context, identity, position, await context.store_for(identity.tenant_id))
 
 
 Read = Annotated[Reader, Depends(reader)]
