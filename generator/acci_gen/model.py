@@ -58,6 +58,9 @@ class Field:
     min_items: int | None = None
     max_items: int | None = None
     example: Any = MISSING
+    #: A decimal's most significant digits and digits after the point.
+    precision: int | None = None
+    scale: int | None = None
 
     @property
     def required(self) -> bool:
@@ -95,12 +98,23 @@ class Aggregate:
 
 @dataclass
 class Expr:
-    """A value in a mapping: a reference (`command.email`) or a literal."""
+    """A value in a mapping: a reference (`command.email`), a literal, or arithmetic on them
+    (`calc`: `args[0] <operator> args[1]`; `len`: the length of `args[0]`)."""
 
-    source: str  # "command", "state", "metadata", "event", "envelope" or "literal"
+    source: str  # "command", "state", "metadata", "event", "envelope", "literal", "calc" or "len"
     name: str = ""
     literal: Any = None
-    op: str = "set"  # for aggregate apply: set, add, subtract, append
+    op: str = "set"  # for aggregate apply: set, add, subtract, append, remove
+    operator: str = ""  # for calc: + - * /
+    args: list[Expr] = field(default_factory=list)
+    #: The type of a calc, a len or a number literal of an expression (refs: their field's).
+    type: TypeRef | None = None
+
+    def refs(self) -> list[Expr]:
+        """The references it reads (itself, or those of its arguments)."""
+        if self.source in ("calc", "len"):
+            return [ref for arg in self.args for ref in arg.refs()]
+        return [] if self.source == "literal" else [self]
 
 
 @dataclass

@@ -393,6 +393,8 @@ def _constraints(f: Field) -> str:
         ("max length", f.max_length),
         ("min items", f.min_items),
         ("max items", f.max_items),
+        ("precision", f.precision),
+        ("scale", f.scale),
     ):
         if value is not None:
             parts.append(f"{label} {md_code(value)}")

@@ -4,11 +4,9 @@ and the events they emit, each field with a value from the command, the state or
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from acci_gen.model import (
     METADATA_FIELDS,
-    NUMERIC,
     Aggregate,
     Command,
     Domain,
@@ -19,16 +17,14 @@ from acci_gen.model import (
     Rule,
     TypeRef,
 )
-from acci_gen.names import snake_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.aggregates import aggregate_ref
-from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, unset_state
+from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem, unset_state
+from acci_gen.spec.checks.expressions import is_expression, parse_expression
 from acci_gen.spec.checks.fields import parse_fields
-from acci_gen.spec.loader import PathT, load_text
+from acci_gen.spec.checks.rules import parse_rule
+from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
-from acci_gen.spec.values import fits
-
-_CONDITION_RE = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
 
 def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Domain) -> None:
@@ -109,81 +105,13 @@ def _reads_state_too_early(ctx: Context, command: Command, path: PathT) -> None:
 
 
 def _rule(ctx: Context, rule: lang.Rule, path: PathT, scopes: Scopes, command: Command) -> Rule | None:
-    code = rule.code
-    if snake_problem(code, "code"):
-        ctx.error(
-            (*path, "code"),
-            f"the code {code!r} must be a snake_case name.",
-            "write e.g. 'code: insufficient_funds'.",
-        )
-        return None
-    if code in lang.BUILTIN_ERRORS:
-        ctx.error((*path, "code"), f"'{code}' is a built-in error code.", "pick a more specific code.")
-    condition = rule.condition
-    cpath = (*path, "condition")
-    match = _CONDITION_RE.match(condition)
-    if not match:
-        ctx.error(
-            cpath,
-            f"the condition '{condition}' is not '<reference> <op> <reference or value>'.",
-            "write e.g. 'state.balance >= command.amount' (ops: == != < <= > >=).",
-        )
-        return None
-    left_text, op, right_text = match.groups()
-    if left_text.startswith("state.") and "state" not in scopes:
-        _reads_state_too_early(ctx, command, cpath)
-        return None
-    left = ctx.parse_ref(left_text, cpath, scopes)
-    if left is None:
-        return None
-    lfield = scopes[left.source][left.name]
-    right: Expr | None
-    if is_ref(right_text) and right_text.split(".")[0] in ("command", "state", "metadata"):
-        if right_text.startswith("state.") and "state" not in scopes:
-            _reads_state_too_early(ctx, command, cpath)
-            return None
-        right = ctx.parse_ref(right_text, cpath, scopes)
-        if right is None:
-            return None
-        rfield = scopes[right.source][right.name]
-        if not (compatible(rfield.type, lfield.type) or compatible(lfield.type, rfield.type)):
-            ctx.error(
-                cpath,
-                f"cannot compare {left_text} ({lfield.type.text}) with {right_text} ({rfield.type.text}).",
-                "compare values of the same type.",
-            )
-            return None
-        optional = lfield.optional or rfield.optional
-    else:
-        literal = _literal(right_text)
-        probe = Field("value", lfield.type, optional=op in ("==", "!="))
-        problem = literal_problem(literal, probe, ctx.types)
-        if problem:
-            ctx.error(
-                cpath,
-                f"the value {right_text} cannot be compared with {left_text}: {problem}.",
-                "compare with a value of the field's type (quote text: 'active').",
-            )
-            return None
-        right = Expr("literal", literal=literal)
-        optional = lfield.optional
-    if op not in ("==", "!=") and (not fits(lfield.type.kind, (*NUMERIC, "date", "datetime")) or optional):
-        ctx.error(
-            cpath,
-            f"'{op}' needs required numbers, dates or times; {left_text} is "
-            f"{'optional ' if lfield.optional else ''}{lfield.type.text}.",
-            "use == or !=, or compare numbers.",
-        )
-        return None
-    message = rule.message or f"{command.name} requires {condition.strip()}"
-    return Rule(left, op, right, code, message, condition.strip())
+    def guard(source: str, where: PathT) -> bool:
+        if source == "state" and "state" not in scopes:
+            _reads_state_too_early(ctx, command, where)
+            return True
+        return False
 
-
-def _literal(text: str) -> Any:
-    """The right side of a condition read as a YAML value (`false`, `0.5`, `'active'`), by the
-    same bounded loader as the file; what it cannot read stays text."""
-    doc, problems = load_text(text, "condition")
-    return text if doc is None or problems else doc.data
+    return parse_rule(ctx, rule, path, scopes, command.name, guard)
 
 
 def _check_emits(
@@ -285,8 +213,22 @@ def _map_event(
                 else:
                     emit.mapping.append((field.name, Expr("literal", literal=spec.value)))
                 continue
-            if spec.startswith("state.") and "state" not in scopes:
+            if re.search(r"\bstate\.", spec) and "state" not in scopes:
                 _reads_state_too_early(ctx, command, fpath)
+                continue
+            if is_expression(spec):
+                calc = parse_expression(ctx, spec, fpath, scopes)
+                if calc is None:
+                    continue
+                assert calc.type is not None
+                if not compatible(calc.type, field.type):
+                    ctx.error(
+                        fpath,
+                        f"'{spec}' is {calc.type.text}, but {event.name}.{field.name} is {field.type.text}.",
+                        f"compute a {field.type.text}, or change the field's type.",
+                    )
+                    continue
+                emit.mapping.append((field.name, calc))
                 continue
             expr = ctx.parse_ref(spec, fpath, scopes)
             if expr is None:

@@ -1,0 +1,39 @@
+"""The golden cases of the language's computing parts (ledger: decimals, expressions, membership;
+later ones: several aggregates, policies), their generated tests run on PostgreSQL as a
+generated service's CI runs them: every scenario through its real handler."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from genhelp import env
+
+CASES = Path(__file__).parent / "cases"
+#: The cases whose generated tests need no hand-written code.
+RUNNABLE = ["ledger"]
+
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "acci.testing", "-W", "error", "-p", "no:cacheprovider"]
+PYTEST += ["-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", RUNNABLE)
+def test_generated_tests_of_the_case_pass(tmp_path: Path, case: str) -> None:
+    work = tmp_path / "service"
+    shutil.copytree(CASES / case / "expected", work)
+    (work / "pytest.ini").write_text("[pytest]\n")
+    result = subprocess.run(
+        [*PYTEST, ".", "-k", "not read_models"],
+        cwd=work,
+        env=env(PYTHONPATH=str(work)),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert " passed" in result.stdout and "failed" not in result.stdout
