@@ -24,8 +24,8 @@ class OrderSummaryProjection(Projection):
     event_types = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
 
     _ON_ORDER_OPENED = sql.SQL(
-        "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s)"
+        "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at, "
+        "total) VALUES (%s, %s, %s, %s, %s, %s, %s)"
     )
     _ON_ORDER_PLACED = sql.SQL("UPDATE {} SET status = %s, total = %s WHERE tenant_id = %s AND order_id = %s")
     _ON_ORDER_CANCELLED = sql.SQL("UPDATE {} SET status = %s WHERE tenant_id = %s AND order_id = %s")
@@ -40,6 +40,7 @@ class OrderSummaryProjection(Projection):
                     "open",
                     str(payload.currency),
                     payload.opened_at,
+                    0,
                 ]
             case OrderPlaced() as payload:
                 return self.query(self._ON_ORDER_PLACED, table), [

@@ -26,6 +26,8 @@ ENVELOPE_FIELDS = {
     "user_id": "string",
     "tenant_id": "string",
 }
+#: What a projection handler may read of a stored event's metadata (`metadata.<field>`).
+EVENT_METADATA_FIELDS = {"correlation_id": "string", "user_id": "string", "causation_id": "string"}
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -218,6 +220,12 @@ class Projection:
     description: str = ""
     #: Updated in the append's own transaction rather than by a runner.
     inline: bool = False
+    #: Event -> the condition (left, op, right) under which its handler runs (`when:`).
+    conditions: dict[str, tuple[Expr, str, Expr]] = field(default_factory=dict)
+    #: Read-model scenarios: (name, given events, rows).
+    scenarios: list[tuple[str, list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]] = field(
+        default_factory=list
+    )
 
 
 @dataclass

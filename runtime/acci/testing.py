@@ -446,10 +446,20 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def _assert_rows(rows: list[dict[str, Any]], expected: Sequence[Mapping[str, Any]]) -> None:
+    """The rows are the expected ones, in any order (a table has none)."""
     assert len(rows) == len(expected), f"{len(rows)} rows, expected {len(expected)}: {rows}"
-    for row, wanted in zip(rows, expected, strict=True):
+    if len(rows) == 1:
+        (row,), (wanted,) = rows, expected
         wrong = {column: row[column] for column, value in wanted.items() if not _same(row[column], value)}
         assert not wrong, f"columns {wrong} of {row} differ from {dict(wanted)}"
+        return
+    remaining = list(rows)
+    for wanted in expected:
+        found = next(
+            (r for r in remaining if all(_same(r[column], value) for column, value in wanted.items())), None
+        )
+        assert found is not None, f"no row has {dict(wanted)}; the rows left are {remaining}"
+        remaining.remove(found)
 
 
 async def _append_named(

@@ -26,10 +26,14 @@ def test_generated_tests_of_the_case_pass(tmp_path: Path, case: str) -> None:
     work = tmp_path / "service"
     shutil.copytree(CASES / case / "expected", work)
     (work / "pytest.ini").write_text("[pytest]\n")
+    # Its own embedded server: a projection runner catches up only below the oldest transaction in
+    # flight, which on a server shared with other work may hold its test back.
+    environment = env(PYTHONPATH=str(work))
+    environment.pop("ACCI_DATABASE_URL", None)
     result = subprocess.run(
-        [*PYTEST, ".", "-k", "not read_models"],
+        [*PYTEST, "."],
         cwd=work,
-        env=env(PYTHONPATH=str(work)),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=600,

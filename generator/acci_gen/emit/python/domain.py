@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from acci_gen import __version__, names
-from acci_gen.emit.python.exprs import expr_source, needs_state
+from acci_gen.emit.python.exprs import condition_source, expr_source, needs_state
 from acci_gen.emit.python.pytypes import declaration, default, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_comment, py_docstring
@@ -23,9 +23,6 @@ from acci_gen.model import (
     Rule,
     TypeRef,
 )
-
-_INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<", "in": "not in"}
-_INVERSE["not in"] = "in"
 
 
 def header(source: str) -> Code:
@@ -279,23 +276,9 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
 
 def _rule_view(rule: Rule, scopes: dict[str, dict[str, Field]]) -> dict[str, Any]:
     """The test that refuses the command (the rule's condition, negated), its message and code."""
-    left = expr_source(rule.left, None, None)
-    if rule.right.source == "literal" and isinstance(rule.right.literal, bool):
-        wanted = rule.right.literal if rule.op == "==" else not rule.right.literal
-        test = Code(f"not {left}" if wanted else left)
-    elif rule.right.source == "literal" and rule.right.literal is None:
-        test = Code(f"{left} {'is not' if rule.op == '==' else 'is'} None")
-    else:
-        left_field = scopes.get(rule.left.source, {}).get(rule.left.name)
-        left_type = left_field.type if left_field is not None else rule.left.type
-        if rule.right.source == "literal" and isinstance(rule.right.literal, list) and left_type:
-            items = [value_of(v, left_type) for v in rule.right.literal]
-            right = Code(f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})")
-        elif rule.right.source == "literal" and left_type is not None:
-            right = value_of(rule.right.literal, left_type)
-        else:
-            right = expr_source(rule.right, None, None)
-        test = Code(f"{left} {_INVERSE[rule.op]} {right}")
+    left_field = scopes.get(rule.left.source, {}).get(rule.left.name)
+    left_type = left_field.type if left_field is not None else rule.left.type
+    test = condition_source(rule.left, rule.op, rule.right, left_type, negate=True)
     return {"test": test, "message": rule.message, "code": rule.code}
 
 

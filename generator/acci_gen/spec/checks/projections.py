@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from acci_gen.model import ENVELOPE_FIELDS, Domain, Field, Projection, TypeRef
+from acci_gen.model import ENVELOPE_FIELDS, EVENT_METADATA_FIELDS, Domain, Field, Projection, TypeRef
 from acci_gen.names import column_problems, snake_problem
 from acci_gen.spec import language as lang
+from acci_gen.spec.checks.column_values import check_column_op, check_condition, check_scenarios
 from acci_gen.spec.checks.context import Context, Scopes, compatible
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
@@ -63,6 +64,8 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
         domain.projections.append(projection)
         for event_name, handler in (spec.on or {}).items():
             _check_handler(ctx, projection, by_name, event_name, handler, (*path, "on", event_name), domain)
+        if spec.scenarios:
+            check_scenarios(ctx, projection, spec.scenarios, (*path, "scenarios"), domain)
 
 
 def _check_handler(
@@ -92,7 +95,13 @@ def _check_handler(
     scopes: Scopes = {
         "event": {f.name: f for f in event.fields},
         "envelope": {k: Field(k, TypeRef(v, v)) for k, v in ENVELOPE_FIELDS.items()},
+        "metadata": {
+            k: Field(k, TypeRef(v, v), optional=k != "correlation_id")
+            for k, v in EVENT_METADATA_FIELDS.items()
+        },
     }
+    if handler.when is not None:
+        check_condition(ctx, handler.when, (*path, "when"), scopes, projection, event_name)
     if not isinstance(handler, lang.DeleteHandler):
         action, values = _action(handler)
         for column_name, spec in (values or {}).items():
@@ -106,15 +115,11 @@ def _check_handler(
                     key=True,
                 )
                 continue
-            check_value(
-                ctx,
-                spec,
-                column,
-                cpath,
-                scopes,
-                f"{projection.name}.{column_name}",
-                partial=action == "update",
-            )
+            what = f"{projection.name}.{column_name}"
+            if isinstance(spec, (str, lang.ValueOf)):
+                check_value(ctx, spec, column, cpath, scopes, what, partial=action == "update")
+            else:
+                check_column_op(ctx, spec, column, cpath, scopes, what, check_value)
         if action in ("insert", "upsert"):
             for column in columns.values():
                 # A reserved column is reported where it is declared (remove it): asking for its

@@ -41,26 +41,32 @@ def parse_rule(
     if code in lang.BUILTIN_ERRORS:
         ctx.error((*path, "code"), f"'{code}' is a built-in error code.", "pick a more specific code.")
     condition = rule.condition
-    cpath = (*path, "condition")
-    member = _MEMBER.match(condition)
-    if member and not re.search(r"==|!=|<|>", member.group(1)):
-        parsed = _membership(ctx, member.groups(), cpath, scopes, guard)
-    else:
-        match = _COMPARE.match(condition)
-        if not match:
-            ctx.error(
-                cpath,
-                f"the condition '{condition}' is not '<reference> <op> <reference or value>'.",
-                "write e.g. 'state.balance >= command.amount' "
-                "(ops: == != < <= > >=, in, not in; + - * / and len(...) on either side).",
-            )
-            return None
-        parsed = _comparison(ctx, match.groups(), cpath, scopes, guard)
+    parsed = parse_condition(ctx, condition, (*path, "condition"), scopes, guard)
     if parsed is None:
         return None
     left, op, right = parsed
     message = rule.message or f"{command} requires {condition.strip()}"
     return Rule(left, op, right, code, message, condition.strip())
+
+
+def parse_condition(
+    ctx: Context, condition: str, path: PathT, scopes: Scopes, guard: Guard | None = None
+) -> tuple[Expr, str, Expr] | None:
+    """`<side> <op> <side or literal>` or `<side> [not] in <list>`, checked; None if reported."""
+    guard = guard or (lambda source, where: False)
+    member = _MEMBER.match(condition)
+    if member and not re.search(r"==|!=|<|>", member.group(1)):
+        return _membership(ctx, member.groups(), path, scopes, guard)
+    match = _COMPARE.match(condition)
+    if not match:
+        ctx.error(
+            path,
+            f"the condition '{condition}' is not '<reference> <op> <reference or value>'.",
+            "write e.g. 'state.balance >= command.amount' "
+            "(ops: == != < <= > >=, in, not in; + - * / and len(...) on either side).",
+        )
+        return None
+    return _comparison(ctx, match.groups(), path, scopes, guard)
 
 
 def _side(ctx: Context, text: str, path: PathT, scopes: Scopes, guard: Guard) -> tuple[Expr, bool] | None:

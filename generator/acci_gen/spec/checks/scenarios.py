@@ -169,6 +169,10 @@ def _event(
     return name, data or {}
 
 
+#: One `{Event: data}` of a scenario, checked (read-model scenarios use it too).
+event_instance = _event
+
+
 def _check_story(
     ctx: Context,
     command: Command,

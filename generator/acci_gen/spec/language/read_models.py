@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, Tag
 
 from acci_gen.spec.language.base import HANDLER_ACTIONS, Given, Pascal, Snake, Spec, form
+from acci_gen.spec.language.column_values import ColumnValue, ReadModelScenario
 from acci_gen.spec.language.commands import ValueDef
 from acci_gen.spec.language.fields import Fields
 
@@ -16,10 +17,14 @@ class InsertHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    insert: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}; every required column."""
+    insert: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}; every required column."""
     key: Given[ValueDef] = None
     """How to find the row (not used by insert)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class UpsertHandler(Spec):
@@ -27,10 +32,14 @@ class UpsertHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    upsert: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}; every required column."""
+    upsert: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}; every required column."""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class UpdateHandler(Spec):
@@ -38,10 +47,14 @@ class UpdateHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    update: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}."""
+    update: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}."""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class DeleteHandler(Spec):
@@ -53,6 +66,9 @@ class DeleteHandler(Spec):
     """true"""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class CustomHandler(Spec):
@@ -101,6 +117,8 @@ class Projection(Spec):
     inline: bool = False
     """Update the table in the append's own transaction (read-your-writes) instead of by a
     projection runner."""
+    scenarios: list[ReadModelScenario] | None = None
+    """Given events, then these rows: each becomes a generated test on PostgreSQL."""
 
 
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "like", "ilike", "contains"]

@@ -4,21 +4,35 @@ runner's transaction (or the append's, inline). Events are decoded (and upcast) 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from acci import RecordedEvent
 from acci.projections import Projection, Statement
 from psycopg import sql
 
-from .events import AccountOpened
+from .events import AccountOpened, MoneyDeposited, MoneyWithdrawn
 from .registry import REGISTRY
 
 
 class BalancesProjection(Projection):
+    """One row per account, its balance kept by arithmetic."""
+
     name = "balances"
     table = "balances"
-    event_types = ("AccountOpened",)
+    event_types = ("AccountOpened", "MoneyDeposited", "MoneyWithdrawn")
 
     _ON_ACCOUNT_OPENED = sql.SQL(
-        "INSERT INTO {} (tenant_id, account_id, currency, balance) VALUES (%s, %s, %s, %s)"
+        "INSERT INTO {} (tenant_id, account_id, currency, balance, last_activity, opened_by, "
+        "deposits, large_deposits) VALUES (%s, %s, %s, %s, %s, coalesce(CAST(%s AS text), "
+        "CAST(%s AS text)), %s, %s)"
+    )
+    _ON_MONEY_DEPOSITED = sql.SQL(
+        "UPDATE {} SET balance = coalesce(balance, 0) + %s, deposits = coalesce(deposits, 0) "
+        "+ %s, last_activity = greatest(last_activity, CAST(%s AS timestamptz)) WHERE "
+        "tenant_id = %s AND account_id = %s"
+    )
+    _ON_MONEY_WITHDRAWN = sql.SQL(
+        "UPDATE {} SET balance = coalesce(balance, 0) - %s WHERE tenant_id = %s AND account_id = %s"
     )
 
     def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
@@ -29,9 +43,53 @@ class BalancesProjection(Projection):
                     payload.account_id,
                     str(payload.currency),
                     "0",
+                    event.timestamp,
+                    event.metadata.user_id,
+                    "unknown",
+                    0,
+                    0,
+                ]
+            case MoneyDeposited() as payload:
+                return self.query(self._ON_MONEY_DEPOSITED, table), [
+                    payload.amount,
+                    1,
+                    event.timestamp,
+                    event.tenant_id,
+                    payload.account_id,
+                ]
+            case MoneyWithdrawn() as payload:
+                return self.query(self._ON_MONEY_WITHDRAWN, table), [
+                    payload.amount,
+                    event.tenant_id,
+                    payload.account_id,
+                ]
+        return None
+
+
+class LargeDepositsProjection(Projection):
+    """Deposits of 1000 or more, counted per account."""
+
+    name = "large_deposits"
+    table = "large_deposits"
+    event_types = ("MoneyDeposited",)
+
+    _ON_MONEY_DEPOSITED = sql.SQL(
+        "INSERT INTO {} AS t (tenant_id, account_id, count, total) VALUES (%s, %s, %s, %s) ON "
+        "CONFLICT (tenant_id, account_id) DO UPDATE SET count = coalesce(t.count, 0) + "
+        "EXCLUDED.count, total = coalesce(t.total, 0) + EXCLUDED.total"
+    )
+
+    def statement(self, table: sql.Identifier, event: RecordedEvent) -> Statement | None:
+        match REGISTRY.decode(event):
+            case MoneyDeposited() as payload if payload.amount >= Decimal("1000"):
+                return self.query(self._ON_MONEY_DEPOSITED, table), [
+                    event.tenant_id,
+                    payload.account_id,
+                    1,
+                    payload.amount,
                 ]
         return None
 
 
 #: Every projection of the domain, for the runner and the operator's command line.
-PROJECTIONS: list[Projection] = [BalancesProjection()]
+PROJECTIONS: list[Projection] = [BalancesProjection(), LargeDepositsProjection()]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 # Private names: a domain type or a query (a method) could have the same name.
 from acci.queries import QueryHandler as _QueryHandler
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from .events import Currency
 
@@ -20,6 +20,19 @@ class BalancesRow(BaseModel):
     account_id: str
     currency: Currency
     balance: Decimal | None = None
+    deposits: int | None = None
+    large_deposits: int | None = None
+    last_activity: AwareDatetime | None = None
+    opened_by: str | None = None
+
+
+class LargeDepositsRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    account_id: str
+    count: int | None = None
+    total: Decimal | None = None
 
 
 class LedgerQueries(_QueryHandler):

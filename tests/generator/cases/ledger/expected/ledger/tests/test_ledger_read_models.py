@@ -4,14 +4,20 @@ it reads, and every query answering from the rows the projection wrote, within i
 
 from acci.testing import ProjectionCase, projection_test
 
-from ..projections import BalancesProjection
+from ..projections import BalancesProjection, LargeDepositsProjection
 from ..registry import REGISTRY
 from ..service import migrations
 
 _ACCOUNT_OPENED = {"AccountOpened": {"account_id": "x", "currency": "eur", "overdraft": "1"}}
+_MONEY_DEPOSITED = {"MoneyDeposited": {"account_id": "x", "amount": "1", "currency": "eur"}}
+_MONEY_WITHDRAWN = {"MoneyWithdrawn": {"account_id": "x", "amount": "1"}}
 
 #: The aggregate type and identity field of the streams each event is appended to.
-STREAMS = {"AccountOpened": ("Account", "account_id")}
+STREAMS = {
+    "AccountOpened": ("Account", "account_id"),
+    "MoneyDeposited": ("Account", "account_id"),
+    "MoneyWithdrawn": ("Account", "account_id"),
+}
 
 test_projection = projection_test(
     REGISTRY,
@@ -23,6 +29,49 @@ test_projection = projection_test(
             BalancesProjection(),
             given=[_ACCOUNT_OPENED],
             rows=[{"account_id": "x", "currency": "eur", "balance": "0"}],
-        )
+        ),
+        ProjectionCase(
+            "balances_on_money_deposited",
+            BalancesProjection(),
+            given=[_ACCOUNT_OPENED, _MONEY_DEPOSITED],
+            rows=[{}],
+        ),
+        ProjectionCase(
+            "balances_on_money_withdrawn",
+            BalancesProjection(),
+            given=[_ACCOUNT_OPENED, _MONEY_WITHDRAWN],
+            rows=[{}],
+        ),
+        ProjectionCase(
+            "balances_deposits_and_withdrawals",
+            BalancesProjection(),
+            given=[
+                {"AccountOpened": {"account_id": "acc-1", "currency": "eur", "overdraft": "0"}},
+                {"MoneyDeposited": {"account_id": "acc-1", "amount": "20.50", "currency": "eur"}},
+                {"MoneyDeposited": {"account_id": "acc-1", "amount": "5.00", "currency": "eur"}},
+                {"MoneyWithdrawn": {"account_id": "acc-1", "amount": "0.50"}},
+                {"AccountOpened": {"account_id": "acc-2", "currency": "usd", "overdraft": "0"}},
+            ],
+            rows=[
+                {
+                    "account_id": "acc-1",
+                    "currency": "eur",
+                    "balance": "25.00",
+                    "deposits": 2,
+                    "large_deposits": 0,
+                },
+                {"account_id": "acc-2", "currency": "usd", "balance": "0", "deposits": 0},
+            ],
+        ),
+        ProjectionCase(
+            "large_deposits_only_large_ones_count",
+            LargeDepositsProjection(),
+            given=[
+                {"MoneyDeposited": {"account_id": "acc-1", "amount": "999.99", "currency": "eur"}},
+                {"MoneyDeposited": {"account_id": "acc-1", "amount": "1000.00", "currency": "eur"}},
+                {"MoneyDeposited": {"account_id": "acc-1", "amount": "2500.00", "currency": "eur"}},
+            ],
+            rows=[{"account_id": "acc-1", "count": 2, "total": "3500.00"}],
+        ),
     ],
 )

@@ -8,5 +8,18 @@ CREATE TABLE public.balances (
     account_id text NOT NULL,
     currency text NOT NULL,
     balance numeric(12, 2),
+    deposits bigint,
+    large_deposits bigint,
+    last_activity timestamptz,
+    opened_by text,
+    PRIMARY KEY (tenant_id, account_id)
+);
+
+-- create table large_deposits
+CREATE TABLE public.large_deposits (
+    tenant_id text NOT NULL,
+    account_id text NOT NULL,
+    count bigint,
+    total numeric,
     PRIMARY KEY (tenant_id, account_id)
 );
