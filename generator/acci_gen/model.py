@@ -191,6 +191,8 @@ class Command:
     emits: list[Emit] = field(default_factory=list)
     custom: bool = False
     description: str = ""
+    #: Reloads and decides again this often after a ConcurrencyError.
+    retries_on_conflict: int = 0
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

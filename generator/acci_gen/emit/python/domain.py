@@ -265,6 +265,7 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
         "aggregate": aggregate.name,
         "identity": aggregate.identity,
         "precondition": precondition[command.precondition],
+        "retries": command.retries_on_conflict,
         "state": Code(state) if state else None,
         "rules": [_rule_view(rule, scopes) for rule in command.rules],
         "events": events,

@@ -43,6 +43,7 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
             precondition=spec.precondition,
             custom=spec.decide == "custom",
             description=spec.description or "",
+            retries_on_conflict=spec.retries_on_conflict,
         )
         domain.commands.append(command)
         if aggregate is None:

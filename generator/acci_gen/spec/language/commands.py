@@ -89,3 +89,6 @@ class Command(Spec):
     """The events the command produces, in order: a name, or a list of names and {event, map}."""
     decide: Literal["mapped", "custom"] = "mapped"
     """custom: a hand-written decision function (stubbed once) builds the events."""
+    retries_on_conflict: Annotated[int, Field(ge=0, le=100)] = 0
+    """How often a command that lost a race (someone appended to its stream meanwhile) is
+    reloaded and decided again before ConcurrencyError reaches the caller. Default 0."""

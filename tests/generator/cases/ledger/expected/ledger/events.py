@@ -28,7 +28,7 @@ class AccountOpened(DomainEvent):
 
 class MoneyDeposited(DomainEvent):
     event_type = "MoneyDeposited"
-    schema_version = 1
+    schema_version = 2
 
     account_id: str
     amount: Annotated[Decimal, Field(ge=Decimal("0.01"), max_digits=12, decimal_places=2)]

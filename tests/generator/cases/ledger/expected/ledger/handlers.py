@@ -102,6 +102,7 @@ class ReleaseHoldHandler(CommandHandler[ReleaseHold, Account]):
 class WithdrawHandler(CommandHandler[Withdraw, Account]):
     aggregate_class = Account
     precondition = Precondition.MUST_EXIST
+    retries_on_conflict = 3
 
     def aggregate_id(self, command: Command[Withdraw]) -> str:
         return str(command.data.account_id)

@@ -4,9 +4,21 @@ next. Stored events are never rewritten; every read path runs these, oldest step
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from acci import EventRegistry
+
+
+def money_deposited_v1_to_v2(stored: dict[str, Any]) -> dict[str, Any]:
+    """MoneyDeposited v1 -> v2: map amount; remove amount_cents."""
+    data = dict(stored)
+    if data.get("amount_cents") is not None:
+        data["amount"] = str(Decimal(str(data["amount_cents"])) / Decimal("100"))
+    data.pop("amount_cents", None)
+    return data
 
 
 def register_upcasters(registry: EventRegistry) -> None:
     """Register every upcaster of the domain with `registry`."""
-    del registry  # the domain has no older event versions yet
+    registry.register_upcaster("MoneyDeposited", 1, money_deposited_v1_to_v2)
