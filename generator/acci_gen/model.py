@@ -167,6 +167,19 @@ class Event:
 class Emit:
     event: str
     mapping: list[tuple[str, Expr]]
+    #: For a command on several aggregates: the role whose stream the event goes to.
+    role: str = ""
+
+
+@dataclass
+class Role:
+    """An aggregate a command on several aggregates names: its role, the command field that
+    identifies it, and what must hold of it."""
+
+    name: str
+    aggregate: str
+    identity: str
+    precondition: str = "none"
 
 
 @dataclass
@@ -193,6 +206,11 @@ class Command:
     description: str = ""
     #: Reloads and decides again this often after a ConcurrencyError.
     retries_on_conflict: int = 0
+    #: A command on several aggregates: its roles (then `aggregate` is empty).
+    roles: list[Role] = field(default_factory=list)
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -208,6 +226,9 @@ class Scenario:
     then_error: str | None
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: For a command on several aggregates: the given and expected events by role.
+    given_roles: dict[str, list[tuple[str, dict[str, Any]]]] | None = None
+    then_roles: dict[str, list[tuple[str, dict[str, Any]]]] | None = None
 
 
 @dataclass

@@ -220,7 +220,15 @@ class _Doc:
             lines += [
                 "| | |",
                 "|---|---|",
-                f"| Aggregate | [{command.aggregate}]({_anchor(command.aggregate)}) |",
+                *(
+                    [
+                        f"| Aggregate ({md_text(r.name)}) | [{r.aggregate}]({_anchor(r.aggregate)}) by "
+                        f"{md_code(r.identity)} |"
+                        for r in command.roles
+                    ]
+                    if command.roles
+                    else [f"| Aggregate | [{command.aggregate}]({_anchor(command.aggregate)}) |"]
+                ),
                 f"| Precondition | {_precondition(command)} |",
                 f"| Emits | {emits} |",
                 f"| Decision | {'hand-written (custom/)' if command.custom else 'generated'} |",

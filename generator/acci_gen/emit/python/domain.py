@@ -8,6 +8,7 @@ from typing import Any
 
 from acci_gen import __version__, names
 from acci_gen.emit.python.exprs import condition_source, expr_source, needs_state
+from acci_gen.emit.python.multi import multi_handler_view
 from acci_gen.emit.python.pytypes import declaration, default, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_comment, py_docstring
@@ -228,11 +229,15 @@ def _apply_value(
 def handlers_view(domain: Domain) -> dict[str, Any]:
     handlers = []
     for command in domain.commands:
+        if command.roles:
+            handlers.append(multi_handler_view(domain, command))
+            continue
         aggregate = domain.aggregate(command.aggregate)
         assert aggregate is not None
         handlers.append(_handler_view(domain, command, aggregate))
     handler_map = [Code(f"{c.name}: {names.handler_class(c.name)}") for c in domain.commands]
-    return {"handlers": handlers, "handler_map": handler_map}
+    multi = any(c.roles for c in domain.commands)
+    return {"handlers": handlers, "handler_map": handler_map, "multi": multi}
 
 
 def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dict[str, Any]:
@@ -272,6 +277,7 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
         "emits": [e.event for e in command.emits],
         "stub": names.decision_function(command.name) if command.custom else None,
         "module": names.snake(command.name),
+        "multi": False,
     }
 
 

@@ -22,6 +22,7 @@ from acci_gen.spec.checks.aggregates import aggregate_ref
 from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem, unset_state
 from acci_gen.spec.checks.expressions import is_expression, parse_expression
 from acci_gen.spec.checks.fields import parse_fields
+from acci_gen.spec.checks.multi import check_multi
 from acci_gen.spec.checks.rules import parse_rule
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
@@ -34,8 +35,11 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
             continue
         ctx.claim(name, "command", path)
         ctx.claim(f"{name}Handler", "generated handler class", path)
-        aggregate = aggregate_ref(ctx, spec.aggregate, (*path, "aggregate"), domain)
         fields = parse_fields(ctx, spec.fields, (*path, "fields"))
+        if spec.aggregates is not None or spec.aggregate is None:
+            _check_multi(ctx, name, spec, path, domain, fields)
+            continue
+        aggregate = aggregate_ref(ctx, spec.aggregate, (*path, "aggregate"), domain)
         command = Command(
             name,
             aggregate.name if aggregate else "",
@@ -61,6 +65,45 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
                     )
                 command.rules.append(parsed)
         _check_emits(ctx, command, aggregate, spec.emits, (*path, "emits"), scopes, domain)
+
+
+def _check_multi(
+    ctx: Context, name: str, spec: lang.Command, path: PathT, domain: Domain, fields: list[Field]
+) -> None:
+    command = Command(
+        name,
+        "",
+        fields,
+        precondition=spec.precondition,
+        description=spec.description or "",
+        retries_on_conflict=spec.retries_on_conflict,
+    )
+    domain.commands.append(command)
+    if spec.aggregate is not None:
+        ctx.error(
+            (*path, "aggregate"),
+            f"{name} has both 'aggregate' and 'aggregates'.",
+            "keep 'aggregate' for one aggregate, or 'aggregates' for several.",
+            key=True,
+        )
+        return
+    if spec.aggregates is None:
+        ctx.incomplete.add(name)
+        ctx.error(
+            path,
+            f"command {name} names no aggregate.",
+            "add 'aggregate: <Aggregate>', or 'aggregates: {role: Aggregate(identity_field), ...}'.",
+            key=True,
+        )
+        return
+    if spec.decide == "custom":
+        ctx.error(
+            (*path, "decide"),
+            "a command on several aggregates is decided by its rules and maps; 'decide: custom' is "
+            "not supported for it.",
+            "remove 'decide: custom' (or write a MultiCommandHandler by hand).",
+        )
+    check_multi(ctx, command, spec, path, domain)
 
 
 def _check_identity(ctx: Context, command: Command, aggregate: Aggregate, path: PathT) -> None:
@@ -165,7 +208,7 @@ def _check_emits(
         emit = Emit(name, [])
         command.emits.append(emit)
         if not command.custom:
-            _map_event(ctx, command, event, emit, mapping, (*ipath, "map"), scopes)
+            map_event(ctx, command, event, emit, mapping, (*ipath, "map"), scopes)
     if command.emits and command.precondition != "must_exist":
         first = domain.event(command.emits[0].event)
         if first is not None and not command.custom and first.aggregate == aggregate.name:
@@ -181,7 +224,7 @@ def _check_emits(
                 )
 
 
-def _map_event(
+def map_event(
     ctx: Context,
     command: Command,
     event: Event,

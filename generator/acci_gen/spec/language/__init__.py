@@ -65,6 +65,7 @@ from acci_gen.spec.language.events import (
     ValueOf,
 )
 from acci_gen.spec.language.fields import EnumType, FieldSpec, NamedType, ObjectType
+from acci_gen.spec.language.multi import ROLE_TEXT, RoleSpec
 from acci_gen.spec.language.read_models import (
     CustomHandler,
     DeleteHandler,
@@ -82,6 +83,7 @@ __all__ = [
     "BUILTIN_ERRORS",
     "HANDLER_ACTIONS",
     "PASCAL",
+    "ROLE_TEXT",
     "SECTIONS",
     "SNAKE",
     "STEP_KINDS",
@@ -113,6 +115,7 @@ __all__ = [
     "RemoveOf",
     "RemoveStep",
     "RenameStep",
+    "RoleSpec",
     "Rule",
     "Scenario",
     "ScenarioMetadata",

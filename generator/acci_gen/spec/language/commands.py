@@ -6,9 +6,10 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import Snake, Spec, form, kind_of
+from acci_gen.spec.language.base import Given, Snake, Spec, form, kind_of
 from acci_gen.spec.language.events import ValueOf
 from acci_gen.spec.language.fields import Fields
+from acci_gen.spec.language.multi import RoleDef, ToRole
 
 
 class Rule(Spec):
@@ -44,8 +45,11 @@ class EmitSpec(Spec):
     event: str
     """The event's name."""
     map: dict[Snake, ValueDef] | None = None
-    """Event field: where its value comes from (command.x, state.x, metadata.x or {value: x}).
-    Absent: same-named command fields, then state fields."""
+    """Event field: where its value comes from (command.x, state.x, metadata.x, <role>.x, an
+    expression or {value: x}). Absent: same-named command fields, then state fields."""
+    to: ToRole = None
+    """With `aggregates:`: the role whose stream the event goes to (default: the one role of the
+    event's aggregate)."""
 
 
 def _emit_form(value: Any) -> str | None:
@@ -77,8 +81,11 @@ class Command(Spec):
 
     description: str | None = None
     """What the sender wants."""
-    aggregate: str
-    """The aggregate the command is for."""
+    aggregate: Given[str] = None
+    """The aggregate the command is for (or `aggregates:`, for several)."""
+    aggregates: Given[dict[Snake, RoleDef]] = None
+    """Several aggregates by role, decided on together and appended to atomically:
+    {role: Aggregate(identity_field)}. Rules and maps read each role's state as <role>.x."""
     fields: Fields = None
     """The command's data; it must carry the aggregate's identity."""
     precondition: Literal["none", "must_exist", "must_not_exist"] = "none"

@@ -54,3 +54,13 @@ class Withdraw(CommandData):
 
     account_id: str
     amount: Annotated[Decimal, Field(ge=Decimal("0.01"), max_digits=12, decimal_places=2)]
+
+
+class TransferMoney(CommandData):
+    """Move money between two accounts of one currency, atomically."""
+
+    command_type = "TransferMoney"
+
+    from_account_id: str
+    to_account_id: str
+    amount: Annotated[Decimal, Field(ge=Decimal("0.01"), max_digits=12, decimal_places=2)]

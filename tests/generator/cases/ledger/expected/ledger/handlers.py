@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from acci import Command, CommandData, CommandHandler, CommandRejected, DomainEvent, Precondition
-from acci.commands import dispatcher, existing_state
+from acci import Command, CommandHandler, CommandRejected, DomainEvent, Precondition
+from acci.commands import Handlers, dispatcher, existing_state
+from acci.multi import Aggregates, Emitted, MultiCommandHandler, Role
 
 from .aggregates import Account
-from .commands import Deposit, DepositCoins, OpenAccount, PlaceHold, ReleaseHold, Withdraw
+from .commands import Deposit, DepositCoins, OpenAccount, PlaceHold, ReleaseHold, TransferMoney, Withdraw
 from .events import AccountOpened, Currency, HoldPlaced, HoldReleased, MoneyDeposited, MoneyWithdrawn
 
 
@@ -116,14 +116,49 @@ class WithdrawHandler(CommandHandler[Withdraw, Account]):
         return [MoneyWithdrawn(account_id=command.data.account_id, amount=command.data.amount)]
 
 
+class TransferMoneyHandler(MultiCommandHandler[TransferMoney]):
+    roles = (
+        Role("source", Account, Precondition.MUST_EXIST),
+        Role("target", Account, Precondition.MUST_EXIST),
+    )
+    retries_on_conflict = 3
+
+    def aggregate_ids(self, command: Command[TransferMoney]) -> Mapping[str, str]:
+        return {"source": str(command.data.from_account_id), "target": str(command.data.to_account_id)}
+
+    def decide(self, aggregates: Aggregates, command: Command[TransferMoney]) -> Emitted:
+        source_state = existing_state(aggregates.role("source", Account))
+        target_state = existing_state(aggregates.role("target", Account))
+        if source_state.balance + source_state.overdraft < command.data.amount:
+            raise CommandRejected(
+                "TransferMoney requires source.balance + source.overdraft >= command.amount",
+                code="insufficient_funds",
+            )
+        if source_state.currency != target_state.currency:
+            raise CommandRejected(
+                "TransferMoney requires source.currency == target.currency", code="currency_mismatch"
+            )
+        return {
+            "source": [MoneyWithdrawn(account_id=command.data.from_account_id, amount=command.data.amount)],
+            "target": [
+                MoneyDeposited(
+                    account_id=command.data.to_account_id,
+                    amount=command.data.amount,
+                    currency=target_state.currency,
+                )
+            ],
+        }
+
+
 #: The handler class of each command class.
-HANDLERS: dict[type[CommandData], type[CommandHandler[Any, Any]]] = {
+HANDLERS: Handlers = {
     OpenAccount: OpenAccountHandler,
     Deposit: DepositHandler,
     DepositCoins: DepositCoinsHandler,
     PlaceHold: PlaceHoldHandler,
     ReleaseHold: ReleaseHoldHandler,
     Withdraw: WithdrawHandler,
+    TransferMoney: TransferMoneyHandler,
 }
 #: Handle a command of the domain with the handler of its data's class.
 handle = dispatcher("ledger", HANDLERS)

@@ -2,7 +2,7 @@
 """The ledger domain's tests: every scenario through its real command handler on
 PostgreSQL, and a round trip of every event through JSON and the event store."""
 
-from acci.testing import Scenario, round_trip_test, scenario_test
+from acci.testing import MultiScenario, Scenario, round_trip_test, scenario_test
 
 from .. import HANDLERS, REGISTRY
 
@@ -10,6 +10,8 @@ _ACCOUNT_OPENED = {"AccountOpened": {"account_id": "acc-1", "currency": "eur", "
 _ACCOUNT_OPENED_2 = {"AccountOpened": {"account_id": "acc-1", "currency": "eur", "overdraft": "50.00"}}
 _HOLD_PLACED = {"HoldPlaced": {"account_id": "acc-1", "hold_id": "h1"}}
 _PLACE_HOLD = {"PlaceHold": {"account_id": "acc-1", "hold_id": "h1"}}
+_ACCOUNT_OPENED_3 = {"AccountOpened": {"account_id": "acc-2", "currency": "eur", "overdraft": "0"}}
+_ACCOUNT_OPENED_4 = {"AccountOpened": {"account_id": "acc-1", "currency": "eur", "overdraft": "100.00"}}
 
 test_scenario = scenario_test(
     REGISTRY,
@@ -77,6 +79,48 @@ test_scenario = scenario_test(
             given=[_ACCOUNT_OPENED],
             when={"ReleaseHold": {"account_id": "acc-1", "hold_id": "h9"}},
             error="no_such_hold",
+        ),
+        MultiScenario(
+            "transfer",
+            given={
+                "source": [
+                    _ACCOUNT_OPENED,
+                    {"MoneyDeposited": {"account_id": "acc-1", "amount": "30.00", "currency": "eur"}},
+                ],
+                "target": [_ACCOUNT_OPENED_3],
+            },
+            when={"TransferMoney": {"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "12.50"}},
+            then={
+                "source": [{"MoneyWithdrawn": {"account_id": "acc-1", "amount": "12.50"}}],
+                "target": [{"MoneyDeposited": {"account_id": "acc-2", "amount": "12.50", "currency": "eur"}}],
+            },
+        ),
+        MultiScenario(
+            "transfer_too_much",
+            given={"source": [_ACCOUNT_OPENED], "target": [_ACCOUNT_OPENED_3]},
+            when={"TransferMoney": {"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "0.01"}},
+            error="insufficient_funds",
+        ),
+        MultiScenario(
+            "transfer_between_currencies",
+            given={
+                "source": [_ACCOUNT_OPENED_4],
+                "target": [{"AccountOpened": {"account_id": "acc-2", "currency": "usd", "overdraft": "0"}}],
+            },
+            when={"TransferMoney": {"from_account_id": "acc-1", "to_account_id": "acc-2", "amount": "1.00"}},
+            error="currency_mismatch",
+        ),
+        MultiScenario(
+            "transfer_to_the_same_account",
+            given={"source": [_ACCOUNT_OPENED_4]},
+            when={"TransferMoney": {"from_account_id": "acc-1", "to_account_id": "acc-1", "amount": "1.00"}},
+            error="same_aggregate",
+        ),
+        MultiScenario(
+            "transfer_to_a_missing_account",
+            given={"source": [_ACCOUNT_OPENED_4]},
+            when={"TransferMoney": {"from_account_id": "acc-1", "to_account_id": "acc-9", "amount": "1.00"}},
+            error="not_found",
         ),
     ],
 )
