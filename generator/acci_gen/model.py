@@ -267,6 +267,52 @@ class Query:
 
 
 @dataclass
+class PolicyEffect:
+    """What a policy does for one event: send a command now, or schedule it (a deadline)."""
+
+    kind: str  # "send" or "schedule"
+    command: str
+    mapping: list[tuple[str, Expr]]
+    #: The condition on the event (left, op, right), if any.
+    condition: tuple[Expr, str, Expr] | None = None
+    #: "dead_letter", "ignore", or "compensate" (then `compensation` is set).
+    on_rejected: str = "dead_letter"
+    compensation: tuple[str, list[tuple[str, Expr]]] | None = None
+    #: For a schedule: the deadline's name, its key, and when (after, in seconds; or at a field).
+    deadline: str = ""
+    key: Expr | None = None
+    after: dict[str, int] | None = None
+    at: Expr | None = None
+    cancel_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PolicyScenario:
+    name: str
+    given: list[tuple[str, dict[str, Any]]]
+    when: tuple[str, dict[str, Any]] | None
+    elapse: dict[str, int] | None
+    then: list[tuple[str, dict[str, Any]]]
+    parked: bool = False
+
+
+@dataclass
+class Policy:
+    """A process manager: the effects of each event it reacts to, in order."""
+
+    name: str
+    reactions: dict[str, list[PolicyEffect]]
+    description: str = ""
+    scenarios: list[PolicyScenario] = field(default_factory=list)
+
+    @property
+    def event_types(self) -> list[str]:
+        """The events it reads: those it reacts to, then those that only cancel deadlines."""
+        cancelling = [e for effects in self.reactions.values() for x in effects for e in x.cancel_on]
+        return list(dict.fromkeys([*self.reactions, *cancelling]))
+
+
+@dataclass
 class Domain:
     name: str
     source: str  # the domain file, as given on the command line
@@ -280,6 +326,7 @@ class Domain:
     projections: list[Projection] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
 
     def type(self, name: str) -> NamedType | None:
         return next((t for t in self.types if t.name == name), None)

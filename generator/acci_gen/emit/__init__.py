@@ -9,6 +9,7 @@ from pathlib import Path
 from acci_gen.emit.formatting import format_python
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
+from acci_gen.emit.python.policies import render_policies
 from acci_gen.emit.python.tests import render_tests
 from acci_gen.emit.readmodels import readmodel_files
 from acci_gen.errors import Diagnostic, DomainError
@@ -39,6 +40,7 @@ def render_domains(
         head = header(source)
         generated, stubs = render_package(domain, source)
         generated[f"{domain.name}/tests/test_{domain.name}.py"] = render_tests(domain, head)
+        generated.update(render_policies(domain, head))
         evolution, evolution_stubs = render_evolution(domain, head)
         generated.update(evolution)
         stubs.update(evolution_stubs)

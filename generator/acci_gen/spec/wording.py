@@ -359,6 +359,22 @@ def _given_form(e: _Error) -> Said:
     )
 
 
+def _on_rejected_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"'on_rejected' must be dead_letter, ignore or {{send: <Command>, map: {{...}}}}, not {e.kind}.",
+        "write e.g. 'on_rejected: ignore' or 'on_rejected: {send: CancelOrder}'.",
+    )
+
+
+def _effect_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        "what a policy does must be a mapping with one of 'send' or 'schedule'.",
+        "write e.g. '- send: ReserveStock' or '- {schedule: ExpireReservation, after: 15m, key: event.id}'.",
+    )
+
+
 def _then_form(e: _Error) -> Said:
     return Said(
         e.where.path,
@@ -409,6 +425,8 @@ _BY_TYPE: dict[str, Callable[[_Error], Said]] = {
     "step_form": _step_form,
     "then_form": _then_form,
     "given_form": _given_form,
+    "on_rejected_form": _on_rejected_form,
+    "effect_form": _effect_form,
     "role_form": _role_form,
     "column_value_form": _column_value_form,
     "paging_form": _paging_form,

@@ -13,6 +13,7 @@ from acci_gen.spec.checks.commands import check_commands
 from acci_gen.spec.checks.context import Context
 from acci_gen.spec.checks.evolution import check_compatibility
 from acci_gen.spec.checks.fields import check_types
+from acci_gen.spec.checks.policies import check_policies
 from acci_gen.spec.checks.projections import check_projections
 from acci_gen.spec.checks.queries import check_queries
 from acci_gen.spec.checks.scenarios import check_coverage, check_scenarios
@@ -44,6 +45,7 @@ def check(doc: Document, shaped: Shaped) -> tuple[Domain | None, list[Diagnostic
     check_projections(ctx, spec.projections or {}, domain)
     check_queries(ctx, spec.queries or {}, domain)
     check_scenarios(ctx, spec.scenarios or [], domain)
+    check_policies(ctx, spec.policies or {}, domain)
     check_coverage(ctx, domain)
     for path, message, fix in generated_class_problems(domain):
         ctx.error(path, message, fix, key=True)

@@ -276,6 +276,8 @@ def _check_multi_scenario(
 
 #: One `{Event: data}` of a scenario, checked (read-model scenarios use it too).
 event_instance = _event
+#: A command's or event's data, checked against its fields (policy scenarios use it too).
+check_data = _check_data
 
 
 def _check_story(

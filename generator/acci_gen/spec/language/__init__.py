@@ -66,6 +66,13 @@ from acci_gen.spec.language.events import (
 )
 from acci_gen.spec.language.fields import EnumType, FieldSpec, NamedType, ObjectType
 from acci_gen.spec.language.multi import ROLE_TEXT, RoleSpec
+from acci_gen.spec.language.policies import (
+    Compensation,
+    Policy,
+    PolicyScenario,
+    ScheduleEffect,
+    SendEffect,
+)
 from acci_gen.spec.language.read_models import (
     CustomHandler,
     DeleteHandler,
@@ -95,6 +102,7 @@ __all__ = [
     "Coalesce",
     "CombineStep",
     "Command",
+    "Compensation",
     "CustomHandler",
     "DeleteHandler",
     "Domain",
@@ -109,6 +117,8 @@ __all__ = [
     "MapStep",
     "ObjectType",
     "OldVersion",
+    "Policy",
+    "PolicyScenario",
     "Projection",
     "Query",
     "ReadModelScenario",
@@ -119,6 +129,8 @@ __all__ = [
     "Rule",
     "Scenario",
     "ScenarioMetadata",
+    "ScheduleEffect",
+    "SendEffect",
     "SplitStep",
     "SubtractFrom",
     "SubtractOf",
@@ -154,9 +166,11 @@ class Domain(Spec):
     """Read models by name."""
     queries: dict[Snake, Query] | None = None
     """Queries by name."""
+    policies: dict[Snake, Policy] | None = None
+    """Policies (process managers) by name: events that lead to commands, now or later."""
     scenarios: list[Scenario] | None = None
     """Examples of what each command does; each becomes a generated test."""
 
 
 #: The sections whose items are named (a broken item is left out of the meaning checks).
-SECTIONS = ("types", "aggregates", "events", "commands", "projections", "queries")
+SECTIONS = ("types", "aggregates", "events", "commands", "projections", "queries", "policies")
