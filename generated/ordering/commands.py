@@ -71,7 +71,7 @@ class AddOrderLine(CommandData):
 
 
 class PlaceOrder(CommandData):
-    """Place an open order; an empty order is refused by the hand-written decision."""
+    """Place an open order with its current total; an empty order is refused."""
 
     command_type = "PlaceOrder"
 

@@ -22,7 +22,6 @@ from .commands import (
     RegisterCustomer,
 )
 from .custom.add_order_line import decide_add_order_line
-from .custom.place_order import decide_place_order
 from .events import (
     CustomerAddressChanged,
     CustomerRegistered,
@@ -155,7 +154,16 @@ class PlaceOrderHandler(CommandHandler[PlaceOrder, Order]):
         state = existing_state(aggregate)
         if state.status != OrderStatus.open:
             raise CommandRejected("only an open order can be placed", code="order_not_open")
-        return run_decision(decide_place_order, state, command, OrderPlaced)
+        if len(state.lines) <= 0:
+            raise CommandRejected("an order needs at least one line to be placed", code="empty_order")
+        return [
+            OrderPlaced(
+                order_id=command.data.order_id,
+                total=state.total,
+                shipping_address=command.data.shipping_address,
+                placed_at=command.metadata.timestamp,
+            )
+        ]
 
 
 class CancelOrderHandler(CommandHandler[CancelOrder, Order]):
