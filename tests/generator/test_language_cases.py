@@ -1,6 +1,7 @@
-"""The golden cases of the language's computing parts (ledger: decimals, expressions, membership;
-later ones: several aggregates, policies), their generated tests run on PostgreSQL as a
-generated service's CI runs them: every scenario through its real handler."""
+"""The golden cases of the language's computing parts (ledger: decimals, expressions, membership,
+unit conversion, a command on two aggregates, computed read models, a policy with a deadline),
+their generated tests run on PostgreSQL as a generated service's CI runs them: every scenario
+through its real handler, every read-model and policy scenario through its real runner."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from importlib import resources
 from acci.migrations import Migration, load_migrations
 from acci.service import Service
 
+from .policies import POLICIES
 from .projections import PROJECTIONS
 from .registry import REGISTRY
 
@@ -22,5 +23,6 @@ service = Service(
     "ledger",
     projections=PROJECTIONS,
     migrations=migrations(),
+    policies=POLICIES,
     registry=REGISTRY,
 )
