@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from acci import RecordedEvent
 from acci.projections import Projection, Statement
-from psycopg import sql
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 
+from .aggregates import Stock, StockState
 from .events import (
     ReservationConfirmed,
     ReservationExpired,
@@ -131,5 +134,74 @@ class StockLevelsProjection(Projection):
         return None
 
 
+class StocksProjection(Projection):
+    """Each stock as its aggregate sees it, one row per stream, kept by the aggregate's evolve."""
+
+    name = "stocks"
+    table = "stocks"
+    event_types = (
+        "StockRegistered",
+        "StockReceived",
+        "StockMovedOut",
+        "StockMovedIn",
+        "StockReserved",
+        "ReservationConfirmed",
+        "ReservationExpired",
+        "ReorderRequested",
+    )
+
+    _COLUMNS = (
+        "stock_id",
+        "warehouse_id",
+        "sku",
+        "on_hand",
+        "reserved",
+        "reservations",
+        "reorder_level",
+        "reorder_quantity",
+        "reorder_pending",
+    )
+    _SELECT = sql.SQL(
+        "SELECT stock_id, warehouse_id, sku, on_hand, reserved, reservations, reorder_level, "
+        "reorder_quantity, reorder_pending FROM {} WHERE tenant_id = %s AND stock_id = %s"
+    )
+    _UPSERT = sql.SQL(
+        "INSERT INTO {} (tenant_id, stock_id, warehouse_id, sku, on_hand, reserved, "
+        "reservations, reorder_level, reorder_quantity, reorder_pending) VALUES (%s, %s, %s, "
+        "%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tenant_id, stock_id) DO UPDATE SET "
+        "warehouse_id = EXCLUDED.warehouse_id, sku = EXCLUDED.sku, on_hand = "
+        "EXCLUDED.on_hand, reserved = EXCLUDED.reserved, reservations = "
+        "EXCLUDED.reservations, reorder_level = EXCLUDED.reorder_level, reorder_quantity = "
+        "EXCLUDED.reorder_quantity, reorder_pending = EXCLUDED.reorder_pending"
+    )
+
+    async def apply(
+        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
+    ) -> None:
+        # The row is the state before the event; the aggregate's own evolve gives the state after.
+        cursor = await conn.execute(self.query(self._SELECT, table), [event.tenant_id, event.aggregate_id])
+        row = await cursor.fetchone()
+        before = (
+            None if row is None else StockState.model_validate(dict(zip(self._COLUMNS, row, strict=True)))
+        )
+        state = Stock(event.tenant_id, event.aggregate_id).evolve(before, REGISTRY.decode(event))
+        data = state.model_dump(mode="json")
+        await conn.execute(
+            self.query(self._UPSERT, table),
+            [
+                event.tenant_id,
+                state.stock_id,
+                state.warehouse_id,
+                state.sku,
+                state.on_hand,
+                state.reserved,
+                Jsonb(data["reservations"]),
+                state.reorder_level,
+                state.reorder_quantity,
+                state.reorder_pending,
+            ],
+        )
+
+
 #: Every projection of the domain, for the runner and the operator's command line.
-PROJECTIONS: list[Projection] = [StockLevelsProjection()]
+PROJECTIONS: list[Projection] = [StockLevelsProjection(), StocksProjection()]

@@ -24,6 +24,21 @@ class StockLevelsRow(BaseModel):
     last_change: AwareDatetime | None = None
 
 
+class StocksRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    stock_id: str
+    warehouse_id: str
+    sku: str
+    on_hand: int | None = None
+    reserved: int | None = None
+    reservations: list[str] | None = None
+    reorder_level: int | None = None
+    reorder_quantity: int | None = None
+    reorder_pending: bool | None = None
+
+
 class _StockOfProductParameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

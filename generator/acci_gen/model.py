@@ -243,6 +243,8 @@ class Projection:
     description: str = ""
     #: Updated in the append's own transaction rather than by a runner.
     inline: bool = False
+    #: An aggregate whose state the table holds, one row per stream (`from_state:`).
+    from_state: str = ""
     #: Event -> the condition (left, op, right) under which its handler runs (`when:`).
     conditions: dict[str, tuple[Expr, str, Expr]] = field(default_factory=dict)
     #: Read-model scenarios: (name, given events, rows).

@@ -4,7 +4,7 @@ it reads, and every query answering from the rows the projection wrote, within i
 
 from acci.testing import ProjectionCase, QueryCase, projection_test, query_test
 
-from ..projections import StockLevelsProjection
+from ..projections import StockLevelsProjection, StocksProjection
 from ..queries import InventoryQueries
 from ..registry import REGISTRY
 from ..service import migrations
@@ -42,9 +42,25 @@ _RESERVATION_CONFIRMED = {
     }
 }
 _RESERVATION_EXPIRED = {"ReservationExpired": {"stock_id": "x", "reservation_id": "x", "quantity": 1}}
+_STOCK_REGISTERED_2 = {
+    "StockRegistered": {
+        "stock_id": "berlin-tea",
+        "warehouse_id": "berlin",
+        "sku": "TEA-0001",
+        "reorder_level": 5,
+        "reorder_quantity": 20,
+    }
+}
+_STOCK_RECEIVED_2 = {"StockReceived": {"stock_id": "berlin-tea", "quantity": 10}}
+_STOCK_RESERVED_2 = {"StockReserved": {"stock_id": "berlin-tea", "reservation_id": "r-1", "quantity": 2}}
+_STOCK_RESERVED_3 = {"StockReserved": {"stock_id": "berlin-tea", "reservation_id": "r-2", "quantity": 1}}
+_RESERVATION_EXPIRED_2 = {
+    "ReservationExpired": {"stock_id": "berlin-tea", "reservation_id": "r-2", "quantity": 1}
+}
 
 #: The aggregate type and identity field of the streams each event is appended to.
 STREAMS = {
+    "ReorderRequested": ("Stock", "stock_id"),
     "ReservationConfirmed": ("Stock", "stock_id"),
     "ReservationExpired": ("Stock", "stock_id"),
     "StockMovedIn": ("Stock", "stock_id"),
@@ -105,15 +121,7 @@ test_projection = projection_test(
             "stock_levels_levels_after_moves_and_reservations",
             StockLevelsProjection(),
             given=[
-                {
-                    "StockRegistered": {
-                        "stock_id": "berlin-tea",
-                        "warehouse_id": "berlin",
-                        "sku": "TEA-0001",
-                        "reorder_level": 5,
-                        "reorder_quantity": 20,
-                    }
-                },
+                _STOCK_REGISTERED_2,
                 {
                     "StockRegistered": {
                         "stock_id": "paris-tea",
@@ -123,7 +131,7 @@ test_projection = projection_test(
                         "reorder_quantity": 20,
                     }
                 },
-                {"StockReceived": {"stock_id": "berlin-tea", "quantity": 10}},
+                _STOCK_RECEIVED_2,
                 {
                     "StockMovedOut": {
                         "stock_id": "berlin-tea",
@@ -135,8 +143,8 @@ test_projection = projection_test(
                     }
                 },
                 {"StockMovedIn": {"stock_id": "paris-tea", "from_stock_id": "berlin-tea", "quantity": 4}},
-                {"StockReserved": {"stock_id": "berlin-tea", "reservation_id": "r-1", "quantity": 2}},
-                {"StockReserved": {"stock_id": "berlin-tea", "reservation_id": "r-2", "quantity": 1}},
+                _STOCK_RESERVED_2,
+                _STOCK_RESERVED_3,
                 {
                     "ReservationConfirmed": {
                         "stock_id": "berlin-tea",
@@ -147,7 +155,7 @@ test_projection = projection_test(
                         "reorder_quantity": 20,
                     }
                 },
-                {"ReservationExpired": {"stock_id": "berlin-tea", "reservation_id": "r-2", "quantity": 1}},
+                _RESERVATION_EXPIRED_2,
             ],
             rows=[
                 {
@@ -166,6 +174,27 @@ test_projection = projection_test(
                     "available": 4,
                     "moves": 1,
                 },
+            ],
+        ),
+        ProjectionCase(
+            "stocks_the_state_of_each_stock",
+            StocksProjection(),
+            given=[
+                _STOCK_REGISTERED_2,
+                _STOCK_RECEIVED_2,
+                _STOCK_RESERVED_2,
+                _STOCK_RESERVED_3,
+                _RESERVATION_EXPIRED_2,
+                {"ReorderRequested": {"stock_id": "berlin-tea", "quantity": 20}},
+            ],
+            rows=[
+                {
+                    "stock_id": "berlin-tea",
+                    "sku": "TEA-0001",
+                    "on_hand": 10,
+                    "reserved": 2,
+                    "reorder_pending": True,
+                }
             ],
         ),
     ],

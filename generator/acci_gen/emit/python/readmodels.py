@@ -88,6 +88,9 @@ def projections_view(domain: Domain) -> dict[str, Any]:
             else:
                 statements.append(_statement(projection, event, handler))
         all_statements.append(statements)
+        if projection.from_state:
+            views.append(_from_state_view(domain, projection))
+            continue
         views.append(
             {
                 "name": projection.name,
@@ -98,6 +101,7 @@ def projections_view(domain: Domain) -> dict[str, Any]:
                 "event_types": tuple_of([py_str(e) for e in effective_handlers(projection)]),
                 "statements": statements,
                 "custom": custom,
+                "state": None,
             }
         )
     return {
@@ -105,12 +109,71 @@ def projections_view(domain: Domain) -> dict[str, Any]:
         "custom": any(v["custom"] for v in views),
         "domain_events": sorted({e for p in domain.projections for e in effective_handlers(p)}),
         "instances": [Code(f"{v['class_name']}()") for v in views],
+        "from_state": sorted(
+            {
+                c
+                for p in domain.projections
+                if p.from_state
+                for c in (p.from_state, names.state_class(p.from_state))
+            }
+        ),
+        "uses_jsonb": any(v.get("state") and v["state"]["jsonb"] for v in views),
         "uses_decimal": any(
             "Decimal(" in code
             for statements in all_statements
             for statement in statements
             for code in [*statement.params, statement.guard or ""]
         ),
+    }
+
+
+def _from_state_view(domain: Domain, projection: Projection) -> dict[str, Any]:
+    """A table that holds an aggregate's state: each event of the aggregate reads the row, applies
+    the aggregate's own `evolve` and writes every column back."""
+    aggregate = domain.aggregate(projection.from_state)
+    assert aggregate is not None
+    events = [e.name for e in domain.events if e.aggregate == aggregate.name]
+    columns = [c.name for c in projection.columns]
+    tenant, key = names.TENANT, projection.key
+    select = f"SELECT {', '.join(columns)} FROM {{}} WHERE {tenant} = %s AND {key} = %s"
+    others = [c for c in columns if c != key]
+    placeholders = ", ".join(["%s"] * (len(columns) + 1))
+    upsert = (
+        f"INSERT INTO {{}} ({', '.join([tenant, *columns])}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({tenant}, {key}) "
+        + (f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in others)}" if others else "DO NOTHING")
+    )
+    values = []
+    jsonb = False
+    for column in projection.columns:
+        if column.type.kind in ("object", "list"):
+            jsonb = True
+            values.append(Code(f"Jsonb(data[{py_str(column.name)}])"))
+        elif column.type.kind == "enum":
+            text = f"state.{column.name}"
+            values.append(
+                Code(f"None if {text} is None else str({text})" if column.optional else f"str({text})")
+            )
+        else:
+            values.append(Code(f"state.{column.name}"))
+    return {
+        "name": projection.name,
+        "class_name": names.projection_class(projection.name),
+        "doc": py_docstring(projection.description),
+        "table": projection.table,
+        "inline": projection.inline,
+        "event_types": tuple_of([py_str(e) for e in events]),
+        "statements": [],
+        "custom": [],
+        "state": {
+            "aggregate": aggregate.name,
+            "state_class": names.state_class(aggregate.name),
+            "columns": tuple_of([py_str(c) for c in columns]),
+            "select": select,
+            "upsert": upsert,
+            "row_values": values,
+            "jsonb": jsonb,
+        },
     }
 
 

@@ -106,7 +106,9 @@ def check_scenarios(
 ) -> None:
     seen: set[str] = set()
     columns = {c.name: c for c in projection.columns}
-    handled = list(projection.handlers)
+    handled = list(projection.handlers) or [
+        e.name for e in domain.events if projection.from_state and e.aggregate == projection.from_state
+    ]
     for index, spec in enumerate(scenarios):
         spath = (*path, index)
         problem = snake_problem(spec.name, "scenario")

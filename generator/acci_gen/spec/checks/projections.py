@@ -8,6 +8,7 @@ from typing import Any
 from acci_gen.model import ENVELOPE_FIELDS, EVENT_METADATA_FIELDS, Domain, Field, Projection, TypeRef
 from acci_gen.names import column_problems, snake_problem
 from acci_gen.spec import language as lang
+from acci_gen.spec.checks.aggregates import aggregate_ref
 from acci_gen.spec.checks.column_values import check_column_op, check_condition, check_scenarios
 from acci_gen.spec.checks.context import Context, Scopes, compatible
 from acci_gen.spec.checks.fields import parse_fields
@@ -40,6 +41,19 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
             )
         else:
             tables[table] = path
+        if spec.from_state is not None:
+            _from_state(ctx, name, table, spec, path, domain)
+            continue
+        missing = [k for k in ("key", "columns", "on") if not spec.written(k)]
+        for key_name in missing:
+            ctx.error(
+                path,
+                f"projection '{name}' needs the key '{key_name}'.",
+                f"add '{key_name}:' to it.",
+                key=True,
+            )
+        if spec.key is None or (spec.columns is None and "columns" in missing):
+            continue
         columns = parse_fields(ctx, spec.columns, (*path, "columns"), "column")
         for column_name, message, fix in column_problems(c.name for c in columns):
             ctx.error((*path, "columns", column_name), message, fix, key=True)
@@ -66,6 +80,40 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
             _check_handler(ctx, projection, by_name, event_name, handler, (*path, "on", event_name), domain)
         if spec.scenarios:
             check_scenarios(ctx, projection, spec.scenarios, (*path, "scenarios"), domain)
+
+
+def _from_state(
+    ctx: Context, name: str, table: str, spec: lang.Projection, path: PathT, domain: Domain
+) -> None:
+    """A projection that holds an aggregate's state: its columns are the state's fields."""
+    assert spec.from_state is not None
+    for key_name in ("key", "columns", "on"):
+        if spec.written(key_name):
+            ctx.error(
+                (*path, key_name),
+                f"projection '{name}' takes its table from the state of {spec.from_state}: "
+                f"'{key_name}' is not used.",
+                f"remove '{key_name}', or remove 'from_state'.",
+                key=True,
+            )
+    aggregate = aggregate_ref(ctx, spec.from_state, (*path, "from_state"), domain)
+    if aggregate is None or not aggregate.identity:
+        return
+    for column_name, message, fix in column_problems(f.name for f in aggregate.state):
+        ctx.error((*path, "from_state"), f"{aggregate.name}.{column_name}: {message}", fix)
+    projection = Projection(
+        name,
+        table,
+        aggregate.identity,
+        list(aggregate.state),
+        {},
+        spec.description or "",
+        spec.inline,
+        from_state=aggregate.name,
+    )
+    domain.projections.append(projection)
+    if spec.scenarios:
+        check_scenarios(ctx, projection, spec.scenarios, (*path, "scenarios"), domain)
 
 
 def _check_handler(

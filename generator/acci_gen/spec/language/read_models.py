@@ -108,12 +108,15 @@ class Projection(Spec):
     """What the read model shows."""
     table: Given[Snake] = None
     """The table name (default: the projection's name)."""
-    key: str
-    """The column that identifies a row."""
-    columns: Fields
-    """The table's columns: scalars or enums."""
-    on: dict[Pascal, HandlerDef] | None
-    """Event: how it changes the table."""
+    key: Given[str] = None
+    """The column that identifies a row (required unless `from_state`)."""
+    columns: Fields = None
+    """The table's columns: scalars or enums (required unless `from_state`)."""
+    on: dict[Pascal, HandlerDef] | None = None
+    """Event: how it changes the table (required unless `from_state`)."""
+    from_state: Given[str] = None
+    """An aggregate: the table holds its state, one row per stream, updated from each of its events
+    through the aggregate's own evolve (instead of key, columns and on)."""
     inline: bool = False
     """Update the table in the append's own transaction (read-your-writes) instead of by a
     projection runner."""

@@ -21,3 +21,18 @@ CREATE INDEX stock_levels_by_warehouse_id ON public.stock_levels (tenant_id, war
 
 -- index stock_levels_sku
 CREATE INDEX stock_levels_sku ON public.stock_levels (tenant_id, sku);
+
+-- create table stocks
+CREATE TABLE public.stocks (
+    tenant_id text NOT NULL,
+    stock_id text NOT NULL,
+    warehouse_id text NOT NULL,
+    sku text NOT NULL,
+    on_hand bigint,
+    reserved bigint,
+    reservations jsonb,
+    reorder_level bigint,
+    reorder_quantity bigint,
+    reorder_pending boolean,
+    PRIMARY KEY (tenant_id, stock_id)
+);
