@@ -98,6 +98,7 @@ def projections_view(domain: Domain) -> dict[str, Any]:
                 "doc": py_docstring(projection.description),
                 "table": projection.table,
                 "inline": projection.inline,
+                "segments": projection.segments,
                 "event_types": tuple_of([py_str(e) for e in effective_handlers(projection)]),
                 "statements": statements,
                 "custom": custom,
@@ -165,6 +166,7 @@ def _from_state_view(domain: Domain, projection: Projection) -> dict[str, Any]:
         "event_types": tuple_of([py_str(e) for e in events]),
         "statements": [],
         "custom": [],
+        "segments": projection.segments,
         "state": {
             "aggregate": aggregate.name,
             "state_class": names.state_class(aggregate.name),
@@ -378,6 +380,7 @@ def _query_view(query: Query, projection: Projection, columns: tuple[Column, ...
         "parameters_class": names.parameters_class(query.name),
         "parameters": [declaration(p) for p in query.params],
         "row_class": row,
+        "projection_class": names.projection_class(projection.name),
         "select": f"SELECT {', '.join(c.name for c in columns)} FROM public.{projection.table}",
         "where": where,
         "tail": " ".join(tail),

@@ -18,6 +18,7 @@ with no natural default and no value (`table:` alone) is an error, as before (`b
     commands.py     commands, rules, emitted events
     read_models.py  projections and queries
     scenarios.py    scenarios
+    integration.py  integration events published and consumed
     Domain (here)   the file
 
 To add a key: add it to its model with a docstring, check its meaning in `checks/`, document it in
@@ -65,6 +66,7 @@ from acci_gen.spec.language.events import (
     ValueOf,
 )
 from acci_gen.spec.language.fields import EnumType, FieldSpec, NamedType, ObjectType
+from acci_gen.spec.language.integration import Consumption, IntegrationEvent, PublicVersion, Reaction
 from acci_gen.spec.language.multi import ROLE_TEXT, RoleSpec
 from acci_gen.spec.language.policies import (
     Compensation,
@@ -103,6 +105,7 @@ __all__ = [
     "CombineStep",
     "Command",
     "Compensation",
+    "Consumption",
     "CustomHandler",
     "DeleteHandler",
     "Domain",
@@ -113,6 +116,7 @@ __all__ = [
     "Filter",
     "Greatest",
     "InsertHandler",
+    "IntegrationEvent",
     "Least",
     "MapStep",
     "ObjectType",
@@ -120,7 +124,9 @@ __all__ = [
     "Policy",
     "PolicyScenario",
     "Projection",
+    "PublicVersion",
     "Query",
+    "Reaction",
     "ReadModelScenario",
     "RemoveOf",
     "RemoveStep",
@@ -170,7 +176,21 @@ class Domain(Spec):
     """Policies (process managers) by name: events that lead to commands, now or later."""
     scenarios: list[Scenario] | None = None
     """Examples of what each command does; each becomes a generated test."""
+    integration_events: dict[Pascal, IntegrationEvent] | None = None
+    """Public events other services consume, each mapped from an internal event."""
+    consumes: dict[Snake, Consumption] | None = None
+    """Other domains' public events, by publishing domain, and the commands they become here."""
 
 
 #: The sections whose items are named (a broken item is left out of the meaning checks).
-SECTIONS = ("types", "aggregates", "events", "commands", "projections", "queries", "policies")
+SECTIONS = (
+    "types",
+    "aggregates",
+    "events",
+    "commands",
+    "projections",
+    "queries",
+    "policies",
+    "integration_events",
+    "consumes",
+)

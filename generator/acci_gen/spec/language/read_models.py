@@ -122,6 +122,9 @@ class Projection(Spec):
     projection runner."""
     scenarios: list[ReadModelScenario] | None = None
     """Given events, then these rows: each becomes a generated test on PostgreSQL."""
+    segments: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Split the runner's work into this many segments (each owns part of the streams), which
+    several processes apply side by side; unset: the service's ACCI_PROJECTIONS__SEGMENTS."""
 
 
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "like", "ilike", "contains"]
