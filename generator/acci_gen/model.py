@@ -288,8 +288,9 @@ class PolicyEffect:
     kind: str  # "send" or "schedule"
     command: str
     mapping: list[tuple[str, Expr]]
-    #: The condition on the event (left, op, right), if any.
+    #: The condition on the event (left, op, right), if any, and as written.
     condition: tuple[Expr, str, Expr] | None = None
+    condition_text: str = ""
     #: "dead_letter", "ignore", or "compensate" (then `compensation` is set).
     on_rejected: str = "dead_letter"
     compensation: tuple[str, list[tuple[str, Expr]]] | None = None

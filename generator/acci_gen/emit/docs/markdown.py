@@ -16,6 +16,7 @@ from acci_gen import __version__
 from acci_gen.emit.docs.integration import TITLE as INTEGRATION_TITLE
 from acci_gen.emit.docs.integration import integration_section
 from acci_gen.emit.docs.jsonschema import event_schema, object_schema
+from acci_gen.emit.docs.policies import policies_section
 from acci_gen.emit.docs.states import state_diagram
 from acci_gen.emit.text import md_code, md_comment, md_json, md_text
 from acci_gen.emit.text import mermaid_label as _label
@@ -42,6 +43,7 @@ def render_domain_doc(domain: Domain, source: str) -> str:
     lines += doc.types()
     lines += doc.projections()
     lines += doc.queries()
+    lines += policies_section(domain)
     lines += integration_section(domain, doc.fields_table)
     lines += doc.scenarios()
     while lines and lines[-1] == "":

@@ -172,6 +172,7 @@ def _effect(
     )
     if spec.when is not None:
         effect.condition = parse_condition(ctx, spec.when, (*path, "when"), scopes)
+        effect.condition_text = spec.when.strip()
     if isinstance(spec.on_rejected, lang.Compensation):
         rpath = (*path, "on_rejected")
         compensation = _command(ctx, spec.on_rejected.send, (*rpath, "send"), domain)
