@@ -60,7 +60,7 @@ class OpenOrder(CommandData):
 
 
 class AddOrderLine(CommandData):
-    """Add a product to an open order; the decision prices the line."""
+    """Add a product to an open order, priced at quantity times unit price."""
 
     command_type = "AddOrderLine"
 

@@ -114,7 +114,9 @@ class Expr:
     """A value in a mapping: a reference (`command.email`), a literal, or arithmetic on them
     (`calc`: `args[0] <operator> args[1]`; `len`: the length of `args[0]`)."""
 
-    source: str  # "command", "state", "metadata", "event", "envelope", "literal", "calc" or "len"
+    #: "command", "state", "metadata", "event", "envelope", "literal", "calc", "len" or "object"
+    #: (an object of the type `name`, its fields' names in `literal` and values in `args`)
+    source: str
     name: str = ""
     literal: Any = None
     op: str = "set"  # for aggregate apply: set, add, subtract, append, remove
@@ -125,7 +127,7 @@ class Expr:
 
     def refs(self) -> list[Expr]:
         """The references it reads (itself, or those of its arguments)."""
-        if self.source in ("calc", "len"):
+        if self.source in ("calc", "len", "object"):
             return [ref for arg in self.args for ref in arg.refs()]
         return [] if self.source == "literal" else [self]
 

@@ -26,6 +26,12 @@ def expr_source(
     """The Python of `expr`, as a value for `target` (an int read into a decimal is converted).
     `state`, if given, is the Python of each state field's current value (in `evolve`); `refs`
     the Python of references spelled otherwise (`event.x` as `payload.x` in a projection)."""
+    if expr.source == "object":  # a type of `types:` built from its fields' values
+        parts = []
+        for (key, ref), arg in zip(expr.literal, expr.args, strict=True):
+            source = Field(key, arg.type) if arg.type is not None else None
+            parts.append(f"{key}={expr_source(arg, Field(key, ref), source, state, refs)}")
+        return Code(f"{expr.name}({', '.join(parts)})")
     if expr.source in ("calc", "len"):
         calc = _calc(expr, state, refs)
         int_to_decimal = expr.type is not None and expr.type.kind == "int"

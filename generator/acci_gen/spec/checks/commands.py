@@ -171,7 +171,7 @@ def _check_emits(
     events = [e.name for e in domain.events]
     for index, item in enumerate(items):
         ipath = path if isinstance(emits, str) else (*path, index)
-        mapping: dict[str, str | lang.ValueOf] = {}
+        mapping: dict[str, str | lang.ValueOf | lang.ObjectOf] = {}
         if isinstance(item, lang.EmitSpec):
             mapping = item.map or {}
             if mapping and command.custom:
@@ -229,7 +229,7 @@ def map_event(
     command: Command,
     event: Event,
     emit: Emit,
-    mapping: dict[str, str | lang.ValueOf],
+    mapping: dict[str, str | lang.ValueOf | lang.ObjectOf],
     path: PathT,
     scopes: Scopes,
 ) -> None:
@@ -246,6 +246,11 @@ def map_event(
         expr: Expr | None
         if field.name in mapping:
             spec = mapping[field.name]
+            if isinstance(spec, lang.ObjectOf):
+                built = object_value(ctx, spec, field, fpath, scopes, f"{event.name}.{field.name}")
+                if built is not None:
+                    emit.mapping.append((field.name, built))
+                continue
             if isinstance(spec, lang.ValueOf):
                 problem = literal_problem(spec.value, field, ctx.types)
                 if problem:
@@ -309,3 +314,78 @@ def map_event(
             )
             continue
         emit.mapping.append((field.name, expr))
+
+
+def object_value(
+    ctx: Context, spec: lang.ObjectOf, target: Field, path: PathT, scopes: Scopes, what: str
+) -> Expr | None:
+    """An object built field by field ({fields: {...}}); unmapped fields come from the command."""
+    named = ctx.types.get(target.type.name) if target.type.kind == "object" else None
+    if named is None:
+        ctx.error(
+            path,
+            f"{what} is {target.type.text}: only a field of an object type is built with 'fields'.",
+            "map a reference or a {value: ...} to it.",
+        )
+        return None
+    given = spec.fields or {}
+    for key in given:
+        if all(f.name != key for f in named.fields):
+            ctx.error(
+                (*path, "fields", key),
+                f"{named.name} has no field '{key}'.",
+                did_you_mean(key, [f.name for f in named.fields], what=f"fields of {named.name}"),
+                key=True,
+            )
+    keys: list[tuple[str, TypeRef]] = []
+    args: list[Expr] = []
+    for sub in named.fields:
+        spath = (*path, "fields", sub.name)
+        sub_what = f"{what}.{sub.name}"
+        value = given.get(sub.name)
+        expr: Expr | None
+        if isinstance(value, lang.ObjectOf):
+            expr = object_value(ctx, value, sub, spath, scopes, sub_what)
+        elif isinstance(value, lang.ValueOf):
+            problem = literal_problem(value.value, sub, ctx.types)
+            if problem:
+                ctx.error(
+                    (*spath, "value"),
+                    f"the value does not fit {sub_what}: {problem}.",
+                    "give a value of its type.",
+                )
+                continue
+            expr = Expr("literal", literal=value.value)
+        else:
+            if value is None:
+                if sub.name not in scopes["command"]:
+                    if sub.required:
+                        ctx.error(
+                            path,
+                            f"no value for {sub_what}: the command has no field '{sub.name}'.",
+                            f"add '{sub.name}: command.<field>' under 'fields:'.",
+                        )
+                    continue
+                value = f"command.{sub.name}"
+            if is_expression(value):
+                expr = parse_expression(ctx, value, spath, scopes)
+                optional = False
+            else:
+                expr = ctx.parse_ref(value, spath, scopes)
+                if expr is not None:
+                    source = scopes[expr.source][expr.name]
+                    expr.type, optional = source.type, source.optional
+            if expr is None or expr.type is None:
+                continue
+            if not compatible(expr.type, sub.type) or (optional and not sub.optional):
+                ctx.error(
+                    spath if sub.name in given else path,
+                    f"{value} ({'optional ' if optional else ''}{expr.type.text}) does not fit {sub_what} "
+                    f"({sub.type.text}).",
+                    "map a value of the field's type.",
+                )
+                continue
+        if expr is not None:
+            keys.append((sub.name, sub.type))
+            args.append(expr)
+    return Expr("object", name=named.name, literal=keys, args=args, type=target.type)

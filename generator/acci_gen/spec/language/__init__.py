@@ -48,7 +48,7 @@ from acci_gen.spec.language.column_values import (
     ReadModelScenario,
     SubtractFrom,
 )
-from acci_gen.spec.language.commands import Command, EmitSpec, Rule, ValueDef
+from acci_gen.spec.language.commands import Command, EmitSpec, ObjectOf, Rule, ValueDef
 from acci_gen.spec.language.events import (
     AddOf,
     AddStep,
@@ -119,6 +119,7 @@ __all__ = [
     "IntegrationEvent",
     "Least",
     "MapStep",
+    "ObjectOf",
     "ObjectType",
     "OldVersion",
     "Policy",

@@ -37,6 +37,33 @@ ValueDef = Annotated[
 ]
 
 
+class ObjectOf(Spec):
+    """An object of a type from `types:`, built field by field."""
+
+    what: ClassVar[str] = "an object"
+
+    fields: dict[Snake, EmitValue] | None = None
+    """Field of the type: where its value comes from (like a map's values, objects too). Absent:
+    the command field of the same name."""
+
+
+def _emit_value_form(value: Any) -> str | None:
+    if isinstance(value, dict) and "fields" in value:
+        return "object"
+    return {"text": "ref", "mapping": "value"}.get(kind_of(value) or "")
+
+
+#: A value of an emitted event's field: a reference or expression, {value: ...}, or an object
+#: built from its fields ({fields: {sku: command.sku, ...}}).
+EmitValue = Annotated[
+    Union[  # noqa: UP007
+        Annotated[str, Tag("ref")], Annotated[ValueOf, Tag("value")], Annotated[ObjectOf, Tag("object")]
+    ],
+    form(_emit_value_form, "value_form"),
+]
+ObjectOf.model_rebuild()
+
+
 class EmitSpec(Spec):
     """An emitted event with the sources of its fields."""
 
@@ -44,9 +71,10 @@ class EmitSpec(Spec):
 
     event: str
     """The event's name."""
-    map: dict[Snake, ValueDef] | None = None
+    map: dict[Snake, EmitValue] | None = None
     """Event field: where its value comes from (command.x, state.x, metadata.x, <role>.x, an
-    expression or {value: x}). Absent: same-named command fields, then state fields."""
+    expression, {value: x} or {fields: {...}}, an object). Absent: same-named command fields,
+    then state fields."""
     to: ToRole = None
     """With `aggregates:`: the role whose stream the event goes to (default: the one role of the
     event's aggregate)."""
