@@ -349,7 +349,7 @@ async def command_open_order(
 @router.post(
     "/orders/{order_id}/add-order-line",
     operation_id="AddOrderLine",
-    summary="Add a product to an open order; the decision prices the line.",
+    summary="Add a product to an open order, priced at quantity times unit price.",
     tags=["Order"],
     response_model=_http.CommandResponse,
     responses=_http.COMMAND_RESPONSES,
@@ -371,7 +371,7 @@ async def command_add_order_line(
 @router.post(
     "/orders/{order_id}/place-order",
     operation_id="PlaceOrder",
-    summary="Place an open order; an empty order is refused by the hand-written decision.",
+    summary="Place an open order with its current total; an empty order is refused.",
     tags=["Order"],
     response_model=_http.CommandResponse,
     responses=_http.COMMAND_RESPONSES,

@@ -60,7 +60,7 @@ class OpenOrder(CommandData):
 
 
 class AddOrderLine(CommandData):
-    """Add a product to an open order; the decision prices the line."""
+    """Add a product to an open order, priced at quantity times unit price."""
 
     command_type = "AddOrderLine"
 
@@ -71,7 +71,7 @@ class AddOrderLine(CommandData):
 
 
 class PlaceOrder(CommandData):
-    """Place an open order; an empty order is refused by the hand-written decision."""
+    """Place an open order with its current total; an empty order is refused."""
 
     command_type = "PlaceOrder"
 

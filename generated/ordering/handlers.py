@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from acci import Command, CommandData, CommandHandler, CommandRejected, DomainEvent, Precondition
-from acci.commands import dispatcher, existing_state, run_decision
+from acci.commands import dispatcher, existing_state
 
 from .aggregates import Customer, Order, Product
 from .commands import (
@@ -21,12 +21,11 @@ from .commands import (
     PlaceOrder,
     RegisterCustomer,
 )
-from .custom.add_order_line import decide_add_order_line
-from .custom.place_order import decide_place_order
 from .events import (
     CustomerAddressChanged,
     CustomerRegistered,
     OrderCancelled,
+    OrderLine,
     OrderLineAdded,
     OrderOpened,
     OrderPlaced,
@@ -141,7 +140,15 @@ class AddOrderLineHandler(CommandHandler[AddOrderLine, Order]):
         state = existing_state(aggregate)
         if state.status != OrderStatus.open:
             raise CommandRejected("lines can only be added to an open order", code="order_not_open")
-        return run_decision(decide_add_order_line, state, command, OrderLineAdded)
+        return [
+            OrderLineAdded(
+                order_id=command.data.order_id,
+                line=OrderLine(
+                    sku=command.data.sku, quantity=command.data.quantity, unit_price=command.data.unit_price
+                ),
+                amount=command.data.quantity * command.data.unit_price,
+            )
+        ]
 
 
 class PlaceOrderHandler(CommandHandler[PlaceOrder, Order]):
@@ -155,7 +162,16 @@ class PlaceOrderHandler(CommandHandler[PlaceOrder, Order]):
         state = existing_state(aggregate)
         if state.status != OrderStatus.open:
             raise CommandRejected("only an open order can be placed", code="order_not_open")
-        return run_decision(decide_place_order, state, command, OrderPlaced)
+        if len(state.lines) <= 0:
+            raise CommandRejected("an order needs at least one line to be placed", code="empty_order")
+        return [
+            OrderPlaced(
+                order_id=command.data.order_id,
+                total=state.total,
+                shipping_address=command.data.shipping_address,
+                placed_at=command.metadata.timestamp,
+            )
+        ]
 
 
 class CancelOrderHandler(CommandHandler[CancelOrder, Order]):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from acci import RecordedEvent
 from acci.projections import Projection, Statement
-from psycopg import AsyncConnection, sql
-from psycopg.rows import TupleRow
+from psycopg import sql
 
-from .custom import projections
 from .events import OrderCancelled, OrderLineAdded, OrderOpened, OrderPlaced
 from .registry import REGISTRY
 
@@ -24,8 +22,11 @@ class OrderSummaryProjection(Projection):
     event_types = ("OrderOpened", "OrderLineAdded", "OrderPlaced", "OrderCancelled")
 
     _ON_ORDER_OPENED = sql.SQL(
-        "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s)"
+        "INSERT INTO {} (tenant_id, order_id, customer_id, status, currency, opened_at, "
+        "total) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    )
+    _ON_ORDER_LINE_ADDED = sql.SQL(
+        "UPDATE {} SET total = coalesce(total, 0) + %s WHERE tenant_id = %s AND order_id = %s"
     )
     _ON_ORDER_PLACED = sql.SQL("UPDATE {} SET status = %s, total = %s WHERE tenant_id = %s AND order_id = %s")
     _ON_ORDER_CANCELLED = sql.SQL("UPDATE {} SET status = %s WHERE tenant_id = %s AND order_id = %s")
@@ -40,6 +41,13 @@ class OrderSummaryProjection(Projection):
                     "open",
                     str(payload.currency),
                     payload.opened_at,
+                    0,
+                ]
+            case OrderLineAdded() as payload:
+                return self.query(self._ON_ORDER_LINE_ADDED, table), [
+                    payload.amount,
+                    event.tenant_id,
+                    payload.order_id,
                 ]
             case OrderPlaced() as payload:
                 return self.query(self._ON_ORDER_PLACED, table), [
@@ -55,15 +63,6 @@ class OrderSummaryProjection(Projection):
                     payload.order_id,
                 ]
         return None
-
-    async def apply(
-        self, conn: AsyncConnection[TupleRow], table: sql.Identifier, event: RecordedEvent
-    ) -> None:
-        match REGISTRY.decode(event):
-            case OrderLineAdded() as payload:
-                await projections.order_summary_on_order_line_added(conn, table, event, payload)
-            case _:
-                await super().apply(conn, table, event)
 
 
 #: Every projection of the domain, for the runner and the operator's command line.

@@ -8,7 +8,8 @@ with its identity (`/order-lines/{order_line_id}`):
 - `GET <item>/events`: its event history, a page at a time;
 - a command: `POST <item>` when it is the aggregate's only command that creates it
   (precondition must_not_exist), else `POST <item>/<command-kebab>` (`/orders/{order_id}/place-order`);
-  `http: {method, path}` on the command overrides this;
+  a command on several aggregates (`aggregates:`): `POST /commands/<command-kebab>`, its data the
+  body; `http: {method, path}` on the command overrides this;
 - a query: `GET /queries/<query-kebab>`.
 
 The check stage (acci_gen.spec.checks.http) validates overrides and refuses two routes with the
@@ -79,6 +80,8 @@ class Route:
 def command_route(domain: Domain, command: Command) -> Route:
     if command.http is not None:
         return Route(command.http.method, command.http.path, "command", command.name)
+    if command.roles:
+        return Route("POST", f"/commands/{kebab(command.name)}", "command", command.name)
     aggregate = domain.aggregate(command.aggregate)
     assert aggregate is not None
     creators = [

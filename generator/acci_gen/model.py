@@ -26,6 +26,8 @@ ENVELOPE_FIELDS = {
     "user_id": "string",
     "tenant_id": "string",
 }
+#: What a projection handler may read of a stored event's metadata (`metadata.<field>`).
+EVENT_METADATA_FIELDS = {"correlation_id": "string", "user_id": "string", "causation_id": "string"}
 
 #: What a consumer's mapping may read of a message besides its payload (`envelope.<field>`).
 INTEGRATION_ENVELOPE_FIELDS = {
@@ -69,6 +71,9 @@ class Field:
     min_items: int | None = None
     max_items: int | None = None
     example: Any = MISSING
+    #: A decimal's most significant digits and digits after the point.
+    precision: int | None = None
+    scale: int | None = None
 
     @property
     def required(self) -> bool:
@@ -106,12 +111,25 @@ class Aggregate:
 
 @dataclass
 class Expr:
-    """A value in a mapping: a reference (`command.email`) or a literal."""
+    """A value in a mapping: a reference (`command.email`), a literal, or arithmetic on them
+    (`calc`: `args[0] <operator> args[1]`; `len`: the length of `args[0]`)."""
 
-    source: str  # "command", "state", "metadata", "event", "envelope" or "literal"
+    #: "command", "state", "metadata", "event", "envelope", "literal", "calc", "len" or "object"
+    #: (an object of the type `name`, its fields' names in `literal` and values in `args`)
+    source: str
     name: str = ""
     literal: Any = None
-    op: str = "set"  # for aggregate apply: set, add, subtract, append
+    op: str = "set"  # for aggregate apply: set, add, subtract, append, remove
+    operator: str = ""  # for calc: + - * /
+    args: list[Expr] = field(default_factory=list)
+    #: The type of a calc, a len or a number literal of an expression (refs: their field's).
+    type: TypeRef | None = None
+
+    def refs(self) -> list[Expr]:
+        """The references it reads (itself, or those of its arguments)."""
+        if self.source in ("calc", "len", "object"):
+            return [ref for arg in self.args for ref in arg.refs()]
+        return [] if self.source == "literal" else [self]
 
 
 @dataclass
@@ -162,6 +180,19 @@ class Event:
 class Emit:
     event: str
     mapping: list[tuple[str, Expr]]
+    #: For a command on several aggregates: the role whose stream the event goes to.
+    role: str = ""
+
+
+@dataclass
+class Role:
+    """An aggregate a command on several aggregates names: its role, the command field that
+    identifies it, and what must hold of it."""
+
+    name: str
+    aggregate: str
+    identity: str
+    precondition: str = "none"
 
 
 @dataclass
@@ -196,6 +227,13 @@ class Command:
     custom: bool = False
     description: str = ""
     http: HttpRoute | None = None
+    #: Reloads and decides again this often after a ConcurrencyError.
+    retries_on_conflict: int = 0
+    #: A command on several aggregates: its roles (then `aggregate` is empty).
+    roles: list[Role] = field(default_factory=list)
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -211,6 +249,9 @@ class Scenario:
     then_error: str | None
     description: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: For a command on several aggregates: the given and expected events by role.
+    given_roles: dict[str, list[tuple[str, dict[str, Any]]]] | None = None
+    then_roles: dict[str, list[tuple[str, dict[str, Any]]]] | None = None
 
 
 @dataclass
@@ -225,6 +266,14 @@ class Projection:
     description: str = ""
     #: Updated in the append's own transaction rather than by a runner.
     inline: bool = False
+    #: An aggregate whose state the table holds, one row per stream (`from_state:`).
+    from_state: str = ""
+    #: Event -> the condition (left, op, right) under which its handler runs (`when:`).
+    conditions: dict[str, tuple[Expr, str, Expr]] = field(default_factory=dict)
+    #: Read-model scenarios: (name, given events, rows).
+    scenarios: list[tuple[str, list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]] = field(
+        default_factory=list
+    )
     #: Segments its runner splits it into (None: the service's setting).
     segments: int | None = None
 
@@ -242,6 +291,53 @@ class Query:
     description: str = ""
     #: "keyset": pages continue after the last row of the previous page (no offset).
     paginate: str | None = None
+
+
+@dataclass
+class PolicyEffect:
+    """What a policy does for one event: send a command now, or schedule it (a deadline)."""
+
+    kind: str  # "send" or "schedule"
+    command: str
+    mapping: list[tuple[str, Expr]]
+    #: The condition on the event (left, op, right), if any, and as written.
+    condition: tuple[Expr, str, Expr] | None = None
+    condition_text: str = ""
+    #: "dead_letter", "ignore", or "compensate" (then `compensation` is set).
+    on_rejected: str = "dead_letter"
+    compensation: tuple[str, list[tuple[str, Expr]]] | None = None
+    #: For a schedule: the deadline's name, its key, and when (after, in seconds; or at a field).
+    deadline: str = ""
+    key: Expr | None = None
+    after: dict[str, int] | None = None
+    at: Expr | None = None
+    cancel_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PolicyScenario:
+    name: str
+    given: list[tuple[str, dict[str, Any]]]
+    when: tuple[str, dict[str, Any]] | None
+    elapse: dict[str, int] | None
+    then: list[tuple[str, dict[str, Any]]]
+    parked: bool = False
+
+
+@dataclass
+class Policy:
+    """A process manager: the effects of each event it reacts to, in order."""
+
+    name: str
+    reactions: dict[str, list[PolicyEffect]]
+    description: str = ""
+    scenarios: list[PolicyScenario] = field(default_factory=list)
+
+    @property
+    def event_types(self) -> list[str]:
+        """The events it reads: those it reacts to, then those that only cancel deadlines."""
+        cancelling = [e for effects in self.reactions.values() for x in effects for e in x.cancel_on]
+        return list(dict.fromkeys([*self.reactions, *cancelling]))
 
 
 @dataclass
@@ -323,6 +419,7 @@ class Domain:
     projections: list[Projection] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
     integration_events: list[IntegrationEvent] = field(default_factory=list)
     consumes: list[Consumption] = field(default_factory=list)
 

@@ -86,6 +86,10 @@ def projection_class(projection: str) -> str:
     return f"{pascal(projection)}Projection"
 
 
+def policy_class(policy: str) -> str:
+    return f"{pascal(policy)}Policy"
+
+
 def row_class(projection: str) -> str:
     return f"{pascal(projection)}Row"
 

@@ -317,6 +317,38 @@ class MultiScenario:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+async def given_on_streams(
+    store: EventStore,
+    registry: EventRegistry,
+    handler: MultiCommandHandler[Any],
+    command: Command[Any],
+    scenario: MultiScenario,
+) -> dict[StreamId, list[str]]:
+    """Append a multi-aggregate scenario's given events to each role's stream; return the streams
+    the command touches, each with its roles in role order."""
+    ids = handler.aggregate_ids(command)
+    tenant = command.metadata.tenant_id
+    streams: dict[StreamId, list[str]] = {}
+    for role in handler.roles:
+        streams.setdefault(StreamId(tenant, role.aggregate_class.aggregate_type, ids[role.name]), []).append(
+            role.name
+        )
+    for stream in streams:
+        if given := role_events(registry, streams, scenario.given, stream):
+            await store.append(stream, [NewEvent.of(event) for event in given], NO_STREAM)
+    return streams
+
+
+def role_events(
+    registry: EventRegistry,
+    streams: Mapping[StreamId, Sequence[str]],
+    table: Mapping[str, Sequence[Named]],
+    stream: StreamId,
+) -> list[DomainEvent]:
+    """The events a scenario's table (given or then, by role) names for one stream."""
+    return [_event(registry, event) for role in streams[stream] for event in table.get(role, ())]
+
+
 async def _run_multi_scenario(
     store: EventStore,
     registry: EventRegistry,
@@ -328,20 +360,11 @@ async def _run_multi_scenario(
     unknown = sorted((set(scenario.given) | set(scenario.then)) - set(roles))
     if unknown:
         pytest.fail(f"scenario {scenario.name!r} names {unknown}, which are not roles of it: {roles}.")
-    ids = handler.aggregate_ids(command)
-    tenant = command.metadata.tenant_id
-    streams: dict[StreamId, list[str]] = {}  # each stream, with its roles in role order
-    for role in handler.roles:
-        streams.setdefault(StreamId(tenant, role.aggregate_class.aggregate_type, ids[role.name]), []).append(
-            role.name
-        )
+    streams = await given_on_streams(store, registry, handler, command, scenario)
 
     def events_of(table: Mapping[str, Sequence[Named]], stream: StreamId) -> list[DomainEvent]:
-        return [_event(registry, event) for role in streams[stream] for event in table.get(role, ())]
+        return role_events(registry, streams, table, stream)
 
-    for stream in streams:
-        if given := events_of(scenario.given, stream):
-            await store.append(stream, [NewEvent.of(event) for event in given], NO_STREAM)
     if scenario.error is None:
         result = await _handled(handler, command)
         for stream in streams:
@@ -446,10 +469,20 @@ def _same(actual: Any, expected: Any) -> bool:
 
 
 def _assert_rows(rows: list[dict[str, Any]], expected: Sequence[Mapping[str, Any]]) -> None:
+    """The rows are the expected ones, in any order (a table has none)."""
     assert len(rows) == len(expected), f"{len(rows)} rows, expected {len(expected)}: {rows}"
-    for row, wanted in zip(rows, expected, strict=True):
+    if len(rows) == 1:
+        (row,), (wanted,) = rows, expected
         wrong = {column: row[column] for column, value in wanted.items() if not _same(row[column], value)}
         assert not wrong, f"columns {wrong} of {row} differ from {dict(wanted)}"
+        return
+    remaining = list(rows)
+    for wanted in expected:
+        found = next(
+            (r for r in remaining if all(_same(r[column], value) for column, value in wanted.items())), None
+        )
+        assert found is not None, f"no row has {dict(wanted)}; the rows left are {remaining}"
+        remaining.remove(found)
 
 
 async def _append_named(

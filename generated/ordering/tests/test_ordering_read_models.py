@@ -66,6 +66,7 @@ test_projection = projection_test(
             "order_summary_on_order_line_added",
             OrderSummaryProjection(),
             given=[_ORDER_OPENED, _ORDER_LINE_ADDED],
+            rows=[{}],
         ),
         ProjectionCase(
             "order_summary_on_order_placed",

@@ -13,6 +13,7 @@ from acci_gen.emit.python.api import render_api
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
 from acci_gen.emit.python.integration import has_integration, render_integration
+from acci_gen.emit.python.policies import render_policies
 from acci_gen.emit.python.tests import render_tests
 from acci_gen.emit.readmodels import readmodel_files
 from acci_gen.emit.templating import render
@@ -49,6 +50,7 @@ def render_domains(
             generated[f"{domain.name}/tests/test_{domain.name}_http.py"] = render(
                 "test_http.py.jinja2", header=head, domain=domain
             )
+        generated.update(render_policies(domain, head))
         evolution, evolution_stubs = render_evolution(domain, head)
         generated.update(evolution)
         if has_integration(domain):

@@ -84,6 +84,8 @@ def readmodel_files(
 
 def _service_view(domain: Domain, header: Code) -> dict[str, object]:
     imports = ["from acci.service import Service", "from .registry import REGISTRY"]
+    if domain.policies:
+        imports.append("from .policies import POLICIES")
     if domain.projections:
         imports += [
             "from importlib import resources",
@@ -99,6 +101,7 @@ def _service_view(domain: Domain, header: Code) -> dict[str, object]:
         "integration": integration,
         "imports": Code("\n".join(imports)),
         "has_read_models": bool(domain.projections),
+        "has_policies": bool(domain.policies),
     }
 
 

@@ -5,6 +5,7 @@ expected values of the generated tests) and to a set of fields (to check compati
     rename:  {old: new, ...}
     remove:  [field, ...]
     map:     {field: {old value: new value}}  e.g. an enum value renamed
+             {field: {divide: [source, number]}}  a unit converted (also multiply), e.g. cents
     split:   {field: old, into: [a, b], separator: " "}   the first parts, the rest in the last
     combine: {fields: [a, b], into: new, separator: " "}
 """
@@ -12,11 +13,49 @@ expected values of the generated tests) and to a set of fields (to check compati
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import Any
 
 from acci_gen.model import MISSING, Field, OldVersion, Step, TypeRef
 
-__all__ = ["KINDS", "OldVersion", "Step", "apply_to_data", "apply_to_fields", "has_default"]
+__all__ = [
+    "KINDS",
+    "UNIT_OPS",
+    "OldVersion",
+    "Step",
+    "apply_to_data",
+    "apply_to_fields",
+    "conversion",
+    "convert",
+    "has_default",
+]
+
+#: The arithmetic a `map` step may do to convert a unit: {field: {divide: [source, number]}}.
+UNIT_OPS = ("divide", "multiply")
+
+
+def conversion(table: Any) -> tuple[str, str, Decimal] | None:
+    """(op, source field, number) when a `map` entry converts a unit, else None (a value table)."""
+    if not isinstance(table, dict) or len(table) != 1:
+        return None
+    ((op, operands),) = table.items()
+    if op not in UNIT_OPS or not isinstance(operands, list) or len(operands) != 2:
+        return None
+    source, number = operands
+    if not isinstance(source, str) or isinstance(number, bool):
+        return None
+    try:
+        factor = Decimal(str(number))
+    except ArithmeticError:
+        return None
+    return (str(op), source, factor) if factor.is_finite() and factor != 0 else None
+
+
+def convert(value: Any, op: str, factor: Decimal) -> str:
+    """A number (as stored: a number or a decimal string) converted, as a decimal string."""
+    number = Decimal(str(value))
+    return str(number / factor if op == "divide" else number * factor)
+
 
 KINDS = ("add", "rename", "remove", "map", "split", "combine")
 
@@ -38,7 +77,12 @@ def apply_to_data(steps: list[Step], data: dict[str, Any]) -> dict[str, Any]:
                 out.pop(name, None)
         elif step.kind == "map":
             for name, table in args.items():
-                if name in out and out[name] in table:
+                unit = conversion(table)
+                if unit is not None:
+                    op, source, factor = unit
+                    if out.get(source) is not None:
+                        out[name] = convert(out[source], op, factor)
+                elif name in out and out[name] in table:
                     out[name] = table[out[name]]
         elif step.kind == "split":
             value = out.pop(args["field"], None)
@@ -72,8 +116,12 @@ def apply_to_fields(steps: list[Step], fields: dict[str, Field]) -> dict[str, Fi
         elif step.kind == "remove":
             for name in args:
                 out.pop(name, None)
-        elif step.kind == "map":
-            pass  # values change, the field stays
+        elif step.kind == "map":  # values change, the field stays; a conversion makes a decimal
+            for name, table in args.items():
+                unit = conversion(table)
+                if unit is not None and unit[1] in out:
+                    optional = out[unit[1]].optional
+                    out[name] = Field(name, TypeRef("decimal", "decimal"), optional=optional)
         elif step.kind == "split":
             source = out.pop(args["field"], None)
             for name in args["into"]:

@@ -88,7 +88,8 @@ def _field_shape(field: Field, types: dict[str, NamedType]) -> dict[str, Any]:
         out["optional"] = True
     if field.default is not MISSING:
         out["default"] = field.default if not isinstance(field.default, (set, tuple)) else list(field.default)
-    for name in ("minimum", "maximum", "min_length", "max_length", "pattern", "min_items", "max_items"):
+    names = ("minimum", "maximum", "min_length", "max_length", "pattern", "min_items", "max_items")
+    for name in (*names, "precision", "scale"):
         value = getattr(field, name)
         if value is not None:
             out[name] = value if isinstance(value, (int, str, bool)) else str(value)

@@ -119,12 +119,27 @@ def _constraint_problem(value: Any, field: Field) -> str | None:
                 return f"{describe(value)} is less than min {field.minimum}"
             if field.maximum is not None and number > Decimal(str(field.maximum)):
                 return f"{describe(value)} is more than max {field.maximum}"
+            digits = _digits(number)
+            if field.scale is not None and digits[1] > field.scale:
+                return f"{describe(value)} has more than {field.scale} digits after the point (scale)"
+            if field.precision is not None and sum(digits) > field.precision:
+                return f"{describe(value)} has more than {field.precision} digits (precision)"
     if isinstance(value, list):
         if field.min_items is not None and len(value) < field.min_items:
             return f"the list has fewer than min_items {field.min_items} items"
         if field.max_items is not None and len(value) > field.max_items:
             return f"the list has more than max_items {field.max_items} items"
     return None
+
+
+def _digits(number: Decimal) -> tuple[int, int]:
+    """(digits before the point, digits after it) as pydantic counts them for max_digits."""
+    _, digits, exponent = number.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        return len(digits) + exponent, 0
+    after = -exponent
+    return max(len(digits) - after, 0), after
 
 
 def _as_decimal(value: Any) -> Decimal | None:

@@ -296,8 +296,8 @@ def _value_form(e: _Error) -> Said:
 def _apply_form(e: _Error) -> Said:
     return Said(
         e.where.path,
-        f"how the event changes '{e.name}' must be 'event.<field>', {{value: ...}}, "
-        "{add: event.<field>}, {subtract: ...} or {append: ...}.",
+        f"how the event changes '{e.name}' must be 'event.<field>', an expression, 'ignore', "
+        "{value: ...}, {add: event.<field>}, {subtract: ...}, {append: ...} or {remove: ...}.",
         "write e.g. 'email: event.email' or 'balance: {add: event.amount}'.",
     )
 
@@ -331,6 +331,47 @@ def _step_form(e: _Error) -> Said:
         e.where.path,
         f"an upcast step is one of: {one_of(lang.STEP_KINDS)}, each with its arguments.",
         "write e.g. '- rename: {name: full_name}'.",
+    )
+
+
+def _column_value_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"the value of '{e.name}' must be a reference such as 'event.x', {{value: ...}}, {{add: ...}}, "
+        f"{{subtract: ...}}, {{coalesce: [...]}}, {{greatest: ...}} or {{least: ...}}, not {e.kind}.",
+        "write e.g. 'total: {add: event.amount}' or 'status: {value: active}'.",
+    )
+
+
+def _role_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"the role '{e.name}' must be 'Aggregate(identity_field)' or a mapping, not {e.kind}.",
+        "write e.g. 'source: Account(from_account_id)'.",
+    )
+
+
+def _given_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        "'given' must be a list of events, or (for a command on several aggregates) lists by role.",
+        "write 'given: [UserCreated: {...}]' or 'given: {source: [AccountOpened: {...}]}'.",
+    )
+
+
+def _on_rejected_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"'on_rejected' must be dead_letter, ignore or {{send: <Command>, map: {{...}}}}, not {e.kind}.",
+        "write e.g. 'on_rejected: ignore' or 'on_rejected: {send: CancelOrder}'.",
+    )
+
+
+def _effect_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        "what a policy does must be a mapping with one of 'send' or 'schedule'.",
+        "write e.g. '- send: ReserveStock' or '- {schedule: ExpireReservation, after: 15m, key: event.id}'.",
     )
 
 
@@ -383,6 +424,11 @@ _BY_TYPE: dict[str, Callable[[_Error], Said]] = {
     "handler_form": _handler_form,
     "step_form": _step_form,
     "then_form": _then_form,
+    "given_form": _given_form,
+    "on_rejected_form": _on_rejected_form,
+    "effect_form": _effect_form,
+    "role_form": _role_form,
+    "column_value_form": _column_value_form,
     "paging_form": _paging_form,
 }
 

@@ -21,7 +21,7 @@ from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from acci.aggregate import Aggregate
-from acci.commands import Command, CommandData, CommandHandler, CommandMetadata, CommandResult
+from acci.commands import Command, CommandData, CommandHandlerBase, CommandMetadata, CommandResult
 from acci.errors import CommandValidationError
 from acci.http import concurrency
 from acci.http.context import HttpContext, http_context
@@ -166,15 +166,25 @@ class CommandSender:
 
     async def __call__(
         self,
-        handler_class: type[CommandHandler[Any, Any]],
+        handler_class: type[CommandHandlerBase[Any, Any, Any]],
         command_class: type[CommandData],
         body: BaseModel | None,
         *,
         existing: bool,
+        several: bool = False,
         **path: Any,
     ) -> CommandResponse:
         """Send the command made of `body` and the `path` parameters; `existing`: the command is
-        for an aggregate that must exist (If-Match may be required for it)."""
+        for an aggregate that must exist (If-Match may be required for it); `several`: it is a
+        command on several aggregates, which have no one version to match."""
+        if several and self.expected_version is not None:
+            raise HttpProblem(
+                400,
+                "if-match-not-applicable",
+                "If-Match does not apply to this command",
+                f"{command_class.command_type} changes several aggregates, each with its own version: "
+                "send it without If-Match (a conflict on any of them is retried, then answered 409).",
+            )
         if existing and self.expected_version is None and self.context.settings.require_if_match:
             raise HttpProblem(
                 428,
@@ -195,7 +205,8 @@ class CommandSender:
         result = await handler.handle(
             Command(data, metadata, id=self.command_id), expected_version=self.expected_version
         )
-        self.response.headers["ETag"] = concurrency.etag(result.version)
+        if not several:
+            self.response.headers["ETag"] = concurrency.etag(result.version)
         if result.position is not None:
             self.response.headers[POSITION_HEADER] = str(result.position)
         return CommandResponse.of(self.command_id, result)

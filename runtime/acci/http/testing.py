@@ -26,12 +26,22 @@ from acci.commands import Command, CommandHandler, Handlers, Precondition
 from acci.events import NewEvent
 from acci.http.app import create_app
 from acci.http.identity import HeaderIdentity
+from acci.multi import MultiCommandHandler
 from acci.registry import EventRegistry
 from acci.service import Service
 from acci.settings import HttpSettings, Settings
 from acci.store.postgres import PostgresEventStore
 from acci.streams import NO_STREAM, StreamId
-from acci.testing import Scenario, TestFunction, _event, _one, scenario_metadata
+from acci.testing import (
+    MultiScenario,
+    Scenario,
+    TestFunction,
+    _event,
+    _one,
+    given_on_streams,
+    role_events,
+    scenario_metadata,
+)
 
 #: The status each outcome of a scenario maps to (a rule's code: 400).
 STATUS = {None: 200, "invalid": 422, "not_found": 404, "already_exists": 409}
@@ -58,13 +68,17 @@ def request_of(
     return next(iter(route.methods or {"POST"})), url, body
 
 
-def _headers(scenario: Scenario) -> dict[str, str]:
+def _headers(scenario: Scenario | MultiScenario) -> dict[str, str]:
     meta = scenario_metadata(**scenario.metadata)
     return {"X-Tenant-Id": meta.tenant_id, "X-User-Id": meta.user_id, "X-Correlation-Id": meta.correlation_id}
 
 
 def _client(
-    store: PostgresEventStore, registry: EventRegistry, router: APIRouter, scenario: Scenario, **http: Any
+    store: PostgresEventStore,
+    registry: EventRegistry,
+    router: APIRouter,
+    scenario: Scenario | MultiScenario,
+    **http: Any,
 ) -> httpx.AsyncClient:
     timestamp: datetime = scenario_metadata(**scenario.metadata).timestamp
     app = create_app(
@@ -112,13 +126,54 @@ async def _given(
     return stream, given
 
 
+async def _multi_over_http(
+    store: PostgresEventStore,
+    registry: EventRegistry,
+    handlers: Handlers,
+    router: APIRouter,
+    scenario: MultiScenario,
+) -> None:
+    """A scenario of a command on several aggregates, sent to its route: the status of its
+    outcome, and each role's stream holds exactly its given and expected events."""
+    name, data = _one(scenario.when)
+    command_class = {c.command_type: c for c in handlers}[name]
+    handler = handlers[command_class](store)
+    assert isinstance(handler, MultiCommandHandler)
+    try:
+        command = Command(command_class.model_validate(data), scenario_metadata(**scenario.metadata))
+    except ValueError:
+        streams: dict[StreamId, list[str]] = {}  # invalid data: no stream to look at
+    else:
+        streams = await given_on_streams(store, registry, handler, command, scenario)
+    method, url, body = request_of(router, name, data)
+    async with _client(store, registry, router, scenario) as client:
+        response = await _request(client, method, url, json=body, headers=_headers(scenario))
+    problem = response.json()
+    assert response.status_code == STATUS.get(scenario.error, 400), problem
+    if scenario.error is not None and response.status_code == 400:
+        assert problem["code"] == scenario.error, problem
+    then = scenario.then if scenario.error is None else {}
+    for stream in streams:
+        stored = [registry.decode(event) for event in await store.read_stream(stream)]
+        given = role_events(registry, streams, scenario.given, stream)
+        assert stored == [*given, *role_events(registry, streams, then, stream)], stream
+
+
 def http_scenario_test(
-    router: APIRouter, registry: EventRegistry, handlers: Handlers, scenarios: Sequence[Scenario]
+    router: APIRouter,
+    registry: EventRegistry,
+    handlers: Handlers,
+    scenarios: Sequence[Scenario | MultiScenario],
 ) -> TestFunction:
     """One test per scenario, through the generated router on PostgreSQL (see the module)."""
 
     @pytest.mark.parametrize("scenario", scenarios, ids=[s.name for s in scenarios])
-    async def test_scenario_over_http(postgres_store: PostgresEventStore, scenario: Scenario) -> None:
+    async def test_scenario_over_http(
+        postgres_store: PostgresEventStore, scenario: Scenario | MultiScenario
+    ) -> None:
+        if isinstance(scenario, MultiScenario):
+            await _multi_over_http(postgres_store, registry, handlers, router, scenario)
+            return
         stream, given = await _given(postgres_store, registry, handlers, scenario)
         name, data = _one(scenario.when)
         method, url, body = request_of(router, name, data)
@@ -143,12 +198,16 @@ def http_scenario_test(
 
 
 def http_if_match_test(
-    router: APIRouter, registry: EventRegistry, handlers: Handlers, scenarios: Sequence[Scenario]
+    router: APIRouter,
+    registry: EventRegistry,
+    handlers: Handlers,
+    scenarios: Sequence[Scenario | MultiScenario],
 ) -> TestFunction:
     """For each scenario whose command succeeds on an existing aggregate: a stale If-Match is a
     412 and appends nothing; with If-Match required, none is a 428 (for `must_exist` commands);
     the current version succeeds."""
-    chosen = [s for s in scenarios if s.given and s.error is None]
+    # Commands on several aggregates take no If-Match (each aggregate has its own version).
+    chosen = [s for s in scenarios if isinstance(s, Scenario) and s.given and s.error is None]
 
     @pytest.mark.parametrize("scenario", chosen, ids=[s.name for s in chosen])
     async def test_if_match_over_http(postgres_store: PostgresEventStore, scenario: Scenario) -> None:

@@ -16,6 +16,7 @@ from acci_gen import __version__
 from acci_gen.emit.docs.integration import TITLE as INTEGRATION_TITLE
 from acci_gen.emit.docs.integration import integration_section
 from acci_gen.emit.docs.jsonschema import event_schema, object_schema
+from acci_gen.emit.docs.policies import policies_section
 from acci_gen.emit.docs.states import state_diagram
 from acci_gen.emit.text import md_code, md_comment, md_json, md_text
 from acci_gen.emit.text import mermaid_label as _label
@@ -42,6 +43,7 @@ def render_domain_doc(domain: Domain, source: str) -> str:
     lines += doc.types()
     lines += doc.projections()
     lines += doc.queries()
+    lines += policies_section(domain)
     lines += integration_section(domain, doc.fields_table)
     lines += doc.scenarios()
     while lines and lines[-1] == "":
@@ -225,7 +227,15 @@ class _Doc:
             lines += [
                 "| | |",
                 "|---|---|",
-                f"| Aggregate | [{command.aggregate}]({_anchor(command.aggregate)}) |",
+                *(
+                    [
+                        f"| Aggregate ({md_text(r.name)}) | [{r.aggregate}]({_anchor(r.aggregate)}) by "
+                        f"{md_code(r.identity)} |"
+                        for r in command.roles
+                    ]
+                    if command.roles
+                    else [f"| Aggregate | [{command.aggregate}]({_anchor(command.aggregate)}) |"]
+                ),
                 f"| Precondition | {_precondition(command)} |",
                 f"| Emits | {emits} |",
                 f"| Decision | {'hand-written (custom/)' if command.custom else 'generated'} |",
@@ -398,6 +408,8 @@ def _constraints(f: Field) -> str:
         ("max length", f.max_length),
         ("min items", f.min_items),
         ("max items", f.max_items),
+        ("precision", f.precision),
+        ("scale", f.scale),
     ):
         if value is not None:
             parts.append(f"{label} {md_code(value)}")

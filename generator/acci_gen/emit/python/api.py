@@ -55,7 +55,8 @@ def api_view(domain: Domain) -> dict[str, Any]:
                 "handler": names.handler_class(command.name),
                 "method": route.method.lower(),
                 "path": py_str(route.path),
-                "tag": py_str(command.aggregate),
+                # A command on several aggregates is listed under the first it names.
+                "tag": py_str(command.roles[0].aggregate if command.roles else command.aggregate),
                 "summary": py_str(command.description or f"Send {command.name}"),
                 "operation": py_str(command.name),
                 "body": body,
@@ -69,6 +70,7 @@ def api_view(domain: Domain) -> dict[str, Any]:
                 ],
                 "path_arguments": [Code(f"{name}={name}") for name in in_path],
                 "existing": command.precondition == "must_exist",
+                "several": bool(command.roles),
             }
         )
     queries = [_query_view(domain, query) for query in domain.queries]

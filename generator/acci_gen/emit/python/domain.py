@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from acci_gen import __version__, names
-from acci_gen.emit.python.exprs import expr_source
+from acci_gen.emit.python.exprs import condition_source, expr_source, needs_state
+from acci_gen.emit.python.multi import multi_handler_view
 from acci_gen.emit.python.pytypes import declaration, default, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_comment, py_docstring
@@ -23,8 +24,6 @@ from acci_gen.model import (
     Rule,
     TypeRef,
 )
-
-_INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 
 
 def header(source: str) -> Code:
@@ -168,9 +167,9 @@ def _evolve_cases(aggregate: Aggregate, event: Event) -> list[dict[str, Any]]:
         out = {}
         for name, field in fields.items():
             if name in always:
-                out[name] = _apply_value(event, always[name], field, current.get(name))
+                out[name] = _apply_value(event, always[name], field, current.get(name), current)
             elif name in when_present:
-                value = _apply_value(event, when_present[name], field, current.get(name))
+                value = _apply_value(event, when_present[name], field, current.get(name), current)
                 out[name] = Code(f"{value} if {value} is not None else {current[name]}")
             elif name in current:
                 out[name] = current[name]
@@ -184,7 +183,8 @@ def _evolve_cases(aggregate: Aggregate, event: Event) -> list[dict[str, Any]]:
         return [{"event": event_class, "state": Code(f"{state_class}()"), "arguments": None}]
     existing = values({name: Code(f"state.{name}") for name in fields})
     cases = [{"event": event_class, "state": Code(f"{state_class}()"), "arguments": arguments(existing)}]
-    if all(f.name in done for f in aggregate.state if f.required):
+    from_state = any(needs_state(a.expr) for a in event.applies)
+    if all(f.name in done for f in aggregate.state if f.required) and not from_state:
         # Without a state, a field the event does not set has its default; operations start from it.
         defaults = {name: d for name, f in fields.items() if (d := default(f)) is not None}
         fresh = values(defaults)
@@ -196,13 +196,16 @@ def _evolve_cases(aggregate: Aggregate, event: Event) -> list[dict[str, Any]]:
     return cases
 
 
-def _apply_value(event: Event, apply: Apply, target: Field, current: Code | None) -> Code:
-    """The new value of a state field; `current` is its value before (for add, subtract, append)."""
+def _apply_value(
+    event: Event, apply: Apply, target: Field, current: Code | None, current_values: dict[str, Code]
+) -> Code:
+    """The new value of a state field; `current` is its value before (for add, subtract, append,
+    remove), `current_values` every field's (for references to the state)."""
     expr = apply.expr
     if expr.source == "literal":
         return value_of(expr.literal, target.type)
     source = event.field(expr.name) if expr.source == "event" else None
-    value = expr_source(expr, target if expr.op == "set" else None, source)
+    value = expr_source(expr, target if expr.op == "set" else None, source, current_values)
     if expr.op != "set":
         assert current is not None, "an operation on a field without a value (the check stage prevents it)"
     if expr.op == "add":
@@ -213,6 +216,10 @@ def _apply_value(event: Event, apply: Apply, target: Field, current: Code | None
         assert source is not None
         items = f"*{value}" if source.type.kind == "list" else value
         return Code(f"[{items}]" if current == "[]" else f"[*{current}, {items}]")
+    if expr.op == "remove":
+        assert source is not None
+        test = "not in" if source.type.kind == "list" else "!="
+        return Code("[]" if current == "[]" else f"[item for item in {current} if item {test} {value}]")
     return value
 
 
@@ -222,11 +229,15 @@ def _apply_value(event: Event, apply: Apply, target: Field, current: Code | None
 def handlers_view(domain: Domain) -> dict[str, Any]:
     handlers = []
     for command in domain.commands:
+        if command.roles:
+            handlers.append(multi_handler_view(domain, command))
+            continue
         aggregate = domain.aggregate(command.aggregate)
         assert aggregate is not None
         handlers.append(_handler_view(domain, command, aggregate))
     handler_map = [Code(f"{c.name}: {names.handler_class(c.name)}") for c in domain.commands]
-    return {"handlers": handlers, "handler_map": handler_map}
+    multi = any(c.roles for c in domain.commands)
+    return {"handlers": handlers, "handler_map": handler_map, "multi": multi}
 
 
 def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dict[str, Any]:
@@ -237,8 +248,8 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
     }
     uses_state = (
         command.custom
-        or any(e.source == "state" for r in command.rules for e in (r.left, r.right))
-        or any(expr.source == "state" for emit in command.emits for _, expr in emit.mapping)
+        or any(needs_state(e) for r in command.rules for e in (r.left, r.right))
+        or any(needs_state(expr) for emit in command.emits for _, expr in emit.mapping)
     )
     state = None
     if uses_state:
@@ -259,30 +270,22 @@ def _handler_view(domain: Domain, command: Command, aggregate: Aggregate) -> dic
         "aggregate": aggregate.name,
         "identity": aggregate.identity,
         "precondition": precondition[command.precondition],
+        "retries": command.retries_on_conflict,
         "state": Code(state) if state else None,
         "rules": [_rule_view(rule, scopes) for rule in command.rules],
         "events": events,
         "emits": [e.event for e in command.emits],
         "stub": names.decision_function(command.name) if command.custom else None,
         "module": names.snake(command.name),
+        "multi": False,
     }
 
 
 def _rule_view(rule: Rule, scopes: dict[str, dict[str, Field]]) -> dict[str, Any]:
     """The test that refuses the command (the rule's condition, negated), its message and code."""
-    left = expr_source(rule.left, None, None)
-    if rule.right.source == "literal" and isinstance(rule.right.literal, bool):
-        wanted = rule.right.literal if rule.op == "==" else not rule.right.literal
-        test = Code(f"not {left}" if wanted else left)
-    elif rule.right.source == "literal" and rule.right.literal is None:
-        test = Code(f"{left} {'is not' if rule.op == '==' else 'is'} None")
-    else:
-        left_field = scopes.get(rule.left.source, {}).get(rule.left.name)
-        if rule.right.source == "literal" and left_field is not None:
-            right = value_of(rule.right.literal, left_field.type)
-        else:
-            right = expr_source(rule.right, None, None)
-        test = Code(f"{left} {_INVERSE[rule.op]} {right}")
+    left_field = scopes.get(rule.left.source, {}).get(rule.left.name)
+    left_type = left_field.type if left_field is not None else rule.left.type
+    test = condition_source(rule.left, rule.op, rule.right, left_type, negate=True)
     return {"test": test, "message": rule.message, "code": rule.code}
 
 

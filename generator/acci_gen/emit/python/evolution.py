@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from acci_gen import names
+from acci_gen.emit.python.pytypes import decimal_value
 from acci_gen.emit.python.samples import sample_data
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_docstring, py_str, py_value
-from acci_gen.evolution.steps import OldVersion, Step, apply_to_data
+from acci_gen.evolution.steps import OldVersion, Step, apply_to_data, conversion
 from acci_gen.model import Domain, Event
 
 
@@ -34,6 +35,16 @@ def step_lines(step: Step) -> list[Code]:
     elif step.kind == "map":
         for name, table in args.items():
             key = py_str(name)
+            unit = conversion(table)
+            if unit is not None:
+                op, source, factor = unit
+                operator = "/" if op == "divide" else "*"
+                lines.append(f"if data.get({py_str(source)}) is not None:")
+                lines.append(
+                    f"    data[{key}] = str(Decimal(str(data[{py_str(source)}])) {operator} "
+                    f"{decimal_value(factor)})"
+                )
+                continue
             lines.append(f"renamed = {py_value(table)}")
             lines.append(f"if data.get({key}) in renamed:")
             lines.append(f"    data[{key}] = renamed[data[{key}]]")
@@ -105,7 +116,11 @@ def upcasters_view(domain: Domain) -> dict[str, Any]:
                     "custom": older.custom,
                 }
             )
-    return {"functions": functions, "custom": any(f["custom"] for f in functions)}
+    return {
+        "functions": functions,
+        "custom": any(f["custom"] for f in functions),
+        "uses_decimal": any("Decimal(" in str(f["lines"]) for f in functions),
+    }
 
 
 def _summary(older: OldVersion) -> str:

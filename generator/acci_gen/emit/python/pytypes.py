@@ -33,6 +33,8 @@ def constraints(field: Field) -> list[Code]:
         ("min_length", field.min_length if field.min_length is not None else field.min_items),
         ("max_length", field.max_length if field.max_length is not None else field.max_items),
         ("pattern", field.pattern),
+        ("max_digits", field.precision),
+        ("decimal_places", field.scale),
     ]
     if field.type.kind == "email":
         max_length = field.max_length if field.max_length is not None else EMAIL_MAX_LENGTH

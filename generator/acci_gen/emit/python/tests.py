@@ -62,18 +62,33 @@ def render_tests(domain: Domain, header: Code) -> str:
         constants=shared.constants,
         scenarios=scenarios,
         round_trips=[py_value({e.name: sample_data(e.fields, types)}) for e in domain.events],
+        multi=any(s.given_roles is not None for s in domain.scenarios),
     )
 
 
 def _parts(scenario: Scenario) -> list[dict[str, Any]]:
     given = [{name: data} for name, data in scenario.given]
     then = [{name: data} for name, data in scenario.then_events or []]
+    for table, into in ((scenario.given_roles, given), (scenario.then_roles, then)):
+        into += [{name: data} for events in (table or {}).values() for name, data in events]
     return [{scenario.command: scenario.command_data}, *given, *then]
 
 
 def scenario_data(scenario: Scenario, shared: SharedData) -> Code:
-    """`Scenario(...)` with the scenario's parts as the domain file writes them."""
+    """`Scenario(...)` with the scenario's parts as the domain file writes them (`MultiScenario`
+    for a command on several aggregates, its events by role)."""
     parts: list[str] = [py_str(scenario.name)]
+    if scenario.given_roles is not None:
+        if scenario.given_roles:
+            parts.append(f"given={_by_role(scenario.given_roles, shared)}")
+        parts.append(f"when={shared.ref({scenario.command: scenario.command_data})}")
+        if scenario.then_roles:
+            parts.append(f"then={_by_role(scenario.then_roles, shared)}")
+        if scenario.then_error is not None:
+            parts.append(f"error={py_str(scenario.then_error)}")
+        if scenario.metadata:
+            parts.append(f"metadata={py_value(scenario.metadata)}")
+        return Code(f"MultiScenario({', '.join(parts)})")
     if scenario.given:
         parts.append(f"given={shared.refs([{name: data} for name, data in scenario.given])}")
     parts.append(f"when={shared.ref({scenario.command: scenario.command_data})}")
@@ -84,3 +99,8 @@ def scenario_data(scenario: Scenario, shared: SharedData) -> Code:
     if scenario.metadata:
         parts.append(f"metadata={py_value(scenario.metadata)}")
     return Code(f"Scenario({', '.join(parts)})")
+
+
+def _by_role(table: dict[str, list[tuple[str, dict[str, Any]]]], shared: SharedData) -> Code:
+    items = [f"{py_str(role)}: {shared.refs([{n: d} for n, d in events])}" for role, events in table.items()]
+    return Code("{" + ", ".join(items) + "}")

@@ -77,6 +77,8 @@ class Table:
 
 def sql_type(field: Field) -> str:
     kind = field.type.kind
+    if kind == "decimal" and field.precision is not None:
+        return f"numeric({field.precision}, {field.scale or 0})"
     return SQL_TYPES.get(kind if kind in ("enum", "object", "list") else field.type.name, "text")
 
 

@@ -17,6 +17,7 @@ from acci_gen.spec.checks.evolution import check_compatibility
 from acci_gen.spec.checks.fields import check_types
 from acci_gen.spec.checks.http import check_http
 from acci_gen.spec.checks.integration import check_integration
+from acci_gen.spec.checks.policies import check_policies
 from acci_gen.spec.checks.projections import check_projections
 from acci_gen.spec.checks.queries import check_queries
 from acci_gen.spec.checks.scenarios import check_coverage, check_scenarios
@@ -51,6 +52,7 @@ def check(doc: Document, shaped: Shaped, base: Path | None = None) -> tuple[Doma
     check_queries(ctx, spec.queries or {}, domain)
     check_http(ctx, spec.commands or {}, domain)
     check_scenarios(ctx, spec.scenarios or [], domain)
+    check_policies(ctx, spec.policies or {}, domain)
     check_coverage(ctx, domain)
     check_integration(ctx, spec, domain, base)
     for path, message, fix in generated_class_problems(domain):

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from acci_gen.model import NUMERIC, Aggregate, Apply, Domain, Event, Expr, Field
 from acci_gen.spec import language as lang
-from acci_gen.spec.checks.context import Context, compatible, literal_problem
+from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem
 from acci_gen.spec.checks.evolution import parse_versions
+from acci_gen.spec.checks.expressions import is_expression, parse_expression
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
 from acci_gen.spec.values import UNCHECKED, fits
 
+_PREPOSITION = {"set": "into", "remove": "from"}
 #: The kinds of field that can identify an aggregate (they become its stream's id).
 IDENTITY_KINDS = ("string", "uuid", "int", "email")
 
@@ -96,6 +98,7 @@ def _check_apply(ctx: Context, event: Event, aggregate: Aggregate, spec: lang.Ev
         event.applies.append(Apply(field.name, Expr("event", field.name)))
     apath = (*path, "apply")
     state_names = [f.name for f in aggregate.state]
+    fields = {f.name: f for f in aggregate.state}
     for target_name, how in explicit.items():
         tpath = (*apath, target_name)
         target = aggregate.field(target_name)
@@ -118,25 +121,43 @@ def _check_apply(ctx: Context, event: Event, aggregate: Aggregate, spec: lang.Ev
             else:
                 event.applies.append(Apply(target_name, Expr("literal", literal=how.value)))
             continue
+        if how == "ignore":
+            continue  # not copied: the state field keeps its value
         op, ref = _operation(how)
         rpath = tpath if op == "set" else (*tpath, op)
-        expr = ctx.parse_ref(ref, rpath, {"event": {f.name: f for f in event.fields}})
+        scopes: Scopes = {"event": {f.name: f for f in event.fields}, "state": fields}
+        if op == "set" and is_expression(ref):
+            calc = parse_expression(ctx, ref, rpath, scopes)
+            if calc is None:
+                continue
+            assert calc.type is not None
+            if not compatible(calc.type, target.type):
+                ctx.error(
+                    rpath,
+                    f"'{ref}' is {calc.type.text}, but {aggregate.name}.{target_name} is {target.type.text}.",
+                    "compute a value of the state field's type.",
+                )
+                continue
+            event.applies.append(Apply(target_name, calc))
+            continue
+        expr = ctx.parse_ref(ref, rpath, scopes)
         if expr is None:
             continue
         expr.op = op
-        source = event.field(expr.name)
-        assert source is not None
+        source = scopes[expr.source][expr.name]
         _check_apply_types(ctx, event, aggregate, target, source, op, rpath)
         event.applies.append(Apply(target_name, expr))
 
 
-def _operation(how: str | lang.AddOf | lang.SubtractOf | lang.AppendOf) -> tuple[str, str]:
+def _operation(how: str | lang.AddOf | lang.SubtractOf | lang.AppendOf | lang.RemoveOf) -> tuple[str, str]:
     if isinstance(how, lang.AddOf):
         return "add", how.add
     if isinstance(how, lang.SubtractOf):
         return "subtract", how.subtract
     if isinstance(how, lang.AppendOf):
         return "append", how.append
+    if isinstance(how, lang.RemoveOf):
+        return "remove", how.remove
     return "set", how
 
 
@@ -144,7 +165,9 @@ def _check_apply_types(
     ctx: Context, event: Event, aggregate: Aggregate, target: Field, source: Field, op: str, path: PathT
 ) -> None:
     where = f"{aggregate.name}.{target.name} ({target.type.text})"
-    what = f"event.{source.name} ({source.type.text})"
+    what = (
+        f"{'state' if aggregate.field(source.name) is source else 'event'}.{source.name} ({source.type.text})"
+    )
     if op == "set":
         ok = compatible(source.type, target.type)
     elif op in ("add", "subtract"):
@@ -160,21 +183,18 @@ def _check_apply_types(
                 "make both fields required.",
             )
             return
-    else:  # append
+    else:  # append, remove
         ok = UNCHECKED in (target.type.kind, source.type.kind) or (
             target.type.kind == "list"
             and target.type.item is not None
             and (compatible(source.type, target.type.item) or source.type == target.type)
         )
         if ok and source.optional:
-            ctx.error(
-                path, f"cannot append the optional {what} to {where}.", "make the event field required."
-            )
+            ctx.error(path, f"cannot {op} the optional {what} to {where}.", "make the event field required.")
             return
     if not ok:
         ctx.error(
             path,
-            f"{event.name} cannot {op} {what} {'to' if op != 'set' else 'into'} {where}: "
-            "the types do not fit.",
+            f"{event.name} cannot {op} {what} {_PREPOSITION.get(op, 'to')} {where}: the types do not fit.",
             "map a field of a compatible type, or change one of the types.",
         )

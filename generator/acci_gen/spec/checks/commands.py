@@ -4,11 +4,9 @@ and the events they emit, each field with a value from the command, the state or
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from acci_gen.model import (
     METADATA_FIELDS,
-    NUMERIC,
     Aggregate,
     Command,
     Domain,
@@ -20,16 +18,15 @@ from acci_gen.model import (
     Rule,
     TypeRef,
 )
-from acci_gen.names import snake_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.aggregates import aggregate_ref
-from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, unset_state
+from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem, unset_state
+from acci_gen.spec.checks.expressions import is_expression, parse_expression
 from acci_gen.spec.checks.fields import parse_fields
-from acci_gen.spec.loader import PathT, load_text
+from acci_gen.spec.checks.multi import check_multi
+from acci_gen.spec.checks.rules import parse_rule
+from acci_gen.spec.loader import PathT
 from acci_gen.spec.suggest import did_you_mean
-from acci_gen.spec.values import fits
-
-_CONDITION_RE = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 
 
 def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Domain) -> None:
@@ -40,8 +37,11 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
         ctx.claim(name, "command", path)
         ctx.claim(f"{name}Handler", "generated handler class", path)
         ctx.claim(f"{name}Body", "generated HTTP body class", path)
-        aggregate = aggregate_ref(ctx, spec.aggregate, (*path, "aggregate"), domain)
         fields = parse_fields(ctx, spec.fields, (*path, "fields"))
+        if spec.aggregates is not None or spec.aggregate is None:
+            _check_multi(ctx, name, spec, path, domain, fields)
+            continue
+        aggregate = aggregate_ref(ctx, spec.aggregate, (*path, "aggregate"), domain)
         command = Command(
             name,
             aggregate.name if aggregate else "",
@@ -50,6 +50,7 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
             custom=spec.decide == "custom",
             description=spec.description or "",
             http=HttpRoute(spec.http.method, spec.http.path) if spec.http is not None else None,
+            retries_on_conflict=spec.retries_on_conflict,
         )
         domain.commands.append(command)
         if aggregate is None:
@@ -67,6 +68,45 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
                     )
                 command.rules.append(parsed)
         _check_emits(ctx, command, aggregate, spec.emits, (*path, "emits"), scopes, domain)
+
+
+def _check_multi(
+    ctx: Context, name: str, spec: lang.Command, path: PathT, domain: Domain, fields: list[Field]
+) -> None:
+    command = Command(
+        name,
+        "",
+        fields,
+        precondition=spec.precondition,
+        description=spec.description or "",
+        retries_on_conflict=spec.retries_on_conflict,
+    )
+    domain.commands.append(command)
+    if spec.aggregate is not None:
+        ctx.error(
+            (*path, "aggregate"),
+            f"{name} has both 'aggregate' and 'aggregates'.",
+            "keep 'aggregate' for one aggregate, or 'aggregates' for several.",
+            key=True,
+        )
+        return
+    if spec.aggregates is None:
+        ctx.incomplete.add(name)
+        ctx.error(
+            path,
+            f"command {name} names no aggregate.",
+            "add 'aggregate: <Aggregate>', or 'aggregates: {role: Aggregate(identity_field), ...}'.",
+            key=True,
+        )
+        return
+    if spec.decide == "custom":
+        ctx.error(
+            (*path, "decide"),
+            "a command on several aggregates is decided by its rules and maps; 'decide: custom' is "
+            "not supported for it.",
+            "remove 'decide: custom' (or write a MultiCommandHandler by hand).",
+        )
+    check_multi(ctx, command, spec, path, domain)
 
 
 def _check_identity(ctx: Context, command: Command, aggregate: Aggregate, path: PathT) -> None:
@@ -112,81 +152,13 @@ def _reads_state_too_early(ctx: Context, command: Command, path: PathT) -> None:
 
 
 def _rule(ctx: Context, rule: lang.Rule, path: PathT, scopes: Scopes, command: Command) -> Rule | None:
-    code = rule.code
-    if snake_problem(code, "code"):
-        ctx.error(
-            (*path, "code"),
-            f"the code {code!r} must be a snake_case name.",
-            "write e.g. 'code: insufficient_funds'.",
-        )
-        return None
-    if code in lang.BUILTIN_ERRORS:
-        ctx.error((*path, "code"), f"'{code}' is a built-in error code.", "pick a more specific code.")
-    condition = rule.condition
-    cpath = (*path, "condition")
-    match = _CONDITION_RE.match(condition)
-    if not match:
-        ctx.error(
-            cpath,
-            f"the condition '{condition}' is not '<reference> <op> <reference or value>'.",
-            "write e.g. 'state.balance >= command.amount' (ops: == != < <= > >=).",
-        )
-        return None
-    left_text, op, right_text = match.groups()
-    if left_text.startswith("state.") and "state" not in scopes:
-        _reads_state_too_early(ctx, command, cpath)
-        return None
-    left = ctx.parse_ref(left_text, cpath, scopes)
-    if left is None:
-        return None
-    lfield = scopes[left.source][left.name]
-    right: Expr | None
-    if is_ref(right_text) and right_text.split(".")[0] in ("command", "state", "metadata"):
-        if right_text.startswith("state.") and "state" not in scopes:
-            _reads_state_too_early(ctx, command, cpath)
-            return None
-        right = ctx.parse_ref(right_text, cpath, scopes)
-        if right is None:
-            return None
-        rfield = scopes[right.source][right.name]
-        if not (compatible(rfield.type, lfield.type) or compatible(lfield.type, rfield.type)):
-            ctx.error(
-                cpath,
-                f"cannot compare {left_text} ({lfield.type.text}) with {right_text} ({rfield.type.text}).",
-                "compare values of the same type.",
-            )
-            return None
-        optional = lfield.optional or rfield.optional
-    else:
-        literal = _literal(right_text)
-        probe = Field("value", lfield.type, optional=op in ("==", "!="))
-        problem = literal_problem(literal, probe, ctx.types)
-        if problem:
-            ctx.error(
-                cpath,
-                f"the value {right_text} cannot be compared with {left_text}: {problem}.",
-                "compare with a value of the field's type (quote text: 'active').",
-            )
-            return None
-        right = Expr("literal", literal=literal)
-        optional = lfield.optional
-    if op not in ("==", "!=") and (not fits(lfield.type.kind, (*NUMERIC, "date", "datetime")) or optional):
-        ctx.error(
-            cpath,
-            f"'{op}' needs required numbers, dates or times; {left_text} is "
-            f"{'optional ' if lfield.optional else ''}{lfield.type.text}.",
-            "use == or !=, or compare numbers.",
-        )
-        return None
-    message = rule.message or f"{command.name} requires {condition.strip()}"
-    return Rule(left, op, right, code, message, condition.strip())
+    def guard(source: str, where: PathT) -> bool:
+        if source == "state" and "state" not in scopes:
+            _reads_state_too_early(ctx, command, where)
+            return True
+        return False
 
-
-def _literal(text: str) -> Any:
-    """The right side of a condition read as a YAML value (`false`, `0.5`, `'active'`), by the
-    same bounded loader as the file; what it cannot read stays text."""
-    doc, problems = load_text(text, "condition")
-    return text if doc is None or problems else doc.data
+    return parse_rule(ctx, rule, path, scopes, command.name, guard)
 
 
 def _check_emits(
@@ -202,7 +174,7 @@ def _check_emits(
     events = [e.name for e in domain.events]
     for index, item in enumerate(items):
         ipath = path if isinstance(emits, str) else (*path, index)
-        mapping: dict[str, str | lang.ValueOf] = {}
+        mapping: dict[str, str | lang.ValueOf | lang.ObjectOf] = {}
         if isinstance(item, lang.EmitSpec):
             mapping = item.map or {}
             if mapping and command.custom:
@@ -239,7 +211,7 @@ def _check_emits(
         emit = Emit(name, [])
         command.emits.append(emit)
         if not command.custom:
-            _map_event(ctx, command, event, emit, mapping, (*ipath, "map"), scopes)
+            map_event(ctx, command, event, emit, mapping, (*ipath, "map"), scopes)
     if command.emits and command.precondition != "must_exist":
         first = domain.event(command.emits[0].event)
         if first is not None and not command.custom and first.aggregate == aggregate.name:
@@ -255,12 +227,12 @@ def _check_emits(
                 )
 
 
-def _map_event(
+def map_event(
     ctx: Context,
     command: Command,
     event: Event,
     emit: Emit,
-    mapping: dict[str, str | lang.ValueOf],
+    mapping: dict[str, str | lang.ValueOf | lang.ObjectOf],
     path: PathT,
     scopes: Scopes,
 ) -> None:
@@ -277,6 +249,11 @@ def _map_event(
         expr: Expr | None
         if field.name in mapping:
             spec = mapping[field.name]
+            if isinstance(spec, lang.ObjectOf):
+                built = object_value(ctx, spec, field, fpath, scopes, f"{event.name}.{field.name}")
+                if built is not None:
+                    emit.mapping.append((field.name, built))
+                continue
             if isinstance(spec, lang.ValueOf):
                 problem = literal_problem(spec.value, field, ctx.types)
                 if problem:
@@ -288,8 +265,22 @@ def _map_event(
                 else:
                     emit.mapping.append((field.name, Expr("literal", literal=spec.value)))
                 continue
-            if spec.startswith("state.") and "state" not in scopes:
+            if re.search(r"\bstate\.", spec) and "state" not in scopes:
                 _reads_state_too_early(ctx, command, fpath)
+                continue
+            if is_expression(spec):
+                calc = parse_expression(ctx, spec, fpath, scopes)
+                if calc is None:
+                    continue
+                assert calc.type is not None
+                if not compatible(calc.type, field.type):
+                    ctx.error(
+                        fpath,
+                        f"'{spec}' is {calc.type.text}, but {event.name}.{field.name} is {field.type.text}.",
+                        f"compute a {field.type.text}, or change the field's type.",
+                    )
+                    continue
+                emit.mapping.append((field.name, calc))
                 continue
             expr = ctx.parse_ref(spec, fpath, scopes)
             if expr is None:
@@ -326,3 +317,78 @@ def _map_event(
             )
             continue
         emit.mapping.append((field.name, expr))
+
+
+def object_value(
+    ctx: Context, spec: lang.ObjectOf, target: Field, path: PathT, scopes: Scopes, what: str
+) -> Expr | None:
+    """An object built field by field ({fields: {...}}); unmapped fields come from the command."""
+    named = ctx.types.get(target.type.name) if target.type.kind == "object" else None
+    if named is None:
+        ctx.error(
+            path,
+            f"{what} is {target.type.text}: only a field of an object type is built with 'fields'.",
+            "map a reference or a {value: ...} to it.",
+        )
+        return None
+    given = spec.fields or {}
+    for key in given:
+        if all(f.name != key for f in named.fields):
+            ctx.error(
+                (*path, "fields", key),
+                f"{named.name} has no field '{key}'.",
+                did_you_mean(key, [f.name for f in named.fields], what=f"fields of {named.name}"),
+                key=True,
+            )
+    keys: list[tuple[str, TypeRef]] = []
+    args: list[Expr] = []
+    for sub in named.fields:
+        spath = (*path, "fields", sub.name)
+        sub_what = f"{what}.{sub.name}"
+        value = given.get(sub.name)
+        expr: Expr | None
+        if isinstance(value, lang.ObjectOf):
+            expr = object_value(ctx, value, sub, spath, scopes, sub_what)
+        elif isinstance(value, lang.ValueOf):
+            problem = literal_problem(value.value, sub, ctx.types)
+            if problem:
+                ctx.error(
+                    (*spath, "value"),
+                    f"the value does not fit {sub_what}: {problem}.",
+                    "give a value of its type.",
+                )
+                continue
+            expr = Expr("literal", literal=value.value)
+        else:
+            if value is None:
+                if sub.name not in scopes["command"]:
+                    if sub.required:
+                        ctx.error(
+                            path,
+                            f"no value for {sub_what}: the command has no field '{sub.name}'.",
+                            f"add '{sub.name}: command.<field>' under 'fields:'.",
+                        )
+                    continue
+                value = f"command.{sub.name}"
+            if is_expression(value):
+                expr = parse_expression(ctx, value, spath, scopes)
+                optional = False
+            else:
+                expr = ctx.parse_ref(value, spath, scopes)
+                if expr is not None:
+                    source = scopes[expr.source][expr.name]
+                    expr.type, optional = source.type, source.optional
+            if expr is None or expr.type is None:
+                continue
+            if not compatible(expr.type, sub.type) or (optional and not sub.optional):
+                ctx.error(
+                    spath if sub.name in given else path,
+                    f"{value} ({'optional ' if optional else ''}{expr.type.text}) does not fit {sub_what} "
+                    f"({sub.type.text}).",
+                    "map a value of the field's type.",
+                )
+                continue
+        if expr is not None:
+            keys.append((sub.name, sub.type))
+            args.append(expr)
+    return Expr("object", name=named.name, literal=keys, args=args, type=target.type)

@@ -15,7 +15,7 @@ from acci_gen.spec.shape import Shaped
 from acci_gen.spec.suggest import did_you_mean
 from acci_gen.spec.values import UNCHECKED, fits, value_problem
 
-_REF_RE = re.compile(r"^([a-z]+)\.([A-Za-z_][A-Za-z0-9_]*)$")
+_REF_RE = re.compile(r"^([a-z][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)$")
 
 #: Fields in scope for a reference: source ("command", "event", ...) -> field name -> field.
 Scopes = dict[str, dict[str, Field]]
@@ -145,6 +145,9 @@ def unset_state(event: Event, aggregate: Aggregate) -> list[str]:
     for apply in event.applies:
         if apply.expr.op != "set":
             continue
-        if apply.expr.source == "literal" or not fields[apply.expr.name].optional:
+        refs = apply.expr.refs()
+        if any(ref.source != "event" for ref in refs):
+            continue  # computed from the state: not set when there is none yet
+        if all(not fields[ref.name].optional for ref in refs):
             done.add(apply.target)
     return [f.name for f in aggregate.state if f.required and f.name not in done]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acci_gen.evolution.steps import apply_to_fields, has_default
+from acci_gen.evolution.steps import apply_to_fields, conversion, has_default
 from acci_gen.model import Event, Field, OldVersion, Step, TypeRef
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context
@@ -102,7 +102,9 @@ def _check_steps(ctx: Context, version: int, fields: list[Field], steps: list[St
 def _needs(step: Step) -> list[str]:
     """The fields a step reads."""
     args = step.args
-    if step.kind in ("rename", "remove", "map"):
+    if step.kind == "map":
+        return [unit[1] if (unit := conversion(table)) else str(name) for name, table in args.items()]
+    if step.kind in ("rename", "remove"):
         return [str(name) for name in args]
     if step.kind == "split":
         return [args["field"]]

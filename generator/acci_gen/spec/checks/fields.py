@@ -22,6 +22,7 @@ _CONSTRAINTS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("min_length", "max_length"): ("string", "email"),
     ("pattern",): ("string",),
     ("min_items", "max_items"): ("list",),
+    ("precision", "scale"): ("decimal",),
 }
 
 
@@ -132,6 +133,21 @@ def _constraints(ctx: Context, field: Field, spec: lang.FieldSpec, path: PathT) 
                 setattr(field, "minimum" if key == "min" else "maximum", value)
             else:
                 setattr(field, key, value)
+    if field.scale is not None and field.precision is None:
+        ctx.error(
+            (*path, "scale"),
+            "'scale' needs 'precision' (the digits in all).",
+            f"add 'precision:' (at least {field.scale}) next to 'scale'.",
+            key=True,
+        )
+    elif field.scale is not None and field.precision is not None and field.scale > field.precision:
+        ctx.error(
+            (*path, "scale"),
+            f"the scale {field.scale} is greater than the precision {field.precision}.",
+            "the digits after the point are part of the precision: raise 'precision' or lower 'scale'.",
+            key=True,
+        )
+        field.scale = None
     for low, high in (("minimum", "maximum"), ("min_length", "max_length"), ("min_items", "max_items")):
         lo, hi = getattr(field, low), getattr(field, high)
         if lo is not None and hi is not None and lo > hi:

@@ -19,7 +19,7 @@ def check_http(ctx: Context, commands: dict[str, lang.Command], domain: Domain) 
             continue
         if _check_override(ctx, command, ("commands", command.name, "http", "path")):
             usable.append(command)
-    if not all(domain.aggregate(c.aggregate) is not None for c in domain.commands):
+    if not all(c.roles or domain.aggregate(c.aggregate) is not None for c in domain.commands):
         return  # a command of an unknown aggregate was reported already; it has no route
     seen: dict[tuple[str, str], http_routes.Route] = {}
     for route in http_routes.routes(domain):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from acci_gen.model import ENVELOPE_FIELDS, Domain, Field, Projection, TypeRef
+from acci_gen.model import ENVELOPE_FIELDS, EVENT_METADATA_FIELDS, Domain, Field, Projection, TypeRef
 from acci_gen.names import column_problems, snake_problem
 from acci_gen.spec import language as lang
+from acci_gen.spec.checks.aggregates import aggregate_ref
+from acci_gen.spec.checks.column_values import check_column_op, check_condition, check_scenarios
 from acci_gen.spec.checks.context import Context, Scopes, compatible
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.loader import PathT
@@ -39,6 +41,19 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
             )
         else:
             tables[table] = path
+        if spec.from_state is not None:
+            _from_state(ctx, name, table, spec, path, domain)
+            continue
+        missing = [k for k in ("key", "columns", "on") if not spec.written(k)]
+        for key_name in missing:
+            ctx.error(
+                path,
+                f"projection '{name}' needs the key '{key_name}'.",
+                f"add '{key_name}:' to it.",
+                key=True,
+            )
+        if spec.key is None or (spec.columns is None and "columns" in missing):
+            continue
         columns = parse_fields(ctx, spec.columns, (*path, "columns"), "column")
         for column_name, message, fix in column_problems(c.name for c in columns):
             ctx.error((*path, "columns", column_name), message, fix, key=True)
@@ -68,10 +83,48 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
                 "remove 'segments' (or 'inline').",
             )
             segments = None
-        projection = Projection(name, table, key, columns, {}, spec.description or "", spec.inline, segments)
+        projection = Projection(
+            name, table, key, columns, {}, spec.description or "", spec.inline, segments=segments
+        )
         domain.projections.append(projection)
         for event_name, handler in (spec.on or {}).items():
             _check_handler(ctx, projection, by_name, event_name, handler, (*path, "on", event_name), domain)
+        if spec.scenarios:
+            check_scenarios(ctx, projection, spec.scenarios, (*path, "scenarios"), domain)
+
+
+def _from_state(
+    ctx: Context, name: str, table: str, spec: lang.Projection, path: PathT, domain: Domain
+) -> None:
+    """A projection that holds an aggregate's state: its columns are the state's fields."""
+    assert spec.from_state is not None
+    for key_name in ("key", "columns", "on"):
+        if spec.written(key_name):
+            ctx.error(
+                (*path, key_name),
+                f"projection '{name}' takes its table from the state of {spec.from_state}: "
+                f"'{key_name}' is not used.",
+                f"remove '{key_name}', or remove 'from_state'.",
+                key=True,
+            )
+    aggregate = aggregate_ref(ctx, spec.from_state, (*path, "from_state"), domain)
+    if aggregate is None or not aggregate.identity:
+        return
+    for column_name, message, fix in column_problems(f.name for f in aggregate.state):
+        ctx.error((*path, "from_state"), f"{aggregate.name}.{column_name}: {message}", fix)
+    projection = Projection(
+        name,
+        table,
+        aggregate.identity,
+        list(aggregate.state),
+        {},
+        spec.description or "",
+        spec.inline,
+        from_state=aggregate.name,
+    )
+    domain.projections.append(projection)
+    if spec.scenarios:
+        check_scenarios(ctx, projection, spec.scenarios, (*path, "scenarios"), domain)
 
 
 def _check_handler(
@@ -101,7 +154,13 @@ def _check_handler(
     scopes: Scopes = {
         "event": {f.name: f for f in event.fields},
         "envelope": {k: Field(k, TypeRef(v, v)) for k, v in ENVELOPE_FIELDS.items()},
+        "metadata": {
+            k: Field(k, TypeRef(v, v), optional=k != "correlation_id")
+            for k, v in EVENT_METADATA_FIELDS.items()
+        },
     }
+    if handler.when is not None:
+        check_condition(ctx, handler.when, (*path, "when"), scopes, projection, event_name)
     if not isinstance(handler, lang.DeleteHandler):
         action, values = _action(handler)
         for column_name, spec in (values or {}).items():
@@ -115,15 +174,11 @@ def _check_handler(
                     key=True,
                 )
                 continue
-            check_value(
-                ctx,
-                spec,
-                column,
-                cpath,
-                scopes,
-                f"{projection.name}.{column_name}",
-                partial=action == "update",
-            )
+            what = f"{projection.name}.{column_name}"
+            if isinstance(spec, (str, lang.ValueOf)):
+                check_value(ctx, spec, column, cpath, scopes, what, partial=action == "update")
+            else:
+                check_column_op(ctx, spec, column, cpath, scopes, what, check_value)
         if action in ("insert", "upsert"):
             for column in columns.values():
                 # A reserved column is reported where it is declared (remove it): asking for its

@@ -51,6 +51,17 @@ def _check_scenario(ctx: Context, spec: lang.Scenario, path: PathT, domain: Doma
     then_error = then.error if isinstance(then, lang.ThenError) else None
     if command is not None and then_error != "invalid":
         _check_data(ctx, command_data or {}, command.fields, wpath, command.name)
+    if command is not None and command.roles:
+        _check_multi_scenario(ctx, spec, command, command_data or {}, path, domain)
+        return
+    if isinstance(spec.given, dict) or (isinstance(then, dict)):
+        where = "given" if isinstance(spec.given, dict) else "then"
+        ctx.error(
+            (*path, where),
+            f"'{where}' is by role, but {command_name} is a command on one aggregate.",
+            f"write '{where}' as a list of events.",
+        )
+        return
     allowed = [e.name for e in domain.events if command is None or e.aggregate == command.aggregate]
     given: list[tuple[str, Data]] = []
     for index, item in enumerate(spec.given or []):
@@ -167,6 +178,106 @@ def _event(
         return None
     _check_data(ctx, data or {}, event.fields, dpath, name)
     return name, data or {}
+
+
+def _check_multi_scenario(
+    ctx: Context, spec: lang.Scenario, command: Command, data: Data, path: PathT, domain: Domain
+) -> None:
+    """A scenario of a command on several aggregates: given and then by role."""
+    roles = {r.name: r for r in command.roles}
+
+    def by_role(
+        table: dict[str, list[dict[str, Data | None]]], where: PathT
+    ) -> dict[str, list[tuple[str, Data]]]:
+        out: dict[str, list[tuple[str, Data]]] = {}
+        for role_name, items in table.items():
+            role = roles.get(role_name)
+            if role is None:
+                ctx.error(
+                    (*where, role_name),
+                    f"'{role_name}' is not a role of {command.name}.",
+                    did_you_mean(role_name, roles, what="roles"),
+                    key=True,
+                )
+                continue
+            events = out.setdefault(role_name, [])
+            for index, item in enumerate(items):
+                ipath = (*where, role_name, index)
+                name = next(iter(item))
+                event = domain.event(name)
+                if event is not None and event.aggregate != role.aggregate:
+                    ctx.error(
+                        (*ipath, name),
+                        f"{name} belongs to {event.aggregate}, not to {role.aggregate} ('{role_name}').",
+                        f"use events of {role.aggregate}.",
+                        key=True,
+                    )
+                    continue
+                parsed = _event(ctx, item, ipath, [e.name for e in domain.events], None, domain)
+                if parsed is not None:
+                    events.append(parsed)
+        return out
+
+    given: dict[str, list[tuple[str, Data]]] = {}
+    if isinstance(spec.given, list) and spec.given:
+        ctx.error(
+            (*path, "given"),
+            f"{command.name} is a command on several aggregates: 'given' is by role.",
+            f"write 'given: {{{command.roles[0].name}: [...], ...}}'.",
+        )
+    elif isinstance(spec.given, dict):
+        given = by_role(spec.given, (*path, "given"))
+    then = spec.then
+    then_error: str | None = None
+    then_roles: dict[str, list[tuple[str, Data]]] | None = None
+    if isinstance(then, lang.ThenError):
+        then_error = then.error
+        codes = [*lang.BUILTIN_ERRORS, "same_aggregate", *(r.code for r in command.rules)]
+        if then_error not in codes and command.name not in ctx.incomplete:  # else rules unread
+            ctx.error(
+                (*path, "then", "error"),
+                f"{command.name} never fails with '{then_error}'.",
+                did_you_mean(then_error, codes, what="error codes"),
+            )
+    elif isinstance(then, list):
+        ctx.error(
+            (*path, "then"),
+            f"{command.name} is a command on several aggregates: 'then' is by role.",
+            f"write 'then: {{{command.roles[0].name}: [...], ...}}'.",
+        )
+    else:
+        then_roles = by_role(then, (*path, "then"))
+        if command.name not in ctx.incomplete:
+            for role_name, events in then_roles.items():
+                emitted = [e.event for e in command.emits if e.role == role_name]
+                expected = [name for name, _ in events]
+                if expected != emitted:
+                    ctx.error(
+                        (*path, "then", role_name),
+                        f"{command.name} emits {', '.join(emitted) or 'nothing'} to '{role_name}', but "
+                        f"the scenario expects {', '.join(expected) or 'no events'}.",
+                        "expect the events the command emits to this role, in order.",
+                    )
+    domain.scenarios.append(
+        Scenario(
+            spec.name,
+            command.name,
+            data,
+            [],
+            None,
+            then_error,
+            spec.description or "",
+            metadata=ctx.raw((*path, "metadata"), None) or {},
+            given_roles=given,
+            then_roles=then_roles,
+        )
+    )
+
+
+#: One `{Event: data}` of a scenario, checked (read-model scenarios use it too).
+event_instance = _event
+#: A command's or event's data, checked against its fields (policy scenarios use it too).
+check_data = _check_data
 
 
 def _check_story(

@@ -40,7 +40,15 @@ from acci_gen.spec.language.base import (
     Snake,
     Spec,
 )
-from acci_gen.spec.language.commands import Command, EmitSpec, Rule, ValueDef
+from acci_gen.spec.language.column_values import (
+    AddTo,
+    Coalesce,
+    Greatest,
+    Least,
+    ReadModelScenario,
+    SubtractFrom,
+)
+from acci_gen.spec.language.commands import Command, EmitSpec, ObjectOf, Rule, ValueDef
 from acci_gen.spec.language.events import (
     AddOf,
     AddStep,
@@ -50,6 +58,7 @@ from acci_gen.spec.language.events import (
     Event,
     MapStep,
     OldVersion,
+    RemoveOf,
     RemoveStep,
     RenameStep,
     SplitStep,
@@ -58,6 +67,14 @@ from acci_gen.spec.language.events import (
 )
 from acci_gen.spec.language.fields import EnumType, FieldSpec, NamedType, ObjectType
 from acci_gen.spec.language.integration import Consumption, IntegrationEvent, PublicVersion, Reaction
+from acci_gen.spec.language.multi import ROLE_TEXT, RoleSpec
+from acci_gen.spec.language.policies import (
+    Compensation,
+    Policy,
+    PolicyScenario,
+    ScheduleEffect,
+    SendEffect,
+)
 from acci_gen.spec.language.read_models import (
     CustomHandler,
     DeleteHandler,
@@ -75,15 +92,19 @@ __all__ = [
     "BUILTIN_ERRORS",
     "HANDLER_ACTIONS",
     "PASCAL",
+    "ROLE_TEXT",
     "SECTIONS",
     "SNAKE",
     "STEP_KINDS",
     "AddOf",
     "AddStep",
+    "AddTo",
     "Aggregate",
     "AppendOf",
+    "Coalesce",
     "CombineStep",
     "Command",
+    "Compensation",
     "Consumption",
     "CustomHandler",
     "DeleteHandler",
@@ -93,21 +114,32 @@ __all__ = [
     "Event",
     "FieldSpec",
     "Filter",
+    "Greatest",
     "InsertHandler",
     "IntegrationEvent",
+    "Least",
     "MapStep",
+    "ObjectOf",
     "ObjectType",
     "OldVersion",
+    "Policy",
+    "PolicyScenario",
     "Projection",
     "PublicVersion",
     "Query",
     "Reaction",
+    "ReadModelScenario",
+    "RemoveOf",
     "RemoveStep",
     "RenameStep",
+    "RoleSpec",
     "Rule",
     "Scenario",
     "ScenarioMetadata",
+    "ScheduleEffect",
+    "SendEffect",
     "SplitStep",
+    "SubtractFrom",
     "SubtractOf",
     "ThenError",
     "UpdateHandler",
@@ -141,6 +173,8 @@ class Domain(Spec):
     """Read models by name."""
     queries: dict[Snake, Query] | None = None
     """Queries by name."""
+    policies: dict[Snake, Policy] | None = None
+    """Policies (process managers) by name: events that lead to commands, now or later."""
     scenarios: list[Scenario] | None = None
     """Examples of what each command does; each becomes a generated test."""
     integration_events: dict[Pascal, IntegrationEvent] | None = None
@@ -157,6 +191,7 @@ SECTIONS = (
     "commands",
     "projections",
     "queries",
+    "policies",
     "integration_events",
     "consumes",
 )

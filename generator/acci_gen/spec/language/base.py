@@ -5,6 +5,7 @@ need a value when they are written."""
 from __future__ import annotations
 
 import math
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, TypeVar, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, WithJsonSchema
@@ -20,7 +21,7 @@ STEP_KINDS = ("add", "rename", "remove", "map", "split", "combine")
 #: How a projection handler changes its table.
 HANDLER_ACTIONS = ("insert", "upsert", "update", "delete", "custom")
 #: How an event changes a state field, besides a plain reference.
-APPLY_OPS = ("value", "add", "subtract", "append")
+APPLY_OPS = ("value", "add", "subtract", "append", "remove")
 #: Errors every command can fail with, besides the codes of its rules.
 BUILTIN_ERRORS = ("already_exists", "not_found", "invalid")
 
@@ -67,14 +68,26 @@ Given = Annotated[
 ]
 
 
-def _number(value: Any) -> int | float:
+def _number(value: Any) -> int | float | Decimal:
+    if isinstance(value, str):  # a decimal written as a string keeps its digits: "0.10"
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            number = Decimal("nan")
+        if number.is_finite():
+            return number
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise PydanticCustomError("number_type", "a number is needed")
     return value
 
 
-#: An int or a float as written (a bound of an int or decimal field): never a bool, nor .inf/.nan.
-Number = Annotated[Any, AfterValidator(_number), WithJsonSchema({"type": "number"})]
+#: An int or a float as written, or a decimal as a string (a bound of an int or decimal field):
+#: never a bool, nor .inf/.nan.
+Number = Annotated[
+    Any,
+    AfterValidator(_number),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*-?[0-9.]+\s*$"}]}),
+]
 
 
 def form(choose: Any, error: str) -> Discriminator:

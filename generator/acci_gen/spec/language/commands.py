@@ -9,6 +9,7 @@ from pydantic import Field, Tag
 from acci_gen.spec.language.base import Given, Snake, Spec, form, kind_of
 from acci_gen.spec.language.events import ValueOf
 from acci_gen.spec.language.fields import Fields
+from acci_gen.spec.language.multi import RoleDef, ToRole
 
 
 class Rule(Spec):
@@ -36,6 +37,33 @@ ValueDef = Annotated[
 ]
 
 
+class ObjectOf(Spec):
+    """An object of a type from `types:`, built field by field."""
+
+    what: ClassVar[str] = "an object"
+
+    fields: dict[Snake, EmitValue] | None = None
+    """Field of the type: where its value comes from (like a map's values, objects too). Absent:
+    the command field of the same name."""
+
+
+def _emit_value_form(value: Any) -> str | None:
+    if isinstance(value, dict) and "fields" in value:
+        return "object"
+    return {"text": "ref", "mapping": "value"}.get(kind_of(value) or "")
+
+
+#: A value of an emitted event's field: a reference or expression, {value: ...}, or an object
+#: built from its fields ({fields: {sku: command.sku, ...}}).
+EmitValue = Annotated[
+    Union[  # noqa: UP007
+        Annotated[str, Tag("ref")], Annotated[ValueOf, Tag("value")], Annotated[ObjectOf, Tag("object")]
+    ],
+    form(_emit_value_form, "value_form"),
+]
+ObjectOf.model_rebuild()
+
+
 class EmitSpec(Spec):
     """An emitted event with the sources of its fields."""
 
@@ -43,9 +71,13 @@ class EmitSpec(Spec):
 
     event: str
     """The event's name."""
-    map: dict[Snake, ValueDef] | None = None
-    """Event field: where its value comes from (command.x, state.x, metadata.x or {value: x}).
-    Absent: same-named command fields, then state fields."""
+    map: dict[Snake, EmitValue] | None = None
+    """Event field: where its value comes from (command.x, state.x, metadata.x, <role>.x, an
+    expression, {value: x} or {fields: {...}}, an object). Absent: same-named command fields,
+    then state fields."""
+    to: ToRole = None
+    """With `aggregates:`: the role whose stream the event goes to (default: the one role of the
+    event's aggregate)."""
 
 
 def _emit_form(value: Any) -> str | None:
@@ -89,8 +121,11 @@ class Command(Spec):
 
     description: str | None = None
     """What the sender wants."""
-    aggregate: str
-    """The aggregate the command is for."""
+    aggregate: Given[str] = None
+    """The aggregate the command is for (or `aggregates:`, for several)."""
+    aggregates: Given[dict[Snake, RoleDef]] = None
+    """Several aggregates by role, decided on together and appended to atomically:
+    {role: Aggregate(identity_field)}. Rules and maps read each role's state as <role>.x."""
     fields: Fields = None
     """The command's data; it must carry the aggregate's identity."""
     precondition: Literal["none", "must_exist", "must_not_exist"] = "none"
@@ -103,3 +138,6 @@ class Command(Spec):
     """custom: a hand-written decision function (stubbed once) builds the events."""
     http: Given[HttpRoute] = None
     """The command's HTTP route (method and path), instead of the convention."""
+    retries_on_conflict: Annotated[int, Field(ge=0, le=100)] = 0
+    """How often a command that lost a race (someone appended to its stream meanwhile) is
+    reloaded and decided again before ConcurrencyError reaches the caller. Default 0."""

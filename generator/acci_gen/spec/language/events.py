@@ -63,6 +63,15 @@ class AppendOf(Spec):
     """The event field to append, e.g. event.line."""
 
 
+class RemoveOf(Spec):
+    """Remove every item equal to the value (or to any item of a list) from the list state field."""
+
+    what: ClassVar[str] = "'remove'"
+
+    remove: str
+    """The event field to remove, e.g. event.sku."""
+
+
 def _apply_form(value: Any) -> str | None:
     if isinstance(value, str):
         return "ref"
@@ -71,7 +80,9 @@ def _apply_form(value: Any) -> str | None:
     return None
 
 
-#: How an event changes one state field: `event.<field>`, {value}, {add}, {subtract} or {append}.
+#: How an event changes one state field: a reference (`event.<field>`, `state.<field>`), an
+#: expression (`state.balance + event.amount`), `ignore`, {value}, {add}, {subtract}, {append} or
+#: {remove}.
 ApplyDef = Annotated[
     Union[  # noqa: UP007
         Annotated[str, Tag("ref")],
@@ -79,6 +90,7 @@ ApplyDef = Annotated[
         Annotated[AddOf, Tag("add")],
         Annotated[SubtractOf, Tag("subtract")],
         Annotated[AppendOf, Tag("append")],
+        Annotated[RemoveOf, Tag("remove")],
     ],
     form(_apply_form, "apply_form"),
 ]
@@ -218,8 +230,9 @@ class Event(Spec):
     fields: Fields = None
     """The payload."""
     apply: dict[Snake, ApplyDef] | None = None
-    """State field: how the event changes it. Absent: event fields are copied to state fields of
-    the same name."""
+    """State field: how the event changes it (event.x, state.x, an expression such as
+    state.balance + event.amount, ignore, {value}, {add}, {subtract}, {append}, {remove}).
+    Absent: event fields are copied to state fields of the same name."""
     versions: dict[str, OldVersion] | None = None
     """Older schema versions by number (1, 2, ...): their fields and the upcast steps to the next."""
     publish: bool = False

@@ -34,6 +34,10 @@ class FieldSpec(Spec):
     """Longest allowed text (string, email)."""
     pattern: Given[str] = None
     """A regular expression a string must match (searched; anchor it with ^...$). Needs `example`."""
+    precision: Given[Annotated[int, Field(ge=1, le=1000)]] = None
+    """Most significant digits of a decimal (pydantic max_digits, SQL numeric(precision, scale))."""
+    scale: Given[Annotated[int, Field(ge=0, le=1000)]] = None
+    """Most digits after the point of a decimal (pydantic decimal_places); needs `precision`."""
     min_items: Given[Annotated[int, Field(ge=0)]] = None
     """Fewest list items."""
     max_items: Given[Annotated[int, Field(ge=0)]] = None

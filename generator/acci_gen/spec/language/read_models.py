@@ -7,6 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, Tag
 
 from acci_gen.spec.language.base import HANDLER_ACTIONS, Given, Pascal, Snake, Spec, form
+from acci_gen.spec.language.column_values import ColumnValue, ReadModelScenario
 from acci_gen.spec.language.commands import ValueDef
 from acci_gen.spec.language.fields import Fields
 
@@ -16,10 +17,14 @@ class InsertHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    insert: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}; every required column."""
+    insert: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}; every required column."""
     key: Given[ValueDef] = None
     """How to find the row (not used by insert)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class UpsertHandler(Spec):
@@ -27,10 +32,14 @@ class UpsertHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    upsert: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}; every required column."""
+    upsert: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}; every required column."""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class UpdateHandler(Spec):
@@ -38,10 +47,14 @@ class UpdateHandler(Spec):
 
     what: ClassVar[str] = "the handler of {name}"
 
-    update: dict[str, ValueDef] | None
-    """Column values: event.x, envelope.x or {value: x}."""
+    update: dict[str, ColumnValue] | None
+    """Column values: event.x, envelope.x, metadata.x, {value: x}, {add}, {subtract}, {coalesce},
+    {greatest} or {least}."""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class DeleteHandler(Spec):
@@ -53,6 +66,9 @@ class DeleteHandler(Spec):
     """true"""
     key: Given[ValueDef] = None
     """How to find the row (default event.<key column>)."""
+    when: Given[str] = None
+    """A condition on the event (event.amount > 0, event.kind in [a, b]): other events change
+    nothing."""
 
 
 class CustomHandler(Spec):
@@ -92,15 +108,20 @@ class Projection(Spec):
     """What the read model shows."""
     table: Given[Snake] = None
     """The table name (default: the projection's name)."""
-    key: str
-    """The column that identifies a row."""
-    columns: Fields
-    """The table's columns: scalars or enums."""
-    on: dict[Pascal, HandlerDef] | None
-    """Event: how it changes the table."""
+    key: Given[str] = None
+    """The column that identifies a row (required unless `from_state`)."""
+    columns: Fields = None
+    """The table's columns: scalars or enums (required unless `from_state`)."""
+    on: dict[Pascal, HandlerDef] | None = None
+    """Event: how it changes the table (required unless `from_state`)."""
+    from_state: Given[str] = None
+    """An aggregate: the table holds its state, one row per stream, updated from each of its events
+    through the aggregate's own evolve (instead of key, columns and on)."""
     inline: bool = False
     """Update the table in the append's own transaction (read-your-writes) instead of by a
     projection runner."""
+    scenarios: list[ReadModelScenario] | None = None
+    """Given events, then these rows: each becomes a generated test on PostgreSQL."""
     segments: Annotated[int, Field(ge=1, le=1024)] | None = None
     """Split the runner's work into this many segments (each owns part of the streams), which
     several processes apply side by side; unset: the service's ACCI_PROJECTIONS__SEGMENTS."""

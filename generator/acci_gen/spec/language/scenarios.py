@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import Given, Spec, form
+from acci_gen.spec.language.base import Given, Spec, form, kind_of
 
 #: {Name: {field: value, ...}}: one event or command with its data.
 Instance = Annotated[dict[str, dict[str, Any] | None], Field(min_length=1, max_length=1)]
@@ -26,12 +26,31 @@ def _then_form(value: Any) -> str | None:
         return "events"
     if isinstance(value, dict) and "error" in value:
         return "error"
+    if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
+        return "roles"
     return None
 
 
+#: Events by role, for a command on several aggregates: {role: [{Event: data}, ...]}.
+ByRole = dict[str, list[Instance]]
+
 ThenDef = Annotated[
-    Union[Annotated[list[Instance], Tag("events")], Annotated[ThenError, Tag("error")]],  # noqa: UP007
+    Union[  # noqa: UP007
+        Annotated[list[Instance], Tag("events")],
+        Annotated[ThenError, Tag("error")],
+        Annotated[ByRole, Tag("roles")],
+    ],
     form(_then_form, "then_form"),
+]
+
+
+def _given_form(value: Any) -> str | None:
+    return {"list": "events", "mapping": "roles"}.get(kind_of(value) or "")
+
+
+GivenDef = Annotated[
+    Union[Annotated[list[Instance], Tag("events")], Annotated[ByRole, Tag("roles")]],  # noqa: UP007
+    form(_given_form, "given_form"),
 ]
 
 
@@ -59,11 +78,12 @@ class Scenario(Spec):
     """snake_case, unique; the test is test_scenario_<name>."""
     description: str | None = None
     """The test's docstring."""
-    given: list[Instance] | None = None
-    """Events already in the command's stream."""
+    given: GivenDef | None = None
+    """Events already in the command's stream; for a command on several aggregates, by role."""
     when: Instance
     """One command with its data."""
     metadata: ScenarioMetadata | None = None
     """The metadata the command is handled with."""
     then: ThenDef
-    """The events the command produces, in order and with all their data, or {error: <code>}."""
+    """The events the command produces, in order and with all their data (by role for a command
+    on several aggregates), or {error: <code>}."""
