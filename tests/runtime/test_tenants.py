@@ -9,6 +9,7 @@ import json
 import os
 import random
 import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -41,8 +42,9 @@ from acci.tenants.moves import move_tenant, purge_tenant
 from psycopg import sql
 
 from tests.runtime.append_writer import ROUTED_STREAMS, ROUTES
+from tests.runtime.projection_fixtures import APPLIED_TABLE, CountingProjection, rows
 from tests.runtime.replication import BINDIR, private_server
-from tests.runtime.test_writer_kill import run_and_kill, until_the_killed_sessions_end
+from tests.runtime.test_writer_kill import ROOT, run_and_kill, until_the_killed_sessions_end
 
 pytestmark = [
     pytest.mark.slow,
@@ -382,3 +384,47 @@ async def test_run_keeps_the_read_models_of_every_tenant_database(urls: dict[str
                 raise AssertionError(f"no runner kept the read model of database {name}")
     os.kill(os.getpid(), signal.SIGTERM)  # run_service stops on it, gracefully
     assert await asyncio.wait_for(service, 30) == 0
+
+
+@pytest.mark.e2e
+async def test_runners_killed_at_random_points_apply_every_routed_event_once(urls: dict[str, str]) -> None:
+    """The runner kill test with routing on: events of three tenants written through the router,
+    a runner process per database SIGKILLed again and again; afterwards every database has
+    applied exactly its tenants' events, each once."""
+    rng = random.Random(42)
+    routes = {"t0": DEFAULT, "t1": "b", "t2": "c"}
+    total = 1620  # 54 appends of 30 events, 18 per tenant
+    for url in urls.values():
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute(APPLIED_TABLE)
+    async with await TenantRouter.open(settings_for(urls, routes), urls[DEFAULT]) as router:
+
+        async def write() -> None:
+            for i in range(0, total, 30):
+                stream = StreamId(f"t{(i // 30) % 3}", "Counter", f"c{i % 7}")
+                batch = [NewEvent({"n": k}, event_type="Counted") for k in range(i, i + 30)]
+                await router.event_store.append(stream, batch)
+
+        writer = asyncio.create_task(write())
+        kills = 0
+        while not writer.done() or kills < 4:
+            processes = [
+                await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "tests.runtime.projection_fixtures", url, cwd=ROOT
+                )
+                for url in urls.values()
+            ]
+            await asyncio.sleep(0.5 + rng.random() * 0.7)
+            for process in processes:
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+            kills += 1
+        await writer
+        for tenant, name in routes.items():
+            store = router.store(name)
+            await ProjectionRunner(store, CountingProjection()).catch_up()
+            written = len(await store.read_all(tenant_id=tenant, limit=total))
+            assert written == total // 3
+            assert await rows(store, "SELECT count(*), min(times), max(times) FROM applied") == [
+                (written, 1, 1)
+            ]
