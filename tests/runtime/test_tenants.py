@@ -34,7 +34,7 @@ from acci.examples import users
 from acci.examples.users import CreateUser, CreateUserHandler, UserProjection
 from acci.migrations import migrate, runtime_migrations
 from acci.projections import ProjectionRunner
-from acci.run import run_service
+from acci.run import _monitoring, run_service
 from acci.settings import Settings, load_settings
 from acci.streams import Position
 from acci.tenants import DEFAULT, TenantRouter
@@ -428,3 +428,12 @@ async def test_runners_killed_at_random_points_apply_every_routed_event_once(url
             assert await rows(store, "SELECT count(*), min(times), max(times) FROM applied") == [
                 (written, 1, 1)
             ]
+
+
+async def test_readiness_checks_every_tenant_database(router: TenantRouter) -> None:
+    settings = load_settings(monitoring={"max_lag_seconds": 60})
+    server = _monitoring(dict(router.stores), users.service, settings)
+    report = await server.readiness()
+    names = [check.name for check in report.checks]
+    assert "store" in names and "b:store" in names and "c:migrations" in names
+    assert "c:projection:user_view:lag" in names
