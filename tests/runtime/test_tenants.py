@@ -38,7 +38,7 @@ from acci.run import _monitoring, run_service
 from acci.settings import Settings, load_settings
 from acci.streams import Position
 from acci.tenants import DEFAULT, TenantRouter
-from acci.tenants.moves import move_tenant, purge_tenant
+from acci.tenants.moves import _block, _copy, _set_entry, move_tenant, purge_tenant
 from psycopg import sql
 
 from tests.runtime.append_writer import ROUTED_STREAMS, ROUTES
@@ -437,3 +437,23 @@ async def test_readiness_checks_every_tenant_database(router: TenantRouter) -> N
     names = [check.name for check in report.checks]
     assert "store" in names and "b:store" in names and "c:migrations" in names
     assert "c:projection:user_view:lag" in names
+
+
+async def test_a_move_cut_short_after_its_copy_is_recovered_by_purge_and_move(router: TenantRouter) -> None:
+    """The mover died between the copy's commit and the directory switch: the tenant is blocked
+    in its source and half-present in the target. Moving again refuses and unblocks the source;
+    purging the target and moving again completes, with nothing lost."""
+    stream = StreamId("t-b", "Thing", "x")
+    await router.event_store.append(stream, [NewEvent({"n": 1}, event_type="Happened")])
+    await _set_entry(router, "t-b", "b", "moving")
+    await _block(router.store("b"), "t-b", "c")
+    await _copy(router.store("b"), router.store("c"), "t-b")  # ... and the mover died here
+    with pytest.raises(ConfigurationError, match="already holds 1 stream"):
+        await move_tenant(router, "t-b", "c")
+    assert await router.entry("t-b") == ("b", "active")
+    await router.event_store.append(stream, [NewEvent({"n": 2}, event_type="Happened")], 1)
+    await purge_tenant(router, "t-b", "c")
+    result = await move_tenant(router, "t-b", "c")
+    assert result.events == 2
+    assert [e.data["n"] for e in await router.event_store.read_stream(stream)] == [1, 2]
+    assert await router.database_of("t-b") == "c"
