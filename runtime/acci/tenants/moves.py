@@ -18,9 +18,11 @@ If step 3 fails (the target already holds the tenant, the connection fails), ste
 undone and the tenant stays where it was. A mover that dies midway leaves the tenant blocked in
 its source (writers wait, then get TenantMoved): run the move again. If it died after the copy
 committed, the second move finds the tenant in the target, refuses, and unblocks the source;
-purge the target and move again (tests/runtime/test_tenants.py does this). Nothing is deleted from the source: `purge` deletes
-the tenant's events, records and read-model rows there once no process reads it any more (after
-the directory's cache time, ACCI_TENANTS__DIRECTORY_TTL). Dead letters stay with the database
+purge the target and move again (tests/runtime/test_tenants.py does this).
+
+Nothing is deleted from the source: `purge` deletes the tenant's events, records and read-model
+rows there once no process reads it any more (after the directory's cache time,
+ACCI_TENANTS__DIRECTORY_TTL). Dead letters stay with the database
 they were parked in.
 """
 
