@@ -457,3 +457,19 @@ async def test_a_move_cut_short_after_its_copy_is_recovered_by_purge_and_move(ro
     assert result.events == 2
     assert [e.data["n"] for e in await router.event_store.read_stream(stream)] == [1, 2]
     assert await router.database_of("t-b") == "c"
+
+
+class InlineUsers(UserProjection):
+    inline = True
+
+
+async def test_a_move_applies_the_targets_inline_projections_in_its_copy(urls: dict[str, str]) -> None:
+    settings = settings_for(urls, {"t-b": "b"})
+    async with await TenantRouter.open(settings, urls[DEFAULT], projections=[InlineUsers()]) as router:
+        for n in range(3):
+            await CreateUserHandler(router.event_store).handle(create("t-b", f"u{n}"))
+        result = await move_tenant(router, "t-b", "c")
+        assert (result.events, result.streams) == (3, 3)
+        async with router.store("c").pool.connection() as conn:
+            cur = await conn.execute("SELECT tenant_id, id FROM examples.user_view ORDER BY id")
+            assert await cur.fetchall() == [("t-b", "u0"), ("t-b", "u1"), ("t-b", "u2")]

@@ -213,12 +213,17 @@ async def _copy(source: PostgresEventStore, target: PostgresEventStore, tenant_i
             for table in _RECORDS:
                 await _copy_rows(src, dst, table, tenant_id, order="")
             await _copy_rows(src, dst, "events", tenant_id, order="transaction_id, global_position")
-            events = await tenant_events(dst, tenant_id)
-            await target.apply_inline(dst, events)
+            if target.inline_projections:
+                # Decoded only for them: a tenant's whole history in memory at once.
+                await target.apply_inline(dst, await tenant_events(dst, tenant_id))
             await dst.execute("SELECT acci.notify_appended(%s)", [tenant_id])
-            streams = await dst.execute("SELECT count(*) FROM acci.streams WHERE tenant_id = %s", [tenant_id])
-            ((stream_count,),) = await streams.fetchall()
-    return len(events), int(stream_count)
+            counts = await dst.execute(
+                "SELECT (SELECT count(*) FROM acci.events WHERE tenant_id = %(t)s), "
+                "(SELECT count(*) FROM acci.streams WHERE tenant_id = %(t)s)",
+                {"t": tenant_id},
+            )
+            ((event_count, stream_count),) = await counts.fetchall()
+    return int(event_count), int(stream_count)
 
 
 async def _copy_rows(src: Connection, dst: Connection, table: str, tenant_id: str, *, order: str) -> None:
