@@ -33,6 +33,7 @@ from acci.database import with_database
 from acci.examples import users
 from acci.examples.users import CreateUser, CreateUserHandler, UserProjection
 from acci.migrations import migrate, runtime_migrations
+from acci.policies import list_deadlines, policy_runner
 from acci.projections import ProjectionRunner
 from acci.run import _monitoring, run_service
 from acci.settings import Settings, load_settings
@@ -44,6 +45,8 @@ from psycopg import sql
 from tests.runtime.append_writer import ROUTED_STREAMS, ROUTES
 from tests.runtime.projection_fixtures import APPLIED_TABLE, CountingProjection, rows
 from tests.runtime.replication import BINDIR, private_server
+from tests.runtime.shop import HANDLERS as SHOP_HANDLERS
+from tests.runtime.shop import AddStock, Fulfilment, OpenWarehouse, PlaceOrder
 from tests.runtime.test_writer_kill import ROOT, run_and_kill, until_the_killed_sessions_end
 
 pytestmark = [
@@ -473,3 +476,25 @@ async def test_a_move_applies_the_targets_inline_projections_in_its_copy(urls: d
         async with router.store("c").pool.connection() as conn:
             cur = await conn.execute("SELECT tenant_id, id FROM examples.user_view ORDER BY id")
             assert await cur.fetchall() == [("t-b", "u0"), ("t-b", "u1"), ("t-b", "u2")]
+
+
+async def test_a_policy_on_the_target_does_not_react_twice_to_moved_events(urls: dict[str, str]) -> None:
+    """The target's policy runner sees the copied events as new; its commands' ids derive from
+    the policy and the event (kept by the copy), and the command records and deadlines came
+    along: the repeat changes nothing."""
+    meta = CommandMetadata(user_id="clerk", tenant_id="t")
+    async with await TenantRouter.open(settings_for(urls, {"t": "b"}), urls[DEFAULT]) as router:
+        for data in (
+            OpenWarehouse(warehouse_id="north"),
+            AddStock(warehouse_id="north", sku="TEA", quantity=5),
+            PlaceOrder(order_id="o1", warehouse_id="north", sku="TEA", quantity=2),
+        ):
+            await SHOP_HANDLERS[type(data)](router.event_store).handle(Command(data, meta))
+        await policy_runner(router.store("b"), Fulfilment()).catch_up()
+        await move_tenant(router, "t", "c")
+        target = router.store("c")
+        assert await policy_runner(target, Fulfilment()).catch_up() > 0
+        warehouse = await target.read_stream(StreamId("t", "Warehouse", "north"))
+        assert [e.event_type for e in warehouse].count("StockReserved") == 1
+        deadlines = await list_deadlines(target, "fulfilment", states=("pending",))
+        assert len(deadlines) == 1
