@@ -10,11 +10,15 @@
     projections run [NAME ...]               run projections live until Ctrl-C
     projections rebuild (NAME ... | --all)   rebuild without downtime, with progress
     projections check NAME                   compare the read model with a fresh replay
+    projections resplit NAME SEGMENTS        split a projection into SEGMENTS while it runs
     dead-letters list [NAME]                 list unresolved dead letters
     dead-letters replay NAME                 apply them again (resumes a halted projection or policy)
     deadlines list [POLICY]                  the policies' pending and failed deadlines
     deadlines retry POLICY                   send a policy's failed deadlines again
     events upgrade                           rewrite old events into their current version
+    relay                                    publish the domains' integration events to NATS JetStream
+    consume [NAME ...]                       turn other domains' integration events into commands
+    consume --replay-dead-letters NAME       handle a consumer's dead letters again, in order
     demo                                     (acci only) walk through the guide's User example
 
 --app (or ACCI_APP) names the service's acci.service.Service; a service's own entry point passes
@@ -57,9 +61,11 @@ from acci.projections import (
     projection_status,
     rebuild,
     replay_dead_letters,
+    resplit,
 )
 from acci.projections.operations import active_runner
 from acci.run import check_database, run_service, runner_settings
+from acci.run_integration import replay_consumer_dead_letters, run_integration
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
 from acci.store._pg_errors import translate
@@ -109,6 +115,9 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     again.add_argument("--all", action="store_true", help="rebuild every projection")
     check = projections.add_parser("check", help="compare a read model with a fresh replay")
     check.add_argument("name")
+    split = projections.add_parser("resplit", help="split a projection into another number of segments")
+    split.add_argument("name")
+    split.add_argument("segments", type=int, help="the number of segments (1 to 1024)")
 
     letters = commands.add_parser("dead-letters", help="list or replay dead letters").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -138,6 +147,19 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION"
     )
     events.add_parser("upgrade", help="rewrite events stored at old schema versions into the current ones")
+    commands.add_parser(
+        "relay",
+        help="publish the domains' integration events to NATS JetStream (ACCI_NATS_URL) until stopped",
+    )
+    consume = commands.add_parser(
+        "consume", help="turn other domains' integration events into commands until stopped"
+    )
+    consume.add_argument(
+        "names", nargs="*", help="consumers to run (default: all), <domain>_from_<publisher>"
+    )
+    consume.add_argument(
+        "--replay-dead-letters", metavar="NAME", help="handle this consumer's dead letters again, then exit"
+    )
     return parser
 
 
@@ -263,6 +285,12 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         return EXIT_OK
     if args.command == "migrations":
         return await _migrations(url, service)
+    if args.command == "relay":
+        return await run_integration(_need(service), settings, url, "relay")
+    if args.command == "consume":
+        if args.replay_dead_letters:
+            return await replay_consumer_dead_letters(_need(service), url, args.replay_dead_letters)
+        return await run_integration(_need(service), settings, url, "consume", args.names)
     service = _need(service)
     async with await PostgresEventStore.open(
         url, projections=service.projections, connect_timeout=settings.database.connect_timeout
@@ -348,6 +376,11 @@ async def _projections(
             replayed = await rebuild(store, projection, progress=bar.phase_callback("replaying"))
             bar.finish(replayed, "replayed, then swapped in")
         return EXIT_OK
+    if args.action == "resplit":
+        projection = service.projection(args.name)
+        applied = await resplit(store, projection, args.segments, settings=runner_settings(settings))
+        print(f"{projection.name}: {args.segments} segment(s) ({applied} event(s) applied to get there)")
+        return EXIT_OK
     report = await check_consistency(store, service.projection(args.name))
     if report.consistent:
         print(f"{report.projection}: consistent at {report.position}")
@@ -418,10 +451,20 @@ async def _print_status(store: PostgresEventStore, projections: Sequence[Project
             mode = s.status  # halted: whoever runs it waits for `dead-letters replay`
         else:
             mode = "running" if owner else "idle"
+        if s.segments:
+            running = sum(1 for part in s.segments if part.owner)
+            owner = f"{running} of {len(s.segments)} segments run"
+            mode = mode if s.status != "running" else ("running" if running else "idle")
         print(
             f"{s.name:<24} {mode:<8} {s.position!s:<16} {s.lag_events:>12,} {s.lag_seconds:>9.1f} "
             f"{s.dead_letters:>5}  {owner or '-'}"
         )
+        for part in s.segments:
+            name = f"  segment {part.segment}/{part.segments}"
+            print(
+                f"{name:<24} {'running' if part.owner else 'idle':<8} {part.position!s:<16} "
+                f"{part.lag_events:>12,} {part.lag_seconds:>9.1f} {'':>5}  {part.owner or '-'}"
+            )
 
 
 async def _run(

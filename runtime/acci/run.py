@@ -146,6 +146,8 @@ def runner_settings(settings: Settings) -> RunnerSettings:
         poll_interval=settings.projections.poll_interval,
         max_attempts=settings.projections.max_attempts,
         on_poison=settings.projections.on_poison,
+        segments=settings.projections.segments,
+        max_segments=settings.projections.max_segments,
     )
 
 

@@ -152,6 +152,18 @@ class ProjectionSettings(_Group):
         default="skip",
         description="After the last try: skip parks the event and goes on; halt parks it and stops.",
     )
+    segments: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Segments a projection is split into when it first runs, unless it sets its own "
+        "(each owns part of the streams; processes share them). `acci projections resplit` changes it.",
+    )
+    max_segments: int | None = Field(
+        default=None,
+        ge=1,
+        description="The most segments of one projection this process runs (unset: all it can claim).",
+    )
 
 
 class TracingSettings(_Group):

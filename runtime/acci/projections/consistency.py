@@ -47,16 +47,21 @@ class ReadModel(Protocol):
     def inline(self) -> bool: ...
 
 
+# Per checkpoint row: a segment of a split projection (migration 0009) waits only for the events
+# of its own streams; a projection without a row yet is at the start of the log.
 _PASSED = """
-SELECT (c.transaction_id, c.global_position) >= (%(xid)s::text::xid8, %(position)s)
+SELECT bool_and(
+       (c.transaction_id, c.global_position) >= (%(xid)s::text::xid8, %(position)s)
        OR NOT EXISTS (
            SELECT FROM acci.events AS e
             WHERE e.event_type = ANY(%(types)s::text[])
               AND (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)
-              AND (e.transaction_id, e.global_position) <= (%(xid)s::text::xid8, %(position)s))
-  FROM (SELECT coalesce(max(transaction_id), '0'::xid8) AS transaction_id,
-               coalesce(max(global_position), 0) AS global_position
-          FROM acci.checkpoints WHERE name = %(name)s) AS c
+              AND (e.transaction_id, e.global_position) <= (%(xid)s::text::xid8, %(position)s)
+              AND (c.segments = 1 OR c.segment
+                   = acci.stream_segment(e.tenant_id, e.aggregate_type, e.aggregate_id, c.segments))))
+  FROM (SELECT transaction_id, global_position, segment, segments FROM acci.checkpoints WHERE name = %(name)s
+        UNION ALL
+        SELECT '0'::xid8, 0, 0, 1 WHERE NOT EXISTS (SELECT FROM acci.checkpoints WHERE name = %(name)s)) AS c
 """
 
 

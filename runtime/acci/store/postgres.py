@@ -62,7 +62,7 @@ _HORIZON = "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())\n"
 
 
 @functools.cache
-def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
+def _read_all_query(*, types: int, tenant: bool, below_horizon: bool, segmented: bool = False) -> str:
     """One statement per combination of filters, rather than `(%s IS NULL OR ...)`, so that each
     prepared plan can use the index that fits it. ORDER BY names the table's columns: the select
     list has casts of the same names, and sorting by those would bypass the index."""
@@ -75,6 +75,13 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
         + ("   AND event_type = (%(types)s::text[])[1]\n" if types == 1 else "")
         + ("   AND event_type = ANY(%(types)s::text[])\n" if types > 1 else "")
         + ("   AND tenant_id = %(tenant)s\n" if tenant else "")
+        # A projection's segment: the streams whose hash falls into it (migration 0009).
+        + (
+            "   AND acci.stream_segment(tenant_id, aggregate_type, aggregate_id, %(segments)s::integer)"
+            " = %(segment)s::integer\n"
+            if segmented
+            else ""
+        )
         + " ORDER BY events.transaction_id, events.global_position\n"
         " LIMIT %(limit)s"
     )
@@ -769,14 +776,17 @@ async def read_all_on(
     event_types: Sequence[str] | None = None,
     tenant_id: str | None = None,
     below_horizon: bool = True,
+    segment: tuple[int, int] = (0, 1),
 ) -> list[RecordedEvent]:
-    """`EventStore.read_all` on a given connection, inside the caller's transaction if any."""
+    """`EventStore.read_all` on a given connection, inside the caller's transaction if any; with
+    `segment` (index, count), only the events of the streams in that segment of a projection."""
     if event_types is not None and not event_types:
         return []
     query = _read_all_query(
         types=min(len(event_types), 2) if event_types is not None else 0,
         tenant=tenant_id is not None,
         below_horizon=below_horizon,
+        segmented=segment[1] > 1,
     )
     params = {
         "xid": after.transaction_id,
@@ -784,6 +794,8 @@ async def read_all_on(
         "types": list(event_types) if event_types is not None else None,
         "tenant": tenant_id,
         "limit": limit,
+        "segment": segment[0],
+        "segments": segment[1],
     }
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
     return _to_events(rows)

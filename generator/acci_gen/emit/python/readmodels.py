@@ -90,6 +90,7 @@ def projections_view(domain: Domain) -> dict[str, Any]:
                 "doc": py_docstring(projection.description),
                 "table": projection.table,
                 "inline": projection.inline,
+                "segments": projection.segments,
                 "event_types": tuple_of([py_str(e) for e in effective_handlers(projection)]),
                 "statements": statements,
                 "custom": custom,
