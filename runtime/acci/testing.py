@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import KW_ONLY, dataclass, field
@@ -54,6 +55,7 @@ from acci.migrations import Migration, migrate, runtime_migrations
 from acci.multi import MultiCommandHandler
 from acci.policies import DeadlineRunner, ManualClock, Observer, Policy, Sent, list_deadlines, policy_runner
 from acci.projections import DeadLetter, Projection, ProjectionRunner, RunnerSettings, list_dead_letters
+from acci.projections.consistency import has_passed
 from acci.queries import QueryHandler
 from acci.registry import EventRegistry
 from acci.store.base import EventStore
@@ -475,15 +477,45 @@ async def _project(
     inline: bool,
 ) -> list[dict[str, Any]]:
     """Append the events and (unless the store is inline) catch the projection up; its rows."""
-    await _append_named(store, registry, streams, events)
+    appended = await _append_named(store, registry, streams, events)
     if not inline:
-        try:
-            await ProjectionRunner(store, projection, RunnerSettings(fail_fast=True)).catch_up()
-        except ProjectionFailed as error:
-            if isinstance(error.__cause__, NotImplementedError):  # an unwritten hand-written handler
-                pytest.fail(str(error.__cause__))
-            raise
+        # Until it has passed the last event: a catch-up reads only below the horizon, which a
+        # transaction open anywhere on the server (another test's) holds back for a moment.
+        deadline = time.monotonic() + _CATCH_UP_WITHIN
+        while True:
+            try:
+                await ProjectionRunner(store, projection, RunnerSettings(fail_fast=True)).catch_up()
+            except ProjectionFailed as error:
+                if isinstance(error.__cause__, NotImplementedError):  # an unwritten hand-written handler
+                    pytest.fail(str(error.__cause__))
+                raise
+            if not appended:
+                break
+            async with store.pool.connection() as conn:
+                # As the runner keeps it (a projection generated inline is run here all the same).
+                kept = _RunnerKept(projection.name, tuple(projection.event_types))
+                if await has_passed(conn, kept, appended[-1].position):
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{projection.name} did not reach the events within {_CATCH_UP_WITHIN:g} s: a "
+                    "transaction left open on the server holds back the horizon (pg_stat_activity)"
+                )
+            await asyncio.sleep(0.02)
     return await table_rows(store, projection.table_name(), TENANT)
+
+
+#: Seconds a test's catch-up may wait for the server's horizon.
+_CATCH_UP_WITHIN = 30.0
+
+
+@dataclass(frozen=True)
+class _RunnerKept:
+    """A projection as a runner keeps it, for `has_passed`: by its checkpoint, never inline."""
+
+    name: str
+    event_types: tuple[str, ...]
+    inline: bool = False
 
 
 def projection_test(
