@@ -11,9 +11,18 @@ from decimal import Decimal
 
 import pytest
 import pytest_asyncio
-from acci import ConsistencyTimeout, DomainEvent, InvalidQuery, NewEvent, PostgresEventStore, StreamId
+from acci import (
+    ConsistencyTimeout,
+    DomainEvent,
+    InvalidQuery,
+    NewEvent,
+    Position,
+    PostgresEventStore,
+    StreamId,
+)
 from acci.migrations import migrate
 from acci.projections import ProjectionRunner, RunnerSettings
+from acci.testing import catch_up_past
 from identity.events import UserCreated
 from identity.projections import UserViewProjection
 from identity.queries import IdentityQueries
@@ -37,6 +46,7 @@ async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
 
 async def open_orders(store: PostgresEventStore, count: int, placed_every: int = 3) -> list[uuid.UUID]:
     ids = []
+    last: Position | None = None
     for i in range(count):
         order_id = uuid.UUID(int=i + 1)
         ids.append(order_id)
@@ -54,8 +64,11 @@ async def open_orders(store: PostgresEventStore, count: int, placed_every: int =
             events.append(
                 OrderPlaced(order_id=order_id, total=Decimal(i), shipping_address=address, placed_at=START)
             )
-        await store.append(StreamId(TENANT, "Order", str(order_id)), [NewEvent.of(e) for e in events])
-    await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
+        recorded = await store.append(
+            StreamId(TENANT, "Order", str(order_id)), [NewEvent.of(e) for e in events]
+        )
+        last = recorded[-1].position
+    await catch_up_past(store, OrderSummaryProjection(), last)
     return ids
 
 
@@ -92,8 +105,8 @@ async def test_search_users_escapes_the_text_and_orders_by_name(store: PostgresE
     for i, name in enumerate(names):
         user_id = uuid.UUID(int=100 + i)
         event = UserCreated(user_id=user_id, email=f"u{i}@example.com", name=name)
-        await store.append(StreamId(TENANT, "User", str(user_id)), [NewEvent.of(event)])
-    await ProjectionRunner(store, UserViewProjection()).catch_up()
+        (recorded,) = await store.append(StreamId(TENANT, "User", str(user_id)), [NewEvent.of(event)])
+    await catch_up_past(store, UserViewProjection(), recorded.position)
     queries = IdentityQueries.of(store)
     found = await queries.search_users(TENANT, query="ADA")
     assert [u.name for u in found] == ["ada lovelace", "adam smith", "bob_ada"]  # ILIKE, ordered by name
