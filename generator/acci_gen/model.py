@@ -176,6 +176,15 @@ class Rule:
     text: str
 
 
+@dataclass(frozen=True)
+class HttpRoute:
+    """A command's HTTP route as the domain file overrides it (acci_gen.http_routes has the
+    convention)."""
+
+    method: str
+    path: str
+
+
 @dataclass
 class Command:
     name: str
@@ -186,6 +195,7 @@ class Command:
     emits: list[Emit] = field(default_factory=list)
     custom: bool = False
     description: str = ""
+    http: HttpRoute | None = None
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -97,6 +97,16 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the service: live projections, health and metrics endpoints")
     run.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API (needs acci[http]): commands, queries, /docs, /livez /readyz /metrics",
+    )
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve.add_argument(
+        "--with-projections",
+        action="store_true",
+        help="also run the projection and policy runners in this process (else run them with `run`)",
+    )
     config = commands.add_parser("config", help="print the effective settings, secrets masked")
     config.add_argument("--json", action="store_true", help="as one JSON object")
     commands.add_parser("migrate", help="apply pending migrations (the runtime's, then the service's)")
@@ -178,6 +188,8 @@ def main(argv: Sequence[str] | None = None, *, service: Service | None = None, p
         if args.command == "config":
             return _config(settings, service, as_json=args.json)
         with _url(args.url, settings, persistent=own_service) as url:
+            if args.command == "serve":
+                return _serve(args, url, _need(service), settings)
             return asyncio.run(_dispatch(args, url, service, settings))
     except AcciError as error:
         # One line, whatever the driver's message looked like.
@@ -255,6 +267,18 @@ def _config(settings: Settings, service: Service | None, *, as_json: bool) -> in
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace, url: str, service: Service, settings: Settings) -> int:
+    """`serve`: in this thread, the main one (uvicorn's supervisor of several workers needs it)."""
+    try:
+        from acci.http.serve import serve
+    except ImportError as error:
+        raise ConfigurationError(f"serve needs the HTTP extra ({error}): pip install 'acci[http]'.") from None
+    asyncio.run(check_database(url, settings.database.connect_timeout))
+    return serve(
+        service, settings, url, apply_migrations=args.migrate, with_projections=args.with_projections
+    )
+
+
 async def _dispatch(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
     await check_database(url, settings.database.connect_timeout)
     if args.command == "tenants":
@@ -272,6 +296,7 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         await check_database(url, settings.database.connect_timeout)
     if args.command == "run":
         return await run_service(_need(service), settings, url, apply_migrations=args.migrate)
+
     if args.command == "migrate":
         wanted = runtime_migrations() + list(service.migrations if service else [])
         # Every tenant database has the same schema: all of them, unless --database picks one.

@@ -43,6 +43,8 @@ class Service:
     publishers: Sequence[Publisher] = ()
     #: What its consumers take from other domains (`consume`), by consumer name.
     consumers: Mapping[str, Consumes] = field(default_factory=dict)
+    #: The generated domains it is made of (`of_domains`), whose routers its HTTP API mounts.
+    domains: Sequence[str] = ()
 
     def projection(self, name: str) -> Projection:
         return self._named(self.projections, name, "projection")
@@ -92,6 +94,7 @@ class Service:
             policies=tuple(policies),
             publishers=tuple(publishers),
             consumers=consumers,
+            domains=tuple(domains),
         )
 
 

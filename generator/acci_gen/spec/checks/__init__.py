@@ -15,6 +15,7 @@ from acci_gen.spec.checks.commands import check_commands
 from acci_gen.spec.checks.context import Context
 from acci_gen.spec.checks.evolution import check_compatibility
 from acci_gen.spec.checks.fields import check_types
+from acci_gen.spec.checks.http import check_http
 from acci_gen.spec.checks.integration import check_integration
 from acci_gen.spec.checks.projections import check_projections
 from acci_gen.spec.checks.queries import check_queries
@@ -48,6 +49,7 @@ def check(doc: Document, shaped: Shaped, base: Path | None = None) -> tuple[Doma
     check_commands(ctx, spec.commands or {}, domain)
     check_projections(ctx, spec.projections or {}, domain)
     check_queries(ctx, spec.queries or {}, domain)
+    check_http(ctx, spec.commands or {}, domain)
     check_scenarios(ctx, spec.scenarios or [], domain)
     check_coverage(ctx, domain)
     check_integration(ctx, spec, domain, base)
