@@ -23,9 +23,10 @@ import os
 import signal
 import socket
 from collections.abc import Sequence
+from dataclasses import replace
 
 from acci.errors import ProjectionHalted
-from acci.health import HealthReport, check_readiness
+from acci.health import CheckResult, HealthReport, check_readiness
 from acci.logs import log_context
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
@@ -36,6 +37,7 @@ from acci.settings import Settings
 from acci.store._connect import connect
 from acci.store.postgres import PostgresEventStore
 from acci.stores import open_store
+from acci.tenants import DEFAULT
 from acci.tracing import configure_tracing
 
 log = logging.getLogger("acci.run")
@@ -66,11 +68,11 @@ async def run_service(
         async with await open_store(
             settings, url, application_name=name, projections=service.projections
         ) as store:
-            if settings.monitoring.enabled:
-                monitoring = _monitoring(store, service, settings)
-                monitoring.start(loop)
             others = await _tenant_stores(settings, name, service)
             try:
+                if settings.monitoring.enabled:
+                    monitoring = _monitoring({DEFAULT: store, **others}, service, settings)
+                    monitoring.start(loop)
                 return await _run_projections([store, *others.values()], service, settings, stop)
             finally:
                 for other in others.values():
@@ -115,17 +117,25 @@ async def check_database(conninfo: str, within: float) -> None:
     await connection.close()
 
 
-def _monitoring(store: PostgresEventStore, service: Service, settings: Settings) -> MonitoringServer:
+def _monitoring(
+    stores: dict[str, PostgresEventStore], service: Service, settings: Settings
+) -> MonitoringServer:
     wanted = runtime_migrations() + list(service.migrations)
 
     async def readiness() -> HealthReport:
-        return await check_readiness(
-            store,
-            service.runners(store),
-            wanted,
-            max_lag_seconds=settings.monitoring.max_lag_seconds,
-            max_lag_events=settings.monitoring.max_lag_events,
-        )
+        """Every database's checks; a tenant database's named `<database>:<check>`."""
+        checks: list[CheckResult] = []
+        for database, store in stores.items():
+            report = await check_readiness(
+                store,
+                service.runners(store),
+                wanted,
+                max_lag_seconds=settings.monitoring.max_lag_seconds,
+                max_lag_events=settings.monitoring.max_lag_events,
+            )
+            prefix = "" if database == DEFAULT else f"{database}:"
+            checks += [replace(check, name=prefix + check.name) for check in report.checks]
+        return HealthReport(checks)
 
     return MonitoringServer(readiness, host=settings.monitoring.host, port=settings.monitoring.port)
 

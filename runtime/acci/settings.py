@@ -186,6 +186,11 @@ class TenantSettings(_Group):
         default_factory=dict,
         description='More databases by name, as JSON: {"eu-2": "postgresql://..."}. Empty: one database.',
     )
+    read_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Streaming replicas of those databases for their queries, as JSON: {"eu-2": '
+        '"postgresql://..."} (the default database\'s is ACCI_DATABASE__READ_URL).',
+    )
     routes: dict[str, str] = Field(
         default_factory=dict,
         description='Tenants to databases by name, as JSON: {"acme": "eu-2"}. Unlisted tenants: `default`.',
@@ -204,6 +209,11 @@ class TenantSettings(_Group):
     def _known_databases(self) -> TenantSettings:
         if "default" in self.databases:
             raise ValueError("`default` is the service's own database (ACCI_DATABASE_URL): name it otherwise")
+        replicas = sorted(set(self.read_urls) - set(self.databases))
+        if replicas:
+            raise ValueError(
+                f"read_urls name databases that ACCI_TENANTS__DATABASES does not: {', '.join(replicas)}"
+            )
         unknown = sorted({name for name in self.routes.values() if name != "default"} - set(self.databases))
         if unknown:
             raise ValueError(

@@ -12,13 +12,21 @@ from collections.abc import AsyncIterator, Iterator
 import psycopg
 import pytest
 import pytest_asyncio
-from acci import Command, CommandMetadata, ConsistencyTimeout, PostgresEventStore, open_store
+from acci import (
+    Command,
+    CommandMetadata,
+    ConfigurationError,
+    ConsistencyTimeout,
+    PostgresEventStore,
+    open_store,
+)
 from acci.examples import users
 from acci.examples.users import CreateUser, CreateUserHandler, UpdateUser, UpdateUserHandler, UserProjection
 from acci.migrations import migrate, runtime_migrations
 from acci.projections import ProjectionRunner, RunnerSettings
 from acci.queries import Query, QueryHandler
 from acci.settings import load_settings
+from acci.tenants import DEFAULT, TenantRouter
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
@@ -207,3 +215,45 @@ async def test_inline_projections_wait_for_the_replica_to_hold_the_commit(urls: 
             assert "has not replayed" in caught.value.why
         finally:
             await _set_replay(replica, paused=False)
+
+
+async def test_each_tenant_database_reads_its_own_replica(
+    replicated: Replicated, urls: tuple[str, str]
+) -> None:
+    """ACCI_TENANTS__READ_URLS: tenant database `b` (here the fixture's database) has a replica
+    of its own; the default database (a second one on the primary) has none."""
+    primary, replica = urls
+    name = f"acci_replica_{next(_names)}"
+    with psycopg.connect(replicated.primary_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    default, _ = replicated.database(name)
+    await migrate(default, runtime_migrations() + users.migrations())
+    settings = load_settings(
+        tenants={"databases": {"b": primary}, "read_urls": {"b": replica}, "routes": {"tenant-1": "b"}}
+    )
+    try:
+        async with await TenantRouter.open(settings, default) as router:
+            store = await router.store_for("tenant-1")
+            assert store is router.store("b")
+            assert await _in_recovery(store, read=True) and not await _in_recovery(store, read=False)
+            assert router.store(DEFAULT).read_pool is router.store(DEFAULT).pool
+            stop = asyncio.Event()
+            runner = asyncio.create_task(
+                ProjectionRunner(store, UserProjection(), RunnerSettings(poll_interval=0.01)).run(stop)
+            )
+            try:
+                for n in range(10):
+                    data = CreateUser(user_id=f"u{n}", email=f"u{n}@example.com", name="Ada")
+                    created = await CreateUserHandler(router.event_store).handle(Command(data, ADMIN))
+                    row = await UserQueries.of(store, position=created.position).get_user(
+                        "tenant-1", id=f"u{n}"
+                    )
+                    assert row == UserRow(id=f"u{n}", name="Ada")
+            finally:
+                stop.set()
+                await runner
+    finally:
+        with psycopg.connect(replicated.primary_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with pytest.raises(ConfigurationError, match="read_urls name databases"):
+        load_settings(tenants={"read_urls": {"nowhere": replica}})

@@ -100,7 +100,11 @@ SELECT pg_is_in_recovery(),
        extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8
 """
 
-_CHECKPOINT = "SELECT transaction_id::text::bigint, global_position FROM acci.checkpoints WHERE name = %s"
+# The checkpoint furthest behind (a split projection has one per segment).
+_CHECKPOINT = """
+SELECT transaction_id::text::bigint, global_position FROM acci.checkpoints WHERE name = %s
+ ORDER BY transaction_id, global_position LIMIT 1
+"""
 
 
 async def holds_position(conn: psycopg.AsyncConnection[TupleRow], position: Position) -> bool:

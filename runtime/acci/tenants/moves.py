@@ -15,9 +15,14 @@ A move, in four steps, each committed before the next:
 4. The directory entry names the target: the tenant's writes and reads go there.
 
 If step 3 fails (the target already holds the tenant, the connection fails), steps 2 and 1 are
-undone and the tenant stays where it was. Nothing is deleted from the source: `purge` deletes
-the tenant's events, records and read-model rows there once no process reads it any more (after
-the directory's cache time, ACCI_TENANTS__DIRECTORY_TTL). Dead letters stay with the database
+undone and the tenant stays where it was. A mover that dies midway leaves the tenant blocked in
+its source (writers wait, then get TenantMoved): run the move again. If it died after the copy
+committed, the second move finds the tenant in the target, refuses, and unblocks the source;
+purge the target and move again (tests/runtime/test_tenants.py does this).
+
+Nothing is deleted from the source: `purge` deletes the tenant's events, records and read-model
+rows there once no process reads it any more (after the directory's cache time,
+ACCI_TENANTS__DIRECTORY_TTL). Dead letters stay with the database
 they were parked in.
 """
 
@@ -208,12 +213,17 @@ async def _copy(source: PostgresEventStore, target: PostgresEventStore, tenant_i
             for table in _RECORDS:
                 await _copy_rows(src, dst, table, tenant_id, order="")
             await _copy_rows(src, dst, "events", tenant_id, order="transaction_id, global_position")
-            events = await tenant_events(dst, tenant_id)
-            await target.apply_inline(dst, events)
+            if target.inline_projections:
+                # Decoded only for them: a tenant's whole history in memory at once.
+                await target.apply_inline(dst, await tenant_events(dst, tenant_id))
             await dst.execute("SELECT acci.notify_appended(%s)", [tenant_id])
-            streams = await dst.execute("SELECT count(*) FROM acci.streams WHERE tenant_id = %s", [tenant_id])
-            ((stream_count,),) = await streams.fetchall()
-    return len(events), int(stream_count)
+            counts = await dst.execute(
+                "SELECT (SELECT count(*) FROM acci.events WHERE tenant_id = %(t)s), "
+                "(SELECT count(*) FROM acci.streams WHERE tenant_id = %(t)s)",
+                {"t": tenant_id},
+            )
+            ((event_count, stream_count),) = await counts.fetchall()
+    return int(event_count), int(stream_count)
 
 
 async def _copy_rows(src: Connection, dst: Connection, table: str, tenant_id: str, *, order: str) -> None:

@@ -74,18 +74,19 @@ class TenantRouter:
         application_name: str = "acci",
         projections: Sequence[InlineProjection] = (),
     ) -> Self:
-        """A store per database of the settings (`default` on `url`, with its read replica if
-        the settings have one), and the settings' routes."""
+        """A store per database of the settings (`default` on `url`), each with its read replica
+        if the settings name one, and the settings' routes."""
         urls = {DEFAULT: url, **settings.tenant_databases()}
         stores: dict[str, PostgresEventStore] = {}
         try:
             for name, database_url in urls.items():
-                # The read URL is the default database's replica; the others have none (yet).
+                # Each database's queries read its own replica, if it has one.
+                replica = settings.tenants.read_urls.get(name)
                 chosen = (
                     settings
                     if name == DEFAULT
                     else settings.model_copy(
-                        update={"database": settings.database.model_copy(update={"read_url": None})}
+                        update={"database": settings.database.model_copy(update={"read_url": replica})}
                     )
                 )
                 stores[name] = await open_store(

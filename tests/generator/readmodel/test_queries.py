@@ -3,6 +3,7 @@ guide's search with ILIKE (escaped), tenant scoping and parameter validation."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,18 @@ from decimal import Decimal
 
 import pytest
 import pytest_asyncio
-from acci import DomainEvent, InvalidQuery, NewEvent, PostgresEventStore, StreamId
+from acci import (
+    ConsistencyTimeout,
+    DomainEvent,
+    InvalidQuery,
+    NewEvent,
+    Position,
+    PostgresEventStore,
+    StreamId,
+)
 from acci.migrations import migrate
-from acci.projections import ProjectionRunner
+from acci.projections import ProjectionRunner, RunnerSettings
+from acci.testing import catch_up_past
 from identity.events import UserCreated
 from identity.projections import UserViewProjection
 from identity.queries import IdentityQueries
@@ -36,6 +46,7 @@ async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
 
 async def open_orders(store: PostgresEventStore, count: int, placed_every: int = 3) -> list[uuid.UUID]:
     ids = []
+    last: Position | None = None
     for i in range(count):
         order_id = uuid.UUID(int=i + 1)
         ids.append(order_id)
@@ -53,8 +64,11 @@ async def open_orders(store: PostgresEventStore, count: int, placed_every: int =
             events.append(
                 OrderPlaced(order_id=order_id, total=Decimal(i), shipping_address=address, placed_at=START)
             )
-        await store.append(StreamId(TENANT, "Order", str(order_id)), [NewEvent.of(e) for e in events])
-    await ProjectionRunner(store, OrderSummaryProjection()).catch_up()
+        recorded = await store.append(
+            StreamId(TENANT, "Order", str(order_id)), [NewEvent.of(e) for e in events]
+        )
+        last = recorded[-1].position
+    await catch_up_past(store, OrderSummaryProjection(), last)
     return ids
 
 
@@ -91,8 +105,8 @@ async def test_search_users_escapes_the_text_and_orders_by_name(store: PostgresE
     for i, name in enumerate(names):
         user_id = uuid.UUID(int=100 + i)
         event = UserCreated(user_id=user_id, email=f"u{i}@example.com", name=name)
-        await store.append(StreamId(TENANT, "User", str(user_id)), [NewEvent.of(event)])
-    await ProjectionRunner(store, UserViewProjection()).catch_up()
+        (recorded,) = await store.append(StreamId(TENANT, "User", str(user_id)), [NewEvent.of(event)])
+    await catch_up_past(store, UserViewProjection(), recorded.position)
     queries = IdentityQueries.of(store)
     found = await queries.search_users(TENANT, query="ADA")
     assert [u.name for u in found] == ["ada lovelace", "adam smith", "bob_ada"]  # ILIKE, ordered by name
@@ -111,3 +125,31 @@ async def test_bad_parameters_read_nothing(store: PostgresEventStore) -> None:
     queries = IdentityQueries.of(store)
     with pytest.raises(InvalidQuery, match=r"search_users is invalid: limit: Input should be greater than"):
         await queries.search_users(TENANT, query="a", limit=0)
+
+
+async def test_a_generated_query_given_a_position_waits_for_its_projection(store: PostgresEventStore) -> None:
+    """Read-your-writes from a generated handler: each query names the projection it reads."""
+    assert [p.name for p in IdentityQueries._GET_USER.reads] == ["user_view"]
+    user_id = uuid.UUID(int=7)
+    created = UserCreated(user_id=user_id, email="ada@example.com", name="Ada", created_by=None)
+    (event,) = await store.append(StreamId(TENANT, "User", str(user_id)), [NewEvent.of(created)])
+    with pytest.raises(ConsistencyTimeout) as caught:
+        await IdentityQueries.of(store, position=event.position, within=0.2).get_user(TENANT, id=user_id)
+    assert caught.value.projections == ["user_view"] and "checkpoint on the primary" in caught.value.why
+    assert await IdentityQueries.of(store).get_user(TENANT, id=user_id) is None  # no position: no wait
+
+    # A live runner, started late (one catch-up could stop below a horizon that another session
+    # of the shared server holds back).
+    stop = asyncio.Event()
+
+    async def run_later() -> None:
+        await asyncio.sleep(0.2)
+        await ProjectionRunner(store, UserViewProjection(), RunnerSettings(poll_interval=0.05)).run(stop)
+
+    runner = asyncio.create_task(run_later())
+    try:
+        row = await IdentityQueries.of(store, position=event.position, within=20).get_user(TENANT, id=user_id)
+    finally:
+        stop.set()
+        await runner
+    assert row is not None and row.name == "Ada"

@@ -13,6 +13,7 @@ from acci.integration import IntegrationSettings
 from acci.integration.jetstream import NatsTransport
 from acci.settings import load_settings
 from acci.tenants import DEFAULT, TenantRouter
+from acci.tenants.moves import move_tenant
 
 from tests.runtime.integration.domains import PlaceOrder, PlaceOrderHandler
 from tests.runtime.integration.helpers import TENANTS, bounded, make_relay, stream_messages
@@ -48,8 +49,17 @@ async def test_a_relay_per_tenant_database_publishes_every_tenants_events(
             tenant: [str(e.id) for e in await router.store(name).read_all(tenant_id=tenant)]
             for tenant, name in ((acme, DEFAULT), (globex, "b"))
         }
-    messages = await stream_messages(transport, domain)
-    for tenant, ids in expected.items():
-        assert len(ids) == 3
-        mine = [m.headers["Nats-Msg-Id"] for m in messages if m.headers["Acci-Tenant-Id"] == tenant]
-        assert mine == ids  # every event once, in its database's order
+        messages = await stream_messages(transport, domain)
+        for tenant, ids in expected.items():
+            assert len(ids) == 3
+            mine = [m.headers["Nats-Msg-Id"] for m in messages if m.headers["Acci-Tenant-Id"] == tenant]
+            assert mine == ids  # every event once, in its database's order
+        # A moved tenant's events are new to the target's relay: it publishes them again, with
+        # their ids, and the stream's duplicate window drops them.
+        await move_tenant(router, globex, DEFAULT)
+        republished, deadline = 0, time.monotonic() + 30
+        while republished < 3:
+            assert time.monotonic() < deadline, f"published again {republished} of 3"
+            republished += await bounded(relays[0].catch_up())
+            await asyncio.sleep(0.05)
+    assert len(await stream_messages(transport, domain)) == 6
