@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import pytest_asyncio
@@ -21,8 +22,10 @@ from acci.projections import (
     RunnerSettings,
     check_consistency,
     has_passed,
+    list_dead_letters,
     projection_status,
     rebuild,
+    replay_dead_letters,
     resplit,
 )
 from acci.streams import Position
@@ -63,7 +66,19 @@ async def write(store: PostgresEventStore, n: int, start: int = 0, pause: float 
         if pause:
             await asyncio.sleep(pause)
     assert last is not None
+    await below_horizon(store, last)
     return last
+
+
+async def below_horizon(store: PostgresEventStore, position: Position) -> None:
+    """Wait until a runner can see `position`: the server is shared, and a transaction open
+    elsewhere holds back the horizon that runners read up to."""
+    await until(
+        store,
+        f"SELECT pg_snapshot_xmin(pg_current_snapshot()) > '{position.transaction_id}'::xid8",
+        True,
+        seconds=60,
+    )
 
 
 async def history_in_order(store: PostgresEventStore, total: int) -> None:
@@ -178,6 +193,58 @@ async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothi
     ) == [(3, 3)]
     report = await check_consistency(store, projection)
     assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
+
+
+class PoisonedHistory(SegmentedHistory):
+    """SegmentedHistory, failing on the numbers in `poisoned`."""
+
+    poisoned: ClassVar[set[int]] = set()
+
+
+async def test_a_parked_event_holds_back_its_stream_in_its_segment_also_after_a_resplit(
+    store: PostgresEventStore,
+) -> None:
+    PoisonedHistory.poisoned = {7}  # stream s1 (numbers 5..9, 205..209, ...)
+    settings = RunnerSettings(batch_size=50, max_attempts=1, retry_delay=0.01)
+    await write(store, 400)
+    await ProjectionRunner(store, PoisonedHistory(), settings).catch_up()
+    letters = await list_dead_letters(store, "history")
+    assert [letter.stream.aggregate_id for letter in letters] == ["s1"] * 8  # 7, 8, 9, 205, ...
+    assert (letters[0].attempts, letters[1].behind) == (1, letters[0].event_id)
+    assert await rows(store, "SELECT seen FROM history WHERE stream = 's1'") == [("5,6",)]
+    assert await rows(store, "SELECT count(*) FROM history") == [(STREAMS,)]  # every other stream went on
+
+    await resplit(store, PoisonedHistory(), 4, settings=settings)
+    await write(store, 400, start=400)
+    await ProjectionRunner(store, PoisonedHistory(), settings).catch_up()
+    assert len(await list_dead_letters(store, "history")) == 8 + 10  # s1 is still held back
+    PoisonedHistory.poisoned = set()
+    result = await replay_dead_letters(store, PoisonedHistory())
+    assert (result.replayed, result.failed) == (18, [])
+    await history_in_order(store, 800)
+
+
+async def test_read_your_writes_waits_for_the_segment_of_the_event(store: PostgresEventStore) -> None:
+    projection = SegmentedHistory()
+    runner = ProjectionRunner(store, projection, FAST)
+    await runner.catch_up()  # records the split: two segments at the start
+    last = await write(store, 5)  # stream s0 only: one segment has an event to apply
+    (event,) = [e for e in await store.read_all(limit=10) if e.position == last]
+    segments = await runner.segments()
+    owning = [s for s in segments if await _owns(store, s.index, s.count, event.aggregate_id)]
+    (mine,) = owning
+    (other,) = [s for s in segments if s.index != mine.index]
+    async with store.pool.connection() as conn:
+        assert not await has_passed(conn, projection, last)
+        await ProjectionRunner(store, projection, FAST, segment=other).catch_up()
+        assert not await has_passed(conn, projection, last)  # the other segment has nothing of it
+        await ProjectionRunner(store, projection, FAST, segment=mine).catch_up()
+        assert await has_passed(conn, projection, last)
+
+
+async def _owns(store: PostgresEventStore, index: int, count: int, aggregate_id: str) -> bool:
+    query = f"SELECT acci.stream_segment('t', 'Counter', '{aggregate_id}', {count}) = {index}"
+    return bool((await rows(store, query))[0][0])
 
 
 @pytest.mark.slow
