@@ -168,6 +168,27 @@ async def test_a_segmented_projection_is_rebuilt_and_checked(store: PostgresEven
     ) == [(1, 2)]
 
 
+async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_events_arrive(
+    store: PostgresEventStore,
+) -> None:
+    projection = SegmentedHistory()
+    await write(store, 600)
+    stop = asyncio.Event()
+    live = [asyncio.create_task(ProjectionRunner(store, projection, FAST).run(stop)) for _ in range(2)]
+    await until(store, APPLIED_NUMBERS, 600)
+    async with store.pool.connection() as conn:
+        await conn.execute("UPDATE history SET seen = seen || ',999999'")  # corrupt every row
+    writer = asyncio.create_task(write(store, 600, start=600, pause=0.002))
+    await rebuild(store, projection)
+    await writer
+    await until(store, APPLIED_NUMBERS, 1200)
+    stop.set()
+    await asyncio.gather(*live)
+    await history_in_order(store, 1200)
+    report = await check_consistency(store, projection)
+    assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
+
+
 async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothing(
     store: PostgresEventStore,
 ) -> None:
