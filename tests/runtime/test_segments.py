@@ -6,6 +6,7 @@ over 3 processes."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sys
@@ -17,6 +18,8 @@ from typing import ClassVar
 import pytest
 import pytest_asyncio
 from acci import NewEvent, PostgresEventStore, StreamId
+from acci.database import with_database
+from acci.migrations import migrate, runtime_migrations
 from acci.projections import (
     ProjectionRunner,
     RunnerSettings,
@@ -29,6 +32,7 @@ from acci.projections import (
     resplit,
 )
 from acci.streams import Position
+from acci.testing import _create_database, _drop_database
 
 from tests.runtime.projection_fixtures import (
     APPLIED_TABLE,
@@ -266,6 +270,39 @@ async def test_read_your_writes_waits_for_the_segment_of_the_event(store: Postgr
 async def _owns(store: PostgresEventStore, index: int, count: int, aggregate_id: str) -> bool:
     query = f"SELECT acci.stream_segment('t', 'Counter', '{aggregate_id}', {count}) = {index}"
     return bool((await rows(store, query))[0][0])
+
+
+async def test_checkpoints_written_before_segments_existed_stay_valid(acci_server_url: str) -> None:
+    """Migration 0009 on a database with checkpoints and dead letters: each becomes segment 0 of
+    1, and the runner goes on from where it was."""
+    name = f"acci_seg_upgrade_{os.getpid()}"
+    _create_database(acci_server_url, name)
+    url = with_database(acci_server_url, name)
+    try:
+        before = [m for m in runtime_migrations() if m.version < 9]
+        await migrate(url, before)
+        async with await PostgresEventStore.open(url) as store:
+            async with store.pool.connection() as conn:
+                await conn.execute(APPLIED_TABLE)
+            first = await write(store, 50)
+            async with store.pool.connection() as conn:
+                await conn.execute(
+                    "INSERT INTO acci.checkpoints (name, transaction_id, global_position) "
+                    "VALUES ('applied', %s::text::xid8, %s)",
+                    [first.transaction_id, first.global_position],
+                )
+        await migrate(url)
+        async with await PostgresEventStore.open(url) as store:
+            assert await rows(
+                store,
+                "SELECT segment, segments, global_position FROM acci.checkpoints WHERE name = 'applied'",
+            ) == [(0, 1, first.global_position)]
+            await write(store, 20, start=50)
+            assert await ProjectionRunner(store, SegmentedCounting(), FAST).catch_up() == 20
+            assert await rows(store, "SELECT count(*), min(n) FROM applied") == [(20, 50)]
+            assert await rows(store, "SELECT count(*) FROM acci.checkpoints WHERE name = 'applied'") == [(4,)]
+    finally:
+        _drop_database(acci_server_url, name)
 
 
 @pytest.mark.slow
