@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from acci_gen.app import generate
-
-from tests.generator.test_names import BASE, DEFAULTS
+from test_names import BASE, DEFAULTS
 
 
 def generated_projections(tmp_path: Path, yaml: str) -> str:

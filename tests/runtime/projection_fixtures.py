@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS public.applied (
 
 async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
     async with store.pool.connection() as conn:
-        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
+        return await (await conn.execute(query)).fetchall()
 
 
 async def until(store: PostgresEventStore, query: str, expected: object, seconds: float = 20) -> None:

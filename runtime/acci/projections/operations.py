@@ -15,8 +15,9 @@ from acci.projections._dead_letters import (
     is_unresolved,
     resolve_dead_letter,
 )
+from acci.projections._locks import active_lock_key, lock_holder
 from acci.projections._segments import Segment
-from acci.projections.base import Connection, Projection, projection_lock_key
+from acci.projections.base import Connection, Projection
 from acci.store._pg_errors import database_errors, is_transient
 from acci.store.postgres import PostgresEventStore, read_event_on
 from acci.streams import Position, StreamId
@@ -227,21 +228,9 @@ async def count_events(store: PostgresEventStore, projection: Projection) -> int
 
 
 async def active_runner(store: PostgresEventStore, projection: Projection) -> str | None:
-    """Who runs the projection live: the session holding the lock `ProjectionRunner.run` takes
-    (its application name and backend pid), or None when no runner holds it."""
-    key = projection_lock_key(projection.name + "#active") & 0xFFFF_FFFF_FFFF_FFFF
+    """Who runs the projection live: the process holding the lock `ProjectionRunner.run` takes
+    ("pid 4711 on node-7"), or None when no runner holds it."""
     with database_errors(f"looking for the runner of {projection.name!r}"):
         async with store.pool.connection() as conn:
-            cur = await conn.execute(
-                # A bigint advisory key shows in pg_locks as classid (high half), objid (low half).
-                """
-                SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?')
-                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                   AND l.classid = %s AND l.objid = %s
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """,
-                [key >> 32, key & 0xFFFF_FFFF],
-            )
-            row = await cur.fetchone()
-    return f"{row[1]} (pid {row[0]})" if row else None
+            holder = await lock_holder(conn, active_lock_key(projection.name))
+    return str(holder) if holder else None

@@ -31,10 +31,16 @@ from acci.errors import (
     shown,
 )
 from acci.events import RecordedEvent
+from acci.logs import log_context
 from acci.migrations import Migration
 from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_owner, set_status
 from acci.projections._dead_letters import StreamKey, held_streams, record_dead_letter, stream_key
-from acci.projections._locks import lock_holder, try_batch_lock, try_session_lock
+from acci.projections._locks import (
+    lock_holder,
+    owner_application_name,
+    try_batch_lock,
+    try_session_lock,
+)
 from acci.projections._read_model import missing_table, table_exists
 from acci.projections._segments import (
     Segment,
@@ -189,7 +195,8 @@ class ProjectionRunner:
                 try:
                     result = await self._fast_batch(conn, segment, until)
                 except _HandlerFailed:
-                    result = await self._careful_batch(conn, segment, until)
+                    with log_context(projection=self.checkpoint_name):
+                        result = await self._careful_batch(conn, segment, until)
                 except _SplitChanged:
                     self._split = None  # read it again next time
                     return StepResult(0, caught_up=False, busy=True)
@@ -287,46 +294,51 @@ class ProjectionRunner:
             done = batch.start
             for event in batch.events:
                 key = stream_key(event)
-                if key in held:
-                    await self._hold_back(conn, event, held[key])
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    continue
-                try:
-                    async with conn.transaction():  # a savepoint
-                        await self.projection.apply(conn, self.table, event)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    if isinstance(error, psycopg.errors.UndefinedTable):
-                        self._table_checked = False
-                        raise self._missing_table() from error
-                    where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
-                    if self.settings.fail_fast:
-                        raise ProjectionFailed(self.projection.name, where, str(error)) from error
-                    attempts = self._attempts.get(event.id, 0) + 1
-                    self._attempts[event.id] = attempts
-                    if attempts < self.settings.max_attempts:
-                        retry_in = min(
-                            self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                # Each line about this event (a retry, a dead letter, a halt) says which it is.
+                with log_context(position=event.position, stream=event.stream):
+                    if key in held:
+                        await self._hold_back(conn, event, held[key])
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        continue
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            await self.projection.apply(conn, self.table, event)
+                    except Exception as error:
+                        if is_transient(error):
+                            raise
+                        if isinstance(error, psycopg.errors.UndefinedTable):
+                            self._table_checked = False
+                            raise self._missing_table() from error
+                        where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
+                        if self.settings.fail_fast:
+                            raise ProjectionFailed(self.projection.name, where, str(error)) from error
+                        attempts = self._attempts.get(event.id, 0) + 1
+                        self._attempts[event.id] = attempts
+                        if attempts < self.settings.max_attempts:
+                            retry_in = min(
+                                self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                            )
+                            log.warning(
+                                "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
+                            )
+                            break
+                        del self._attempts[event.id]
+                        await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
+                        log.error(
+                            "%s parked %s after %d tries: %s", self.projection.name, where, attempts, error
                         )
-                        log.warning(
-                            "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
-                        )
-                        break
-                    del self._attempts[event.id]
-                    await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
-                    log.error("%s parked %s after %d tries: %s", self.projection.name, where, attempts, error)
-                    # The dead letter holds the event now, and its stream's later events wait behind
-                    # it: the checkpoint passes it, so only a replay ever applies it (once).
-                    held[key] = event.id
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    if self.settings.on_poison == "halt":
-                        await set_status(conn, self.checkpoint_name, HALTED)
-                        halted = where
-                        break
-                    continue
-                done = event.position
-                handled += 1
+                        # The dead letter holds the event now, and its stream's later events wait
+                        # behind it: the checkpoint passes it, so only a replay ever applies it (once).
+                        held[key] = event.id
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        if self.settings.on_poison == "halt":
+                            await set_status(conn, self.checkpoint_name, HALTED)
+                            log.error("%s halted at %s", self.projection.name, where)
+                            halted = where
+                            break
+                        continue
+                    done = event.position
+                    handled += 1
             if done != batch.start:
                 await self._advance(conn, segment, batch.start, done)
         if halted is not None:
@@ -348,7 +360,10 @@ class ProjectionRunner:
             0,
             behind=behind,
         )
-        log.warning("%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind)
+        with log_context(projection=self.checkpoint_name, position=event.position, stream=event.stream):
+            log.warning(
+                "%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind
+            )
 
     async def _advance(self, conn: Connection, segment: Segment, start: Position, end: Position) -> None:
         if not await advance_checkpoint(conn, segment.name, start, end, segment.index):
@@ -370,6 +385,10 @@ class ProjectionRunner:
         While another runner holds the projection's lock it waits, up to `busy_timeout` seconds,
         then raises ProjectionBusy: it returns only once it has seen that nothing is waiting.
         """
+        with log_context(projection=self.checkpoint_name):
+            return await self._catch_up(until, progress)
+
+    async def _catch_up(self, until: Position | None, progress: Callable[[int], None] | None) -> int:
         total = 0
         backoff = _Backoff(self.settings)
         busy_since: float | None = None
@@ -404,7 +423,8 @@ class ProjectionRunner:
     async def _holder(self) -> str:
         with contextlib.suppress(psycopg.Error, AcciError):
             async with self.store.pool.connection() as conn:
-                return await lock_holder(conn, self._lock_key)
+                holder = await lock_holder(conn, self._lock_key)
+                return str(holder) if holder else ""
         return ""
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -417,7 +437,10 @@ class ProjectionRunner:
         LISTEN connection, pooled ones) is replaced, transient errors are retried with backoff for
         as long as it runs, and a runner that lost its lock becomes a standby again.
         """
-        stop = stop or asyncio.Event()
+        with log_context(projection=self.checkpoint_name):
+            await self._run(stop or asyncio.Event())
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = _Backoff(self.settings)
         while not stop.is_set():
             try:
@@ -457,7 +480,9 @@ class ProjectionRunner:
                         break
                     if segment.index in tasks:
                         continue
-                    claimer = claimer or await connect(self.store.conninfo)
+                    claimer = claimer or await connect(
+                        self.store.conninfo, application_name=owner_application_name()
+                    )
                     if await try_session_lock(claimer, segment.active_key):
                         leader, claimer = claimer, None
                         backoff.reset()

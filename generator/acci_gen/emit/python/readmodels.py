@@ -214,6 +214,7 @@ def _query_view(query: Query, projection: Projection, columns: tuple[Column, ...
         "parameters_class": names.parameters_class(query.name),
         "parameters": [declaration(p) for p in query.params],
         "row_class": row,
+        "projection_class": names.projection_class(projection.name),
         "select": f"SELECT {', '.join(c.name for c in columns)} FROM public.{projection.table}",
         "where": where,
         "tail": " ".join(tail),
