@@ -38,6 +38,8 @@ Problem = tuple[str, str]
 TENANT = "tenant_id"
 #: The argument of a keyset-paged query method that names the last row of the previous page.
 KEYSET_AFTER = "after"
+#: The query-string parameter of a keyset-paged query's HTTP route that carries the page cursor.
+HTTP_CURSOR = "cursor"
 #: The arguments of every query method before the query's parameters.
 QUERY_ARGUMENTS = ("self", TENANT)
 #: What a generated query handler inherits from acci.queries.QueryHandler (a test compares this
@@ -303,14 +305,15 @@ def column_problems(columns: Iterable[str]) -> Iterator[tuple[str, str, str]]:
 
 def parameter_problems(parameters: Iterable[str], *, keyset: bool) -> Iterator[tuple[str, str, str]]:
     """(parameter, message, fix) of each query parameter the query method has as an argument
-    already (`after` too, when the query pages by keyset)."""
-    taken = {*QUERY_ARGUMENTS, KEYSET_AFTER} if keyset else set(QUERY_ARGUMENTS)
+    already (`after` too, when the query pages by keyset, and `cursor`, its HTTP route's)."""
+    taken = {*QUERY_ARGUMENTS, KEYSET_AFTER, HTTP_CURSOR} if keyset else set(QUERY_ARGUMENTS)
     for name in parameters:
         if name in taken:
             reason = {
                 "self": "the query method's own first argument",
                 TENANT: "the tenant every query is scoped to, the query method's first argument",
                 KEYSET_AFTER: "the argument that names the last row of the previous page (paginate: keyset)",
+                HTTP_CURSOR: "the HTTP route's page cursor (paginate: keyset)",
             }[name]
             yield (
                 name,

@@ -35,6 +35,7 @@ from acci.errors import (
     TenantMoved,
     TransientDatabaseError,
     UnknownEventType,
+    VersionMismatch,
 )
 from acci.events import DomainEvent, EventMetadata, NewEvent, RecordedEvent
 from acci.multi import Aggregates, MultiCommandHandler, Role
@@ -120,6 +121,7 @@ __all__ = [
     "TransientDatabaseError",
     "UnknownEventType",
     "Upcaster",
+    "VersionMismatch",
     "__version__",
     "open_store",
 ]

@@ -16,6 +16,9 @@
     deadlines list [POLICY]                  the policies' pending and failed deadlines
     deadlines retry POLICY                   send a policy's failed deadlines again
     events upgrade                           rewrite old events into their current version
+    relay                                    publish the domains' integration events to NATS JetStream
+    consume [NAME ...]                       turn other domains' integration events into commands
+    consume --replay-dead-letters NAME       handle a consumer's dead letters again, in order
     demo                                     (acci only) walk through the guide's User example
 
 --app (or ACCI_APP) names the service's acci.service.Service; a service's own entry point passes
@@ -62,6 +65,7 @@ from acci.projections import (
 )
 from acci.projections.operations import active_runner
 from acci.run import check_database, run_service, runner_settings
+from acci.run_integration import replay_consumer_dead_letters, run_integration
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
 from acci.store._pg_errors import translate
@@ -93,6 +97,16 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the service: live projections, health and metrics endpoints")
     run.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API (needs acci[http]): commands, queries, /docs, /livez /readyz /metrics",
+    )
+    serve.add_argument("--migrate", action="store_true", help="apply pending migrations first")
+    serve.add_argument(
+        "--with-projections",
+        action="store_true",
+        help="also run the projection and policy runners in this process (else run them with `run`)",
+    )
     config = commands.add_parser("config", help="print the effective settings, secrets masked")
     config.add_argument("--json", action="store_true", help="as one JSON object")
     commands.add_parser("migrate", help="apply pending migrations (the runtime's, then the service's)")
@@ -143,6 +157,19 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
         dest="action", required=True, metavar="ACTION"
     )
     events.add_parser("upgrade", help="rewrite events stored at old schema versions into the current ones")
+    commands.add_parser(
+        "relay",
+        help="publish the domains' integration events to NATS JetStream (ACCI_NATS_URL) until stopped",
+    )
+    consume = commands.add_parser(
+        "consume", help="turn other domains' integration events into commands until stopped"
+    )
+    consume.add_argument(
+        "names", nargs="*", help="consumers to run (default: all), <domain>_from_<publisher>"
+    )
+    consume.add_argument(
+        "--replay-dead-letters", metavar="NAME", help="handle this consumer's dead letters again, then exit"
+    )
     return parser
 
 
@@ -161,6 +188,8 @@ def main(argv: Sequence[str] | None = None, *, service: Service | None = None, p
         if args.command == "config":
             return _config(settings, service, as_json=args.json)
         with _url(args.url, settings, persistent=own_service) as url:
+            if args.command == "serve":
+                return _serve(args, url, _need(service), settings)
             return asyncio.run(_dispatch(args, url, service, settings))
     except AcciError as error:
         # One line, whatever the driver's message looked like.
@@ -238,6 +267,18 @@ def _config(settings: Settings, service: Service | None, *, as_json: bool) -> in
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace, url: str, service: Service, settings: Settings) -> int:
+    """`serve`: in this thread, the main one (uvicorn's supervisor of several workers needs it)."""
+    try:
+        from acci.http.serve import serve
+    except ImportError as error:
+        raise ConfigurationError(f"serve needs the HTTP extra ({error}): pip install 'acci[http]'.") from None
+    asyncio.run(check_database(url, settings.database.connect_timeout))
+    return serve(
+        service, settings, url, apply_migrations=args.migrate, with_projections=args.with_projections
+    )
+
+
 async def _dispatch(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
     await check_database(url, settings.database.connect_timeout)
     if args.command == "tenants":
@@ -255,6 +296,7 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         await check_database(url, settings.database.connect_timeout)
     if args.command == "run":
         return await run_service(_need(service), settings, url, apply_migrations=args.migrate)
+
     if args.command == "migrate":
         wanted = runtime_migrations() + list(service.migrations if service else [])
         # Every tenant database has the same schema: all of them, unless --database picks one.
@@ -268,6 +310,12 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         return EXIT_OK
     if args.command == "migrations":
         return await _migrations(url, service)
+    if args.command == "relay":
+        return await run_integration(_need(service), settings, url, "relay")
+    if args.command == "consume":
+        if args.replay_dead_letters:
+            return await replay_consumer_dead_letters(_need(service), url, args.replay_dead_letters)
+        return await run_integration(_need(service), settings, url, "consume", args.names)
     service = _need(service)
     async with await PostgresEventStore.open(
         url, projections=service.projections, connect_timeout=settings.database.connect_timeout

@@ -28,6 +28,7 @@ from acci.errors import (
     ConcurrencyError,
     ConfigurationError,
     DuplicateCommandError,
+    VersionMismatch,
 )
 from acci.events import DomainEvent, EventMetadata, RecordedEvent
 from acci.repository import Repository
@@ -95,6 +96,36 @@ class Precondition(enum.Enum):
     MUST_EXIST = "must_exist"
 
 
+#: The range of the language's `int`: PostgreSQL's bigint, where read models keep them.
+INT_RANGE = (-(2**63), 2**63 - 1)
+
+
+def value_problems(value: Any, where: str = "") -> list[str]:
+    """A problem ("<path>: ...") for each value in `value` (a model's JSON dump) that PostgreSQL
+    cannot hold: text with a NUL character (text and JSON refuse it) and whole numbers outside
+    bigint. Such a value is invalid data, not a database error."""
+    if isinstance(value, str):
+        return (
+            [f"{where or '(root)'}: text cannot contain NUL (\\u0000) characters"] if "\x00" in value else []
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
+        low, high = INT_RANGE
+        return (
+            []
+            if low <= value <= high
+            else [f"{where or '(root)'}: a whole number must be within {low}..{high}"]
+        )
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in value_problems(item, f"{where}.{key}".lstrip("."))]
+    if isinstance(value, list | tuple):
+        return [
+            p
+            for index, item in enumerate(value)
+            for p in value_problems(item, f"{where}.{index}".lstrip("."))
+        ]
+    return []
+
+
 def validated(data: C) -> tuple[C, str]:
     """The command's data validated by its class, and the hash of it that tells this command from
     another sent under the same id. Data built without validation (`model_construct`, or changed
@@ -108,6 +139,9 @@ def validated(data: C) -> tuple[C, str]:
         raise CommandValidationError(cls.command_type, problems) from None
     except PydanticSerializationError as error:  # a value of a type the model cannot hold
         raise CommandValidationError(cls.command_type, [f"(root): {error}"]) from None
+    problems = value_problems(checked.model_dump(mode="json"))
+    if problems:
+        raise CommandValidationError(cls.command_type, problems)
     return checked, hashlib.sha256(checked.model_dump_json().encode()).hexdigest()
 
 
@@ -159,12 +193,22 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
     ) -> CommandResult:
         """The first result of a command handled before, from its record and events."""
 
-    async def handle(self, command: Command[C]) -> CommandResult:
-        """Handle the command; see the class docstring."""
+    def _check_version(self, loaded: L, expected_version: int) -> None:
+        """Raise VersionMismatch unless what was loaded is at `expected_version`; handlers that load
+        several aggregates have no one version to compare."""
+        raise ConfigurationError(
+            f"{type(self).__name__} loads several aggregates: it takes no expected version."
+        )
+
+    async def handle(self, command: Command[C], *, expected_version: int | None = None) -> CommandResult:
+        """Handle the command; see the class docstring. `expected_version` (HTTP's If-Match): the
+        version the sender saw; when the aggregate is at another, VersionMismatch (a
+        ConcurrencyError) and nothing is appended. A repeat of a command already handled returns
+        its first result whatever the version is now (the first time moved it)."""
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._handle(command)
+            result = await self._handle(command, expected_version)
             outcome = "replayed" if result.replayed else "ok"
             return result
         except AcciError as error:
@@ -178,7 +222,7 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
                 time.perf_counter() - started
             )
 
-    async def _handle(self, command: Command[C]) -> CommandResult:
+    async def _handle(self, command: Command[C], expected_version: int | None = None) -> CommandResult:
         data, command_hash = validated(command.data)
         if data is not command.data:
             command = dataclasses.replace(command, data=data)
@@ -190,15 +234,19 @@ class CommandHandlerBase(ABC, Generic[C, L, D]):
             # events' metadata carries the command span's trace context (taken here, in it).
             first = min(streams, key=stream_order)
             recording = Recording(command_type, command_hash, first, event_metadata(command))
-            return await self._load_decide_append(command, recording)
+            return await self._load_decide_append(command, recording, expected_version)
 
-    async def _load_decide_append(self, command: Command[C], recording: Recording) -> CommandResult:
+    async def _load_decide_append(
+        self, command: Command[C], recording: Recording, expected_version: int | None = None
+    ) -> CommandResult:
         attempt = 0
         while True:
             with tracing.step("load"):
                 loaded, first = await self._load(command)
             if first is not None:
                 return await self._replay(first, command, recording)
+            if expected_version is not None:
+                self._check_version(loaded, expected_version)
             with tracing.step("decide"):
                 decided = self._decide(loaded, command)
             try:
@@ -279,6 +327,10 @@ class CommandHandler(CommandHandlerBase[C, A, Sequence[DomainEvent]]):
 
     def check_precondition(self, aggregate: A) -> None:
         check_precondition(self.precondition, aggregate)
+
+    def _check_version(self, loaded: A, expected_version: int) -> None:
+        if loaded.version != expected_version:
+            raise VersionMismatch(loaded.stream, expected_version, loaded.version)
 
     async def _load(self, command: Command[C]) -> tuple[A, CommandRecord | None]:
         return await self.repository.load_with_command(

@@ -96,6 +96,23 @@ class ConcurrencyError(AcciError):
         self.actual = actual
 
 
+class VersionMismatch(ConcurrencyError):
+    """A command was sent expecting the aggregate at a version (HTTP `If-Match`) and the aggregate
+    is at another: the sender decided on a state that is no longer current. Nothing was written.
+    Read the aggregate again and decide whether to send the command."""
+
+    def __init__(self, stream: StreamId, expected: int, actual: int) -> None:
+        AcciError.__init__(
+            self,
+            f"{stream} is at version {actual}, not at the expected version {expected}; the command was "
+            "not handled and nothing was written. Read the aggregate again, then send the command with "
+            "its current version.",
+        )
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
 class DuplicateCommandError(AcciError):
     """A command id was already recorded for this same command. Command handlers catch this and
     return the first result; `record` (when the store read it) says where its events are."""

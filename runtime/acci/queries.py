@@ -40,6 +40,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ValidationError
 
 from acci import tracing
+from acci.commands import value_problems
 from acci.errors import InvalidQuery
 from acci.projections.consistency import ReadModel, wait_until_passed
 from acci.store.postgres import PostgresEventStore
@@ -59,10 +60,14 @@ def escape_like(text: str) -> str:
 def check_parameters(model: type[P], query: str, values: Mapping[str, Any]) -> P:
     """The parameters validated by their model; InvalidQuery (naming each problem) if they are not."""
     try:
-        return model.model_validate(values)
+        checked = model.model_validate(values)
     except ValidationError as error:
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
         raise InvalidQuery(query, problems) from error
+    problems = value_problems(checked.model_dump(mode="json"))
+    if problems:
+        raise InvalidQuery(query, problems)
+    return checked
 
 
 @dataclass(frozen=True)

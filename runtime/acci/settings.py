@@ -212,6 +212,49 @@ class TenantSettings(_Group):
         return self
 
 
+class HttpSettings(_Group):
+    """The HTTP API (`python -m <service> serve`, needs acci[http]): where it listens, who may call
+    it, and how long a read waits for its read models (see docs/http-api.md)."""
+
+    host: str = Field(
+        default="127.0.0.1",
+        description="The address to bind; 0.0.0.0 in a container (the Dockerfile sets it).",
+    )
+    port: int = Field(default=8000, ge=0, le=65535, description="The port the API listens on.")
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes.")
+    auth: Literal["jwt", "headers"] = Field(
+        default="jwt",
+        description="jwt: tenant and user from a verified bearer token; headers: from X-Tenant-Id and "
+        "X-User-Id, unverified (development only).",
+    )
+    jwt_issuer: str | None = Field(default=None, description="The `iss` a token must have (unset: any).")
+    jwt_audience: str | None = Field(default=None, description="The `aud` a token must have (unset: none).")
+    jwt_key: SecretStr | None = Field(
+        default=None,
+        description="The key tokens are verified with: a shared secret (HS256) or a PEM public key.",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="Or: the URL of the issuer's JSON Web Key Set (keys chosen by `kid`)."
+    )
+    jwt_algorithms: list[str] = Field(
+        default=["RS256", "ES256", "HS256"], description="The signature algorithms accepted (JSON list)."
+    )
+    tenant_claim: str = Field(default="tenant_id", description="The claim that names the caller's tenant.")
+    user_claim: str = Field(default="sub", description="The claim that names the calling user.")
+    require_if_match: bool = Field(
+        default=False,
+        description="Refuse (428) commands on existing aggregates sent without If-Match.",
+    )
+    consistency_timeout: Duration = Field(
+        default=5.0,
+        description="Seconds a query given a position waits for its read models before a 503.",
+    )
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs page cursors (HMAC-SHA256); set it to the same value in every instance.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a running service reads from its environment."""
 
@@ -233,6 +276,7 @@ class Settings(BaseSettings):
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     tenants: TenantSettings = Field(default_factory=TenantSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     shutdown_timeout: Duration = Field(
         default=30.0,
         description="After SIGTERM, seconds to finish the current batches before exiting anyway.",

@@ -59,6 +59,8 @@ def test_generated_code_imports_only_the_runtime() -> None:
     # The runtime's own dependencies (psycopg for read models and queries, pytest-asyncio for the
     # generated fixtures) are part of "the runtime"; the generator's (jinja2, yaml, ruff) are not.
     allowed |= {"psycopg", "psycopg_pool", "pydantic_core", "pytest_asyncio"}
+    # The HTTP API (api.py and its tests) runs on the runtime's http extra: FastAPI and httpx.
+    allowed |= {"fastapi", "httpx"}
     for path in (p for out in OUTPUTS for p in out.rglob("*.py")):
         for line in path.read_text().splitlines():
             if line.startswith(("import ", "from ")) and not line.startswith("from ."):

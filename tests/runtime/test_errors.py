@@ -127,6 +127,7 @@ SAMPLES: list[AcciError] = [
     errors.TransientDatabaseError("it blinked", sqlstate="08006"),
     errors.MigrationError("a migration failed"),
     errors.ConcurrencyError(STREAM, 1, 2),
+    errors.VersionMismatch(STREAM, 1, 2),
     errors.DuplicateCommandError("tenant-1", uuid.uuid4()),
     errors.CommandIdReused(
         uuid.UUID(int=7), CommandRecord(uuid.UUID(int=7), "Deposit", STREAM, 1, 1, "h"), "Withdraw", STREAM

@@ -47,6 +47,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "acci.monitoring",
             "acci.run",
             "acci.tenants.moves",
+            "acci.run_integration",
+            "acci.http",
         ),
     ),
     # The package's re-exports, and the code written against them like a user's.

@@ -11,63 +11,62 @@ _USER_CREATED = {
 }
 _UPDATE_USER = {"UpdateUser": {"user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f", "name": "Ada"}}
 
-test_scenario = scenario_test(
-    REGISTRY,
-    HANDLERS,
-    [
-        Scenario(
-            "create_user",
-            when={
-                "CreateUser": {
+#: The domain file's scenarios (test_identity_http.py sends them over HTTP too).
+SCENARIOS = [
+    Scenario(
+        "create_user",
+        when={
+            "CreateUser": {
+                "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
+                "email": "test@example.com",
+                "name": "Test User",
+            }
+        },
+        then=[
+            {
+                "UserCreated": {
                     "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
                     "email": "test@example.com",
                     "name": "Test User",
+                    "created_by": "admin",
                 }
-            },
-            then=[
-                {
-                    "UserCreated": {
-                        "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
-                        "email": "test@example.com",
-                        "name": "Test User",
-                        "created_by": "admin",
-                    }
-                }
-            ],
-            metadata={"user_id": "admin"},
-        ),
-        Scenario(
-            "create_existing_user",
-            given=[_USER_CREATED],
-            when={
-                "CreateUser": {
-                    "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
-                    "email": "b@example.com",
-                    "name": "B",
-                }
-            },
-            error="already_exists",
-        ),
-        Scenario(
-            "update_name",
-            given=[_USER_CREATED],
-            when=_UPDATE_USER,
-            then=[{"UserUpdated": {"user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f", "name": "Ada"}}],
-        ),
-        Scenario("update_missing_user", when=_UPDATE_USER, error="not_found"),
-        Scenario(
-            "invalid_email",
-            when={
-                "CreateUser": {
-                    "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
-                    "email": "not-an-address",
-                    "name": "A",
-                }
-            },
-            error="invalid",
-        ),
-    ],
-)
+            }
+        ],
+        metadata={"user_id": "admin"},
+    ),
+    Scenario(
+        "create_existing_user",
+        given=[_USER_CREATED],
+        when={
+            "CreateUser": {
+                "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
+                "email": "b@example.com",
+                "name": "B",
+            }
+        },
+        error="already_exists",
+    ),
+    Scenario(
+        "update_name",
+        given=[_USER_CREATED],
+        when=_UPDATE_USER,
+        then=[{"UserUpdated": {"user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f", "name": "Ada"}}],
+    ),
+    Scenario("update_missing_user", when=_UPDATE_USER, error="not_found"),
+    Scenario(
+        "invalid_email",
+        when={
+            "CreateUser": {
+                "user_id": "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f",
+                "email": "not-an-address",
+                "name": "A",
+            }
+        },
+        error="invalid",
+    ),
+]
+
+test_scenario = scenario_test(REGISTRY, HANDLERS, SCENARIOS)
 
 test_event_round_trip = round_trip_test(
     REGISTRY,

@@ -41,43 +41,53 @@ _ORDER_CANCELLED = {
     "OrderCancelled": {"order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d", "reason": "changed my mind"}
 }
 
-test_scenario = scenario_test(
-    REGISTRY,
-    HANDLERS,
-    [
-        Scenario(
-            "register_customer",
-            when={
-                "RegisterCustomer": {
+#: The domain file's scenarios (test_ordering_http.py sends them over HTTP too).
+SCENARIOS = [
+    Scenario(
+        "register_customer",
+        when={
+            "RegisterCustomer": {
+                "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+                "name": "Ada",
+                "email": "ada@example.com",
+            }
+        },
+        then=[
+            {
+                "CustomerRegistered": {
+                    "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+                    "name": "Ada",
+                    "email": "ada@example.com",
+                    "credit_limit": "0",
+                }
+            }
+        ],
+    ),
+    Scenario(
+        "change_customer_address",
+        given=[
+            {
+                "CustomerRegistered": {
                     "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
                     "name": "Ada",
                     "email": "ada@example.com",
                 }
-            },
-            then=[
-                {
-                    "CustomerRegistered": {
-                        "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
-                        "name": "Ada",
-                        "email": "ada@example.com",
-                        "credit_limit": "0",
-                    }
-                }
-            ],
-        ),
-        Scenario(
-            "change_customer_address",
-            given=[
-                {
-                    "CustomerRegistered": {
-                        "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
-                        "name": "Ada",
-                        "email": "ada@example.com",
-                    }
-                }
-            ],
-            when={
-                "ChangeCustomerAddress": {
+            }
+        ],
+        when={
+            "ChangeCustomerAddress": {
+                "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+                "address": {
+                    "street": "Unter den Linden 1",
+                    "city": "Berlin",
+                    "postal_code": "10117",
+                    "country": "DE",
+                },
+            }
+        },
+        then=[
+            {
+                "CustomerAddressChanged": {
                     "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
                     "address": {
                         "street": "Unter den Linden 1",
@@ -86,125 +96,112 @@ test_scenario = scenario_test(
                         "country": "DE",
                     },
                 }
-            },
-            then=[
-                {
-                    "CustomerAddressChanged": {
-                        "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
-                        "address": {
-                            "street": "Unter den Linden 1",
-                            "city": "Berlin",
-                            "postal_code": "10117",
-                            "country": "DE",
-                        },
-                    }
-                }
-            ],
-        ),
-        Scenario(
-            "list_product",
-            when={
-                "ListProduct": {"sku": "TEA-0001", "name": "Green tea", "price": "4.50", "currency": "eur"}
-            },
-            then=[_PRODUCT_LISTED],
-        ),
-        Scenario(
-            "change_price_of_discontinued_product",
-            given=[_PRODUCT_LISTED, {"ProductDiscontinued": {"sku": "TEA-0001"}}],
-            when=_CHANGE_PRODUCT_PRICE,
-            error="product_discontinued",
-        ),
-        Scenario(
-            "change_price",
-            given=[_PRODUCT_LISTED],
-            when=_CHANGE_PRODUCT_PRICE,
-            then=[{"ProductPriceChanged": {"sku": "TEA-0001", "price": "5.00"}}],
-        ),
-        Scenario(
-            "open_order",
-            when={
-                "OpenOrder": {
+            }
+        ],
+    ),
+    Scenario(
+        "list_product",
+        when={"ListProduct": {"sku": "TEA-0001", "name": "Green tea", "price": "4.50", "currency": "eur"}},
+        then=[_PRODUCT_LISTED],
+    ),
+    Scenario(
+        "change_price_of_discontinued_product",
+        given=[_PRODUCT_LISTED, {"ProductDiscontinued": {"sku": "TEA-0001"}}],
+        when=_CHANGE_PRODUCT_PRICE,
+        error="product_discontinued",
+    ),
+    Scenario(
+        "change_price",
+        given=[_PRODUCT_LISTED],
+        when=_CHANGE_PRODUCT_PRICE,
+        then=[{"ProductPriceChanged": {"sku": "TEA-0001", "price": "5.00"}}],
+    ),
+    Scenario(
+        "open_order",
+        when={
+            "OpenOrder": {
+                "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
+                "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+            }
+        },
+        then=[_ORDER_OPENED],
+        metadata={"user_id": "clerk-7", "timestamp": "2024-03-01T09:30:00+00:00"},
+    ),
+    Scenario(
+        "add_order_line",
+        given=[_ORDER_OPENED],
+        when={
+            "AddOrderLine": {
+                "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
+                "sku": "TEA-0001",
+                "quantity": 3,
+                "unit_price": "4.50",
+            }
+        },
+        then=[_ORDER_LINE_ADDED],
+    ),
+    Scenario(
+        "place_order",
+        given=[_ORDER_OPENED, _ORDER_LINE_ADDED],
+        when=_PLACE_ORDER,
+        then=[
+            {
+                "OrderPlaced": {
                     "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
-                    "customer_id": "0b9d2f9e-4c11-4f0a-9a57-2d1e3c4b5a60",
+                    "total": "13.50",
+                    "shipping_address": {
+                        "street": "Unter den Linden 1",
+                        "city": "Berlin",
+                        "postal_code": "10117",
+                        "country": "DE",
+                    },
+                    "placed_at": "2024-03-01T10:00:00+00:00",
                 }
-            },
-            then=[_ORDER_OPENED],
-            metadata={"user_id": "clerk-7", "timestamp": "2024-03-01T09:30:00+00:00"},
-        ),
-        Scenario(
-            "add_order_line",
-            given=[_ORDER_OPENED],
-            when={
-                "AddOrderLine": {
-                    "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
-                    "sku": "TEA-0001",
-                    "quantity": 3,
-                    "unit_price": "4.50",
-                }
-            },
-            then=[_ORDER_LINE_ADDED],
-        ),
-        Scenario(
-            "place_order",
-            given=[_ORDER_OPENED, _ORDER_LINE_ADDED],
-            when=_PLACE_ORDER,
-            then=[
-                {
-                    "OrderPlaced": {
-                        "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
-                        "total": "13.50",
-                        "shipping_address": {
-                            "street": "Unter den Linden 1",
-                            "city": "Berlin",
-                            "postal_code": "10117",
-                            "country": "DE",
-                        },
-                        "placed_at": "2024-03-01T10:00:00+00:00",
-                    }
-                }
-            ],
-            metadata={"timestamp": "2024-03-01T10:00:00+00:00"},
-        ),
-        Scenario("place_empty_order", given=[_ORDER_OPENED], when=_PLACE_ORDER, error="empty_order"),
-        Scenario(
-            "place_cancelled_order",
-            given=[_ORDER_OPENED, _ORDER_CANCELLED],
-            when=_PLACE_ORDER,
-            error="order_not_open",
-        ),
-        Scenario(
-            "add_line_to_cancelled_order",
-            given=[_ORDER_OPENED, _ORDER_CANCELLED],
-            when={
-                "AddOrderLine": {
-                    "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
-                    "sku": "TEA-0001",
-                    "quantity": 1,
-                    "unit_price": "4.50",
-                }
-            },
-            error="order_not_open",
-        ),
-        Scenario(
-            "cancel_twice",
-            given=[_ORDER_OPENED, _ORDER_CANCELLED],
-            when={"CancelOrder": {"order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d", "reason": "again"}},
-            error="already_cancelled",
-        ),
-        Scenario(
-            "quantity_out_of_range",
-            when={
-                "AddOrderLine": {
-                    "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
-                    "sku": "TEA-0001",
-                    "quantity": 0,
-                    "unit_price": "4.50",
-                }
-            },
-            error="invalid",
-        ),
-    ],
-)
+            }
+        ],
+        metadata={"timestamp": "2024-03-01T10:00:00+00:00"},
+    ),
+    Scenario("place_empty_order", given=[_ORDER_OPENED], when=_PLACE_ORDER, error="empty_order"),
+    Scenario(
+        "place_cancelled_order",
+        given=[_ORDER_OPENED, _ORDER_CANCELLED],
+        when=_PLACE_ORDER,
+        error="order_not_open",
+    ),
+    Scenario(
+        "add_line_to_cancelled_order",
+        given=[_ORDER_OPENED, _ORDER_CANCELLED],
+        when={
+            "AddOrderLine": {
+                "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
+                "sku": "TEA-0001",
+                "quantity": 1,
+                "unit_price": "4.50",
+            }
+        },
+        error="order_not_open",
+    ),
+    Scenario(
+        "cancel_twice",
+        given=[_ORDER_OPENED, _ORDER_CANCELLED],
+        when={"CancelOrder": {"order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d", "reason": "again"}},
+        error="already_cancelled",
+    ),
+    Scenario(
+        "quantity_out_of_range",
+        when={
+            "AddOrderLine": {
+                "order_id": "5a3e7c1d-2b4f-4e6a-8c9d-0e1f2a3b4c5d",
+                "sku": "TEA-0001",
+                "quantity": 0,
+                "unit_price": "4.50",
+            }
+        },
+        error="invalid",
+    ),
+]
+
+test_scenario = scenario_test(REGISTRY, HANDLERS, SCENARIOS)
 
 test_event_round_trip = round_trip_test(
     REGISTRY,

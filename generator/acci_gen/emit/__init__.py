@@ -6,11 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from acci_gen.emit.asyncapi import render_asyncapi
 from acci_gen.emit.formatting import format_python
+from acci_gen.emit.openapi import openapi_documents
+from acci_gen.emit.python.api import render_api
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
+from acci_gen.emit.python.integration import has_integration, render_integration
 from acci_gen.emit.python.tests import render_tests
 from acci_gen.emit.readmodels import readmodel_files
+from acci_gen.emit.templating import render
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.model import Domain
 
@@ -39,8 +44,16 @@ def render_domains(
         head = header(source)
         generated, stubs = render_package(domain, source)
         generated[f"{domain.name}/tests/test_{domain.name}.py"] = render_tests(domain, head)
+        generated[f"{domain.name}/api.py"] = render_api(domain, head)
+        if domain.scenarios:
+            generated[f"{domain.name}/tests/test_{domain.name}_http.py"] = render(
+                "test_http.py.jinja2", header=head, domain=domain
+            )
         evolution, evolution_stubs = render_evolution(domain, head)
         generated.update(evolution)
+        if has_integration(domain):
+            generated[f"{domain.name}/integration.py"] = render_integration(domain, head)
+            generated[f"{domain.name}/asyncapi.yaml"] = render_asyncapi(domain, head)
         stubs.update(evolution_stubs)
         read_models = readmodel_files(domain, source, head, out, allow_destructive=allow_destructive)
         problems += read_models.problems
@@ -52,6 +65,10 @@ def render_domains(
     if problems:
         raise DomainError(problems)
     _format(results)
+    files = {rel: text for result in results for rel, text in {**result.stubs, **result.generated}.items()}
+    documents = openapi_documents(files, {domain.name: domain.description for domain, _ in domains})
+    for result in results:
+        result.generated[f"{result.domain}/openapi.json"] = documents[result.domain]
     return results
 
 

@@ -16,6 +16,7 @@ from acci_gen.model import (
     Event,
     Expr,
     Field,
+    HttpRoute,
     Rule,
     TypeRef,
 )
@@ -38,6 +39,7 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
             continue
         ctx.claim(name, "command", path)
         ctx.claim(f"{name}Handler", "generated handler class", path)
+        ctx.claim(f"{name}Body", "generated HTTP body class", path)
         aggregate = aggregate_ref(ctx, spec.aggregate, (*path, "aggregate"), domain)
         fields = parse_fields(ctx, spec.fields, (*path, "fields"))
         command = Command(
@@ -47,6 +49,7 @@ def check_commands(ctx: Context, commands: dict[str, lang.Command], domain: Doma
             precondition=spec.precondition,
             custom=spec.decide == "custom",
             description=spec.description or "",
+            http=HttpRoute(spec.http.method, spec.http.path) if spec.http is not None else None,
         )
         domain.commands.append(command)
         if aggregate is None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import Snake, Spec, form, kind_of
+from acci_gen.spec.language.base import Given, Snake, Spec, form, kind_of
 from acci_gen.spec.language.events import ValueOf
 from acci_gen.spec.language.fields import Fields
 
@@ -70,6 +70,18 @@ EmitsDef = Annotated[
 ]
 
 
+class HttpRoute(Spec):
+    """How the command is sent over HTTP, instead of the convention (docs/http-api.md)."""
+
+    what: ClassVar[str] = "an HTTP route"
+
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] = "POST"
+    """The HTTP method: POST, PUT, PATCH or DELETE."""
+    path: str
+    """The path below the domain's prefix, e.g. /accounts/{account_id}/withdrawals; each {name} is
+    a field of the command (sent in the path, not in the body)."""
+
+
 class Command(Spec):
     """What a sender wants an aggregate to do; named in the imperative."""
 
@@ -89,3 +101,5 @@ class Command(Spec):
     """The events the command produces, in order: a name, or a list of names and {event, map}."""
     decide: Literal["mapped", "custom"] = "mapped"
     """custom: a hand-written decision function (stubbed once) builds the events."""
+    http: Given[HttpRoute] = None
+    """The command's HTTP route (method and path), instead of the convention."""

@@ -8,15 +8,14 @@ from .. import HANDLERS, REGISTRY
 
 _MAKE_THING = {"MakeThing": {"thing_id": 1, "tag": "x"}}
 
-test_scenario = scenario_test(
-    REGISTRY,
-    HANDLERS,
-    [
-        Scenario("low", when={"MakeThing": {"thing_id": 1, "tag": "x", "score": 1}}, error="low_score"),
-        Scenario("bot", when=_MAKE_THING, error="no_bots", metadata={"user_id": "bot"}),
-        Scenario("ok", when=_MAKE_THING, then=[{"ThingMade": {"thing_id": 1, "tag": "x"}}]),
-    ],
-)
+#: The domain file's scenarios (test_gadgets_http.py sends them over HTTP too).
+SCENARIOS = [
+    Scenario("low", when={"MakeThing": {"thing_id": 1, "tag": "x", "score": 1}}, error="low_score"),
+    Scenario("bot", when=_MAKE_THING, error="no_bots", metadata={"user_id": "bot"}),
+    Scenario("ok", when=_MAKE_THING, then=[{"ThingMade": {"thing_id": 1, "tag": "x"}}]),
+]
+
+test_scenario = scenario_test(REGISTRY, HANDLERS, SCENARIOS)
 
 test_event_round_trip = round_trip_test(
     REGISTRY, [{"ThingMade": {"thing_id": 1, "made_on": "2024-01-02", "tag": "x"}}]

@@ -17,34 +17,33 @@ _ACCOUNT_OPENED = {
 _WITHDRAW = {"Withdraw": {"iban": "DE89370400440532013000", "amount": "10.00"}}
 _ACCOUNT_CLOSED = {"AccountClosed": {"iban": "DE89370400440532013000"}}
 
-test_scenario = scenario_test(
-    REGISTRY,
-    HANDLERS,
-    [
-        Scenario("overdraw", given=[_ACCOUNT_OPENED], when=_WITHDRAW, error="insufficient_funds"),
-        Scenario(
-            "withdraw_from_closed",
-            given=[_ACCOUNT_OPENED, _ACCOUNT_CLOSED],
-            when=_WITHDRAW,
-            error="account_closed",
-        ),
-        Scenario(
-            "close",
-            given=[
-                {
-                    "AccountOpened": {
-                        "iban": "DE89370400440532013000",
-                        "kind": "savings",
-                        "holder": {"name": "Ada", "born": "1815-12-10"},
-                        "opened_at": "2024-01-01T00:00:00+00:00",
-                    }
+#: The domain file's scenarios (test_bank_http.py sends them over HTTP too).
+SCENARIOS = [
+    Scenario("overdraw", given=[_ACCOUNT_OPENED], when=_WITHDRAW, error="insufficient_funds"),
+    Scenario(
+        "withdraw_from_closed",
+        given=[_ACCOUNT_OPENED, _ACCOUNT_CLOSED],
+        when=_WITHDRAW,
+        error="account_closed",
+    ),
+    Scenario(
+        "close",
+        given=[
+            {
+                "AccountOpened": {
+                    "iban": "DE89370400440532013000",
+                    "kind": "savings",
+                    "holder": {"name": "Ada", "born": "1815-12-10"},
+                    "opened_at": "2024-01-01T00:00:00+00:00",
                 }
-            ],
-            when={"CloseAccount": {"iban": "DE89370400440532013000"}},
-            then=[_ACCOUNT_CLOSED],
-        ),
-    ],
-)
+            }
+        ],
+        when={"CloseAccount": {"iban": "DE89370400440532013000"}},
+        then=[_ACCOUNT_CLOSED],
+    ),
+]
+
+test_scenario = scenario_test(REGISTRY, HANDLERS, SCENARIOS)
 
 test_event_round_trip = round_trip_test(
     REGISTRY,
