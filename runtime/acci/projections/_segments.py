@@ -67,6 +67,11 @@ class Segment:
         return self.name if not self.segmented else f"{self.name} segment {self.index}/{self.count}"
 
 
+def members_key(name: str) -> int:
+    """The lock every process running the split projection `name` holds, shared."""
+    return projection_lock_key(name + "#members")
+
+
 def check_count(name: str, segments: int) -> int:
     if not 1 <= segments <= MAX_SEGMENTS:
         raise ConfigurationError(
