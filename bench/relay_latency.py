@@ -85,7 +85,8 @@ async def _publish(orders_url: str, billing_url: str, domain: str, rate: float, 
         await asyncio.sleep(0.2)
     stop.set()
     await relaying
-    consumer.terminate()
+    if consumer.returncode is None:  # it stops by itself after its time; it may be gone already
+        consumer.terminate()
     await asyncio.wait_for(consumer.wait(), 10)
     async with store.pool.connection() as conn:
         cur = await conn.execute('SELECT aggregate_id, "timestamp" FROM acci.events')

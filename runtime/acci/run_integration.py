@@ -1,7 +1,8 @@
 """`python -m <service> relay` and `consume`: a service's integration-event processes.
 
-`relay` publishes what the service's domains publish (one relay per publishing domain, each the
-one active instance among all processes, checkpointed in `acci.checkpoints`); `consume` turns
+`relay` publishes what the service's domains publish (one relay per publishing domain and
+database, ACCI_TENANTS__DATABASES included, each the one active instance among all processes,
+checkpointed in its database's `acci.checkpoints`); `consume` turns
 other domains' public events into the service's commands (one durable consumer per consuming
 domain and publisher, `<domain>_from_<publisher>`). Both stop gracefully on SIGTERM or SIGINT.
 The broker is NATS JetStream, at ACCI_NATS_URL (default nats://127.0.0.1:4222); the stream's,
@@ -75,36 +76,54 @@ async def run_integration(
             f"service {service.name!r} consumes nothing: declare 'consumes:' in a domain file, then run "
             "acci-gen generate."
         )
+    if mode == "consume" and settings.tenant_databases():
+        raise ConfigurationError(
+            "consume does not route its commands to tenant databases yet (ACCI_TENANTS__DATABASES is "
+            "set): run it for a service whose tenants share one database."
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stores: list[PostgresEventStore] = []
     try:
-        conninfo = settings.conninfo(url, application_name=f"{service.name}-{mode}@{socket.gethostname()}")
-        await check_database(conninfo, settings.database.connect_timeout)
+        application = f"{service.name}-{mode}@{socket.gethostname()}"
+        # A relay per database: each tenant database has a global order (and a checkpoint) of its own.
+        urls = [url, *settings.tenant_databases().values()] if mode == "relay" else [url]
+        for target in urls:
+            await check_database(
+                settings.conninfo(target, application_name=application), settings.database.connect_timeout
+            )
         transport = await connect_transport(integration)
         try:
-            async with await PostgresEventStore.open(
-                conninfo, connect_timeout=settings.database.connect_timeout
-            ) as store:
-                runs: list[Coroutine[Any, Any, None]]
-                if mode == "relay":
-                    runs = [
-                        IntegrationRelay(store, transport, publisher, service.registry, integration).run(stop)
-                        for publisher in service.publishers
-                    ]
-                else:
-                    runs = [
-                        IntegrationConsumer(
-                            store, transport, service.consumers[name], integration, name=name
-                        ).run(stop)
-                        for name in consumers
-                    ]
-                log.info("%s: %s started (%d)", service.name, mode, len(runs))
-                await _until_one_fails(runs, stop)
+            for target in urls:
+                stores.append(
+                    await PostgresEventStore.open(
+                        settings.conninfo(target, application_name=application),
+                        connect_timeout=settings.database.connect_timeout,
+                    )
+                )
+            runs: list[Coroutine[Any, Any, None]]
+            if mode == "relay":
+                runs = [
+                    IntegrationRelay(store, transport, publisher, service.registry, integration).run(stop)
+                    for store in stores
+                    for publisher in service.publishers
+                ]
+            else:
+                runs = [
+                    IntegrationConsumer(
+                        stores[0], transport, service.consumers[name], integration, name=name
+                    ).run(stop)
+                    for name in consumers
+                ]
+            log.info("%s: %s started (%d)", service.name, mode, len(runs))
+            await _until_one_fails(runs, stop)
         finally:
             await transport.close()
     finally:
+        for store in stores:
+            await store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 0

@@ -8,6 +8,7 @@ are durable pull consumers with explicit acknowledgements.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
@@ -28,6 +29,7 @@ from acci.integration.transport import (
 
 try:
     import nats
+    import nats.aio.client
     import nats.errors
     import nats.js.errors
     from nats.js import api
@@ -72,21 +74,34 @@ class NatsTransport(Transport):
             reconnects[0] += 1
             log.info("NATS at %s: reconnected", settings.url)
 
+        client = nats.aio.client.Client()
         try:
-            client = await nats.connect(
-                servers=[settings.url],
-                name=settings.client_name,
-                connect_timeout=settings.connect_timeout,  # type: ignore[arg-type,unused-ignore]
-                reconnect_time_wait=settings.reconnect_wait,  # type: ignore[arg-type,unused-ignore]
-                max_reconnect_attempts=-1,
-                error_cb=on_error,
-                disconnected_cb=on_disconnect,
-                reconnected_cb=on_reconnect,
+            # nats-py retries a first connection for ever too (max_reconnect_attempts=-1), logging
+            # each failure: bound it, so that a server that is not there is one clear error.
+            await asyncio.wait_for(
+                client.connect(
+                    servers=[settings.url],
+                    name=settings.client_name,
+                    connect_timeout=settings.connect_timeout,  # type: ignore[arg-type,unused-ignore]
+                    reconnect_time_wait=settings.reconnect_wait,  # type: ignore[arg-type,unused-ignore]
+                    max_reconnect_attempts=-1,
+                    error_cb=on_error,
+                    disconnected_cb=on_disconnect,
+                    reconnected_cb=on_reconnect,
+                ),
+                settings.connect_timeout,
             )
         except (nats.errors.Error, OSError, TimeoutError) as error:
+            with contextlib.suppress(Exception):
+                await client.close()
+            reason = (
+                f"no connection within {settings.connect_timeout:g} s"
+                if isinstance(error, TimeoutError)
+                else str(error) or type(error).__name__
+            )
             raise TransportError(
-                f"cannot connect to NATS at {settings.url}: {error or type(error).__name__}. Start the "
-                "server (with JetStream: -js) or point ACCI_NATS_URL at it."
+                f"cannot connect to NATS at {settings.url}: {reason}. Start the server (with JetStream: "
+                "-js) or point ACCI_NATS_URL at it."
             ) from error
         return cls(client, settings, reconnects)
 

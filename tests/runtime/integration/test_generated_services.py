@@ -1,7 +1,8 @@
 """End to end with the generated example domains as two services, each with its own database and
 process: ordering publishes (`relay`), billing consumes (`consume`), through a nats-server of the
 test's own. A command in the first leads to events in the second, once each, and both processes
-stop cleanly on SIGTERM.
+stop cleanly on SIGTERM. Ordering keeps one tenant in a second database (ACCI_TENANTS__DATABASES):
+the relay process publishes from both.
 
 The processes are the operator's command line (`python -m acci.cli --app <domain>.service:service
 relay|consume`), what a scaffolded service's `python -m <service>` runs with its Service.
@@ -9,6 +10,7 @@ relay|consume`), what a scaffolded service's `python -m <service>` runs with its
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -23,7 +25,9 @@ from typing import Any
 
 import pytest
 from acci import Command, CommandMetadata, PostgresEventStore
+from acci.database import with_database
 from acci.migrations import migrate, runtime_migrations
+from acci.testing import _create_database, _drop_database, _Templates
 from billing.service import service as billing_service
 from ordering.commands import AddOrderLine, CancelOrder, OpenOrder, PlaceOrder
 from ordering.events import Address
@@ -37,6 +41,9 @@ pytestmark = [pytest.mark.nats, pytest.mark.e2e, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
 TENANT = "acme"
+#: The tenant whose orders live in ordering's second database.
+OTHER = "globex"
+_counter = itertools.count()
 CUSTOMER = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
 ADDRESS = Address(street="Unter den Linden 1", city="Berlin", postal_code="10117", country="DE")
 
@@ -46,13 +53,14 @@ __all__ = ["own_nats"]  # the fixture, used by name
 class Process:
     """`python -m acci.cli --app <app> <args>` with its own database and the test's NATS."""
 
-    def __init__(self, app: str, url: str, nats_url: str, *args: str) -> None:
+    def __init__(self, app: str, url: str, nats_url: str, *args: str, **more: str) -> None:
         env = dict(os.environ)
         env.update(
             ACCI_DATABASE_URL=url,
             ACCI_NATS_URL=nats_url,
             ACCI_MONITORING__ENABLED="false",
             PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "generated")]),
+            **more,
         )
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "acci.cli", "--app", app, *args],
@@ -75,6 +83,19 @@ class Process:
 
 
 @pytest.fixture
+def second_database_url(
+    acci_server_url: str, acci_templates: _Templates, acci_template_database: str
+) -> Iterator[str]:
+    """Ordering's second tenant database."""
+    name = f"acci_eu2_{os.getpid()}_{next(_counter)}"
+    _create_database(acci_server_url, name, template=acci_template_database)
+    try:
+        yield with_database(acci_server_url, name)
+    finally:
+        _drop_database(acci_server_url, name)
+
+
+@pytest.fixture
 def processes() -> Iterator[list[Process]]:
     started: list[Process] = []
     yield started
@@ -82,10 +103,10 @@ def processes() -> Iterator[list[Process]]:
         process.stop()
 
 
-async def order(store: PostgresEventStore, lines: int, correlation: str) -> uuid.UUID:
+async def order(store: PostgresEventStore, lines: int, correlation: str, tenant: str = TENANT) -> uuid.UUID:
     """Open an order, add `lines` lines (4.50 each) and place it; its id."""
     order_id = uuid.uuid4()
-    meta = CommandMetadata("clerk", TENANT, correlation_id=correlation, timestamp=datetime.now(UTC))
+    meta = CommandMetadata("clerk", tenant, correlation_id=correlation, timestamp=datetime.now(UTC))
     await handle(store, Command(OpenOrder(order_id=order_id, customer_id=CUSTOMER), meta))
     for _ in range(lines):
         line = AddOrderLine(order_id=order_id, sku="TEA-0001", quantity=1, unit_price=Decimal("4.50"))
@@ -95,12 +116,10 @@ async def order(store: PostgresEventStore, lines: int, correlation: str) -> uuid
 
 
 async def invoices(store: PostgresEventStore) -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """Billing's events by invoice id, in order."""
+    """Billing's events by invoice id (of every tenant), in order."""
     async with store.pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT aggregate_id, event_type, data FROM acci.events WHERE tenant_id = %s "
-            "ORDER BY aggregate_id, version",
-            (TENANT,),
+            "SELECT aggregate_id, event_type, data FROM acci.events ORDER BY aggregate_id, version"
         )
         found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for aggregate_id, event_type, data in await cur.fetchall():
@@ -110,12 +129,21 @@ async def invoices(store: PostgresEventStore) -> dict[str, list[tuple[str, dict[
 
 
 async def test_a_command_in_ordering_leads_to_events_in_billing(
-    acci_database_url: str, billing_database_url: str, own_nats: NatsServer, processes: list[Process]
+    acci_database_url: str,
+    second_database_url: str,
+    billing_database_url: str,
+    own_nats: NatsServer,
+    processes: list[Process],
 ) -> None:
     await own_nats.ready()
-    await migrate(acci_database_url, runtime_migrations() + list(ordering_service.migrations))
+    for url in (acci_database_url, second_database_url):
+        await migrate(url, runtime_migrations() + list(ordering_service.migrations))
     await migrate(billing_database_url, runtime_migrations() + list(billing_service.migrations))
-    relay = Process("ordering.service:service", acci_database_url, own_nats.url, "relay")
+    tenants = {
+        "ACCI_TENANTS__DATABASES": json.dumps({"eu2": second_database_url}),
+        "ACCI_TENANTS__ROUTES": json.dumps({OTHER: "eu2"}),
+    }
+    relay = Process("ordering.service:service", acci_database_url, own_nats.url, "relay", **tenants)
     consumer = Process("billing.service:service", billing_database_url, own_nats.url, "consume")
     processes += [relay, consumer]
 
@@ -130,6 +158,10 @@ async def test_a_command_in_ordering_leads_to_events_in_billing(
         meta = CommandMetadata("clerk", TENANT)
         await handle(orders, Command(CancelOrder(order_id=cancelled, reason="changed my mind"), meta))
         placed[cancelled] = Decimal("4.50")
+    async with await PostgresEventStore.open(
+        second_database_url, projections=ordering_service.projections
+    ) as elsewhere:
+        placed[await order(elsewhere, 3, "corr-4", OTHER)] = Decimal("13.50")
 
     async with await PostgresEventStore.open(billing_database_url) as billing:
 
@@ -138,13 +170,17 @@ async def test_a_command_in_ordering_leads_to_events_in_billing(
 
         await bounded(eventually(all_invoiced, 60, "an invoice per placed order"), 70)
         found = await invoices(billing)
+        async with billing.pool.connection() as conn:
+            cur = await conn.execute("SELECT DISTINCT aggregate_id, tenant_id FROM acci.events")
+            tenant_of: dict[str, str] = dict(await cur.fetchall())
     for order_id, total in placed.items():
         events = found[str(order_id)]
         assert [name for name, _ in events] == ["InvoiceOpened"]  # once: no redelivery took effect twice
         data = events[0][1]
         assert data["order_id"] == str(order_id)
         assert Decimal(data["amount"]) == total
-        assert data["opened_by"] in ("corr-1", "corr-2", "corr-3")  # the envelope's correlation id
+        assert tenant_of[str(order_id)] == (OTHER if data["opened_by"] == "corr-4" else TENANT)
+        assert data["opened_by"] in ("corr-1", "corr-2", "corr-3", "corr-4")  # the envelope's correlation id
     for process in (relay, consumer):
         code, err = process.stop()
         assert code == 0, err

@@ -12,7 +12,7 @@ from acci_gen.emit.python.pytypes import declaration, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_docstring
 from acci_gen.model import Condition, Domain, Expr, Field, TypeRef
-from acci_gen.spec.checks.integration import consumed_class, consumer_name, public_class
+from acci_gen.spec.checks.integration import consumed_class, consumer_name, public_class, reaction_function
 
 #: The test that refuses a condition: its operator inverted.
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -57,7 +57,7 @@ def render_integration(domain: Domain, header: Code) -> str:
             when = f", when:{_conditions_text(consumed.conditions)}" if consumed.conditions else "."
             reactions.append(
                 {
-                    "function": f"on_{consumption.domain}_{names.snake(consumed.name)}_v{consumed.version}",
+                    "function": reaction_function(consumption.domain, consumed.name, consumed.version),
                     "public": cls,
                     "command": command.name,
                     "handler": names.handler_class(command.name),

@@ -29,7 +29,7 @@ from acci_gen.model import (
     PublicVersion,
     TypeRef,
 )
-from acci_gen.names import pascal, snake_problem
+from acci_gen.names import pascal, snake, snake_problem
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem
 from acci_gen.spec.checks.fields import parse_fields
@@ -407,21 +407,45 @@ def _consumption(
     domain.consumes.append(consumption)
 
 
+def reaction_function(publisher: str, name: str, version: int) -> str:
+    """The function that turns a consumed event version into a command."""
+    return f"on_{publisher}_{snake(name)}_v{version}"
+
+
 def _class_clashes(ctx: Context, domain: Domain) -> None:
-    """The classes of the integration module: one per public and consumed event version."""
+    """The classes of the integration module (one per public and consumed event version) and its
+    reaction functions must be distinct names."""
+    functions: dict[str, str] = {}
+    for consumption in domain.consumes:
+        for consumed in consumption.events:
+            function = reaction_function(consumption.domain, consumed.name, consumed.version)
+            if function in functions:
+                ctx.error(
+                    ("consumes", consumption.domain, "on", consumed.name),
+                    f"the reactions to {functions[function]} and to {consumption.domain}'s {consumed.name} "
+                    f"both become the function '{function}'.",
+                    "consume them under publishing domains whose names do not run into the event names "
+                    "(underscores are dropped between them).",
+                    key=True,
+                )
+            functions[function] = f"{consumption.domain}'s {consumed.name}"
     seen: dict[str, str] = {}
     for public in domain.integration_events:
         for version in public.all_versions():
-            seen[public_class(public.name, version.version)] = public.name
+            seen[public_class(public.name, version.version)] = (
+                f"this domain's integration event {public.name}"
+            )
     for consumption in domain.consumes:
         for consumed in consumption.events:
             name = consumed_class(consumption.domain, consumed.name, consumed.version)
+            what = f"{consumption.domain}'s {consumed.name} v{consumed.version}"
             if name in seen:
                 ctx.error(
                     ("consumes", consumption.domain, "on", consumed.name),
-                    f"{consumption.domain}'s {consumed.name} v{consumed.version} and this domain's "
-                    f"integration event {seen[name]} both become the class '{name}'.",
-                    "rename this domain's integration event.",
+                    f"{seen[name]} and {what} both become the class '{name}'.",
+                    "rename this domain's integration event."
+                    if seen[name].startswith("this domain's")
+                    else "consume them under publishing domains whose names do not run into the event names.",
                     key=True,
                 )
-            seen[name] = consumed.name
+            seen[name] = what
