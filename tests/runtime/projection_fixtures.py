@@ -133,10 +133,9 @@ class SegmentedHistory(HistoryProjection):
 async def _run_forever(url: str, segmented: bool) -> None:
     async with await PostgresEventStore.open(url) as store:
         if segmented:
-            # At most 2 of the 4 segments each: 3 processes share them and one stands by.
-            settings = RunnerSettings(
-                batch_size=37, poll_interval=0.01, takeover_interval=0.2, max_segments=2
-            )
+            # Each process runs its fair share of the 4 segments (2, 1 and 1 of them, or 2, 2
+            # and none), and the others take over a killed one's.
+            settings = RunnerSettings(batch_size=37, poll_interval=0.01, takeover_interval=0.2)
             runner = ProjectionRunner(store, SegmentedCounting(), settings)
         else:
             runner = ProjectionRunner(

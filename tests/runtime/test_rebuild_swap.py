@@ -15,7 +15,7 @@ from acci.examples.users import CreateUser, CreateUserHandler, UpdateUser, Updat
 from acci.projections import ProjectionRunner, RunnerSettings, check_consistency, rebuild
 from psycopg import sql
 
-from tests.runtime.projection_fixtures import InlineUserProjection, rows
+from tests.runtime.projection_fixtures import InlineUserProjection, rows, until
 
 ADMIN = CommandMetadata(user_id="admin", tenant_id="tenant1")
 
@@ -47,6 +47,13 @@ async def create_users(store: PostgresEventStore, prefix: str, n: int) -> None:
         await CreateUserHandler(store).handle(command)
 
 
+async def settled(store: PostgresEventStore) -> None:
+    """Wait until a runner can see every event: the server is shared, and a transaction open
+    elsewhere holds back the horizon that runners read up to."""
+    query = "SELECT pg_snapshot_xmin(pg_current_snapshot()) > max(transaction_id) FROM acci.events"
+    await until(store, query, True, seconds=60)
+
+
 async def table_oid(store: PostgresEventStore) -> int:
     ((oid,),) = await rows(store, "SELECT 'examples.user_view'::regclass::oid")
     return int(str(oid))
@@ -56,6 +63,7 @@ async def test_readers_never_see_an_empty_or_partial_table_and_grants_are_kept(
     store: PostgresEventStore, acci_database_url: str, reader_role: str
 ) -> None:
     await create_users(store, "u", 400)
+    await settled(store)
     projection = UserProjection()
     await ProjectionRunner(store, projection).catch_up()
     async with store.pool.connection() as conn:
@@ -95,6 +103,7 @@ async def test_readers_never_see_an_empty_or_partial_table_and_grants_are_kept(
     await writer
     stop.set()
     await asyncio.gather(live, reader)
+    await settled(store)
     await ProjectionRunner(store, projection).catch_up()
 
     assert len(seen) > 10
@@ -130,6 +139,7 @@ async def test_readers_never_see_an_empty_or_partial_table_and_grants_are_kept(
 
 async def test_a_table_a_view_reads_is_swapped_by_copying(store: PostgresEventStore) -> None:
     await create_users(store, "v", 20)
+    await settled(store)
     projection = UserProjection()
     await ProjectionRunner(store, projection).catch_up()
     async with store.pool.connection() as conn:

@@ -6,26 +6,33 @@ over 3 processes."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import pytest_asyncio
 from acci import NewEvent, PostgresEventStore, StreamId
+from acci.database import with_database
+from acci.migrations import migrate, runtime_migrations
 from acci.projections import (
     ProjectionRunner,
     RunnerSettings,
     check_consistency,
     has_passed,
+    list_dead_letters,
     projection_status,
     rebuild,
+    replay_dead_letters,
     resplit,
 )
 from acci.streams import Position
+from acci.testing import _create_database, _drop_database
 
 from tests.runtime.projection_fixtures import (
     APPLIED_TABLE,
@@ -63,7 +70,19 @@ async def write(store: PostgresEventStore, n: int, start: int = 0, pause: float 
         if pause:
             await asyncio.sleep(pause)
     assert last is not None
+    await below_horizon(store, last)
     return last
+
+
+async def below_horizon(store: PostgresEventStore, position: Position) -> None:
+    """Wait until a runner can see `position`: the server is shared, and a transaction open
+    elsewhere holds back the horizon that runners read up to."""
+    await until(
+        store,
+        f"SELECT pg_snapshot_xmin(pg_current_snapshot()) > '{position.transaction_id}'::xid8",
+        True,
+        seconds=60,
+    )
 
 
 async def history_in_order(store: PostgresEventStore, total: int) -> None:
@@ -153,6 +172,27 @@ async def test_a_segmented_projection_is_rebuilt_and_checked(store: PostgresEven
     ) == [(1, 2)]
 
 
+async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_events_arrive(
+    store: PostgresEventStore,
+) -> None:
+    projection = SegmentedHistory()
+    await write(store, 600)
+    stop = asyncio.Event()
+    live = [asyncio.create_task(ProjectionRunner(store, projection, FAST).run(stop)) for _ in range(2)]
+    await until(store, APPLIED_NUMBERS, 600)
+    async with store.pool.connection() as conn:
+        await conn.execute("UPDATE history SET seen = seen || ',999999'")  # corrupt every row
+    writer = asyncio.create_task(write(store, 600, start=600, pause=0.002))
+    await rebuild(store, projection)
+    await writer
+    await until(store, APPLIED_NUMBERS, 1200)
+    stop.set()
+    await asyncio.gather(*live)
+    await history_in_order(store, 1200)
+    report = await check_consistency(store, projection)
+    assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
+
+
 async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothing(
     store: PostgresEventStore,
 ) -> None:
@@ -178,6 +218,91 @@ async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothi
     ) == [(3, 3)]
     report = await check_consistency(store, projection)
     assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
+
+
+class PoisonedHistory(SegmentedHistory):
+    """SegmentedHistory, failing on the numbers in `poisoned`."""
+
+    poisoned: ClassVar[set[int]] = set()
+
+
+async def test_a_parked_event_holds_back_its_stream_in_its_segment_also_after_a_resplit(
+    store: PostgresEventStore,
+) -> None:
+    PoisonedHistory.poisoned = {7}  # stream s1 (numbers 5..9, 205..209, ...)
+    settings = RunnerSettings(batch_size=50, max_attempts=1, retry_delay=0.01)
+    await write(store, 400)
+    await ProjectionRunner(store, PoisonedHistory(), settings).catch_up()
+    letters = await list_dead_letters(store, "history")
+    assert [letter.stream.aggregate_id for letter in letters] == ["s1"] * 8  # 7, 8, 9, 205, ...
+    assert (letters[0].attempts, letters[1].behind) == (1, letters[0].event_id)
+    assert await rows(store, "SELECT seen FROM history WHERE stream = 's1'") == [("5,6",)]
+    assert await rows(store, "SELECT count(*) FROM history") == [(STREAMS,)]  # every other stream went on
+
+    await resplit(store, PoisonedHistory(), 4, settings=settings)
+    await write(store, 400, start=400)
+    await ProjectionRunner(store, PoisonedHistory(), settings).catch_up()
+    assert len(await list_dead_letters(store, "history")) == 8 + 10  # s1 is still held back
+    PoisonedHistory.poisoned = set()
+    result = await replay_dead_letters(store, PoisonedHistory())
+    assert (result.replayed, result.failed) == (18, [])
+    await history_in_order(store, 800)
+
+
+async def test_read_your_writes_waits_for_the_segment_of_the_event(store: PostgresEventStore) -> None:
+    projection = SegmentedHistory()
+    runner = ProjectionRunner(store, projection, FAST)
+    await runner.catch_up()  # records the split: two segments at the start
+    last = await write(store, 5)  # stream s0 only: one segment has an event to apply
+    (event,) = [e for e in await store.read_all(limit=10) if e.position == last]
+    segments = await runner.segments()
+    owning = [s for s in segments if await _owns(store, s.index, s.count, event.aggregate_id)]
+    (mine,) = owning
+    (other,) = [s for s in segments if s.index != mine.index]
+    async with store.pool.connection() as conn:
+        assert not await has_passed(conn, projection, last)
+        await ProjectionRunner(store, projection, FAST, segment=other).catch_up()
+        assert not await has_passed(conn, projection, last)  # the other segment has nothing of it
+        await ProjectionRunner(store, projection, FAST, segment=mine).catch_up()
+        assert await has_passed(conn, projection, last)
+
+
+async def _owns(store: PostgresEventStore, index: int, count: int, aggregate_id: str) -> bool:
+    query = f"SELECT acci.stream_segment('t', 'Counter', '{aggregate_id}', {count}) = {index}"
+    return bool((await rows(store, query))[0][0])
+
+
+async def test_checkpoints_written_before_segments_existed_stay_valid(acci_server_url: str) -> None:
+    """Migration 0009 on a database with checkpoints and dead letters: each becomes segment 0 of
+    1, and the runner goes on from where it was."""
+    name = f"acci_seg_upgrade_{os.getpid()}"
+    _create_database(acci_server_url, name)
+    url = with_database(acci_server_url, name)
+    try:
+        before = [m for m in runtime_migrations() if m.version < 9]
+        await migrate(url, before)
+        async with await PostgresEventStore.open(url) as store:
+            async with store.pool.connection() as conn:
+                await conn.execute(APPLIED_TABLE)
+            first = await write(store, 50)
+            async with store.pool.connection() as conn:
+                await conn.execute(
+                    "INSERT INTO acci.checkpoints (name, transaction_id, global_position) "
+                    "VALUES ('applied', %s::text::xid8, %s)",
+                    [first.transaction_id, first.global_position],
+                )
+        await migrate(url)
+        async with await PostgresEventStore.open(url) as store:
+            assert await rows(
+                store,
+                "SELECT segment, segments, global_position FROM acci.checkpoints WHERE name = 'applied'",
+            ) == [(0, 1, first.global_position)]
+            await write(store, 20, start=50)
+            assert await ProjectionRunner(store, SegmentedCounting(), FAST).catch_up() == 20
+            assert await rows(store, "SELECT count(*), min(n) FROM applied") == [(20, 50)]
+            assert await rows(store, "SELECT count(*) FROM acci.checkpoints WHERE name = 'applied'") == [(4,)]
+    finally:
+        _drop_database(acci_server_url, name)
 
 
 @pytest.mark.slow

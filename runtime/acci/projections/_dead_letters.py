@@ -85,7 +85,7 @@ async def held_streams(
           FROM acci.dead_letters
          WHERE projection = %s AND resolved_at IS NULL
            AND (%s::integer = 1
-                OR acci.stream_segment(tenant_id, aggregate_type, aggregate_id, %s::integer) = %s::integer)
+                OR acci.in_segment(tenant_id, aggregate_type, aggregate_id, %s::integer, %s::integer))
          ORDER BY tenant_id, aggregate_type, aggregate_id, transaction_id, global_position
         """,
         [projection, segment[1], segment[1], segment[0]],

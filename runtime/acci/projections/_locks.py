@@ -92,3 +92,18 @@ async def lock_holder(conn: Connection, key: int) -> LockHolder | None:
     )
     row = await cur.fetchone()
     return LockHolder(row[0], row[1] or "", row[2]) if row else None
+
+
+async def count_holders(conn: Connection, key: int) -> int:
+    """How many sessions hold the advisory lock `key` (shared or not) in this database."""
+    cur = await conn.execute(
+        """
+        SELECT count(*) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1
+           AND classid = %s::bigint::oid AND objid = %s::bigint::oid
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        """,
+        [(key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF],
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -2,7 +2,8 @@
 takes, and who runs it.
 
 A projection split into N segments has N checkpoint rows (segment 0..N-1 of N); segment i owns the
-streams with `acci.stream_segment(tenant, type, id, N) = i`, so each stream is applied by one
+streams with `acci.stream_segment(tenant, type, id, N) = i` (filtered by `acci.in_segment`,
+which the planner cannot see through: migration 0010), so each stream is applied by one
 segment, in order. Without a row in acci.projection_splits a projection has one segment (0 of 1),
 its checkpoint row as before segments existed.
 
@@ -64,6 +65,11 @@ class Segment:
 
     def __str__(self) -> str:
         return self.name if not self.segmented else f"{self.name} segment {self.index}/{self.count}"
+
+
+def members_key(name: str) -> int:
+    """The lock every process running the split projection `name` holds, shared."""
+    return projection_lock_key(name + "#members")
 
 
 def check_count(name: str, segments: int) -> int:

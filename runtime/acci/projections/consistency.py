@@ -57,8 +57,8 @@ SELECT bool_and(
             WHERE e.event_type = ANY(%(types)s::text[])
               AND (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)
               AND (e.transaction_id, e.global_position) <= (%(xid)s::text::xid8, %(position)s)
-              AND (c.segments = 1 OR c.segment
-                   = acci.stream_segment(e.tenant_id, e.aggregate_type, e.aggregate_id, c.segments))))
+              AND (c.segments = 1
+                   OR acci.in_segment(e.tenant_id, e.aggregate_type, e.aggregate_id, c.segments, c.segment))))
   FROM (SELECT transaction_id, global_position, segment, segments FROM acci.checkpoints WHERE name = %(name)s
         UNION ALL
         SELECT '0'::xid8, 0, 0, 1 WHERE NOT EXISTS (SELECT FROM acci.checkpoints WHERE name = %(name)s)) AS c

@@ -123,8 +123,8 @@ async def _lag(
             SELECT "timestamp" FROM acci.events
              WHERE (transaction_id, global_position) > (%s::text::xid8, %s)
                AND event_type = ANY(%s::text[])
-               AND (%s::integer = 1 OR acci.stream_segment(tenant_id, aggregate_type, aggregate_id,
-                                                             %s::integer) = %s::integer)
+               AND (%s::integer = 1 OR acci.in_segment(tenant_id, aggregate_type, aggregate_id,
+                                                         %s::integer, %s::integer))
              LIMIT %s) AS pending
         """,
         [

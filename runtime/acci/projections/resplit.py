@@ -40,8 +40,8 @@ SELECT EXISTS (
        AND (transaction_id, global_position) > (%(from_xid)s::text::xid8, %(from_position)s)
        AND (transaction_id, global_position) <= (%(to_xid)s::text::xid8, %(to_position)s)
        AND (%(segments)s::integer = 1
-            OR acci.stream_segment(tenant_id, aggregate_type, aggregate_id, %(segments)s::integer)
-               = %(segment)s::integer))
+            OR acci.in_segment(tenant_id, aggregate_type, aggregate_id, %(segments)s::integer,
+                               %(segment)s::integer)))
 """
 
 

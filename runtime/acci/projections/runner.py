@@ -36,6 +36,7 @@ from acci.migrations import Migration
 from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_owner, set_status
 from acci.projections._dead_letters import StreamKey, held_streams, record_dead_letter, stream_key
 from acci.projections._locks import (
+    count_holders,
     lock_holder,
     owner_application_name,
     try_batch_lock,
@@ -47,6 +48,7 @@ from acci.projections._segments import (
     Split,
     check_count,
     ensure_split,
+    members_key,
     process_owner,
     read_split,
 )
@@ -457,17 +459,22 @@ class ProjectionRunner:
         self, stop: asyncio.Event, segments: list[Segment], backoff: _Backoff
     ) -> None:
         """Claim free segments of this split and follow each in a task of its own, until stopped
-        or until the split changes (then return: the caller reads it again)."""
-        limit = self.settings.max_segments or len(segments)
-        released = asyncio.Event()  # ends the segment tasks
+        or until the split changes (then return: the caller reads it again).
+
+        A process runs at most its fair share of a split projection's segments (the segments
+        divided among the processes running it, rounded up; and at most `max_segments`): when
+        another process joins, it gives one back per round for the newcomer to claim."""
+        released = asyncio.Event()  # ends every segment task
         tasks: dict[int, asyncio.Task[None]] = {}
+        given_back: dict[int, asyncio.Event] = {}
         claimer: Connection | None = None
+        member: Connection | None = None
         try:
             while not stop.is_set():
                 for index, task in list(tasks.items()):
                     if not task.done():
                         continue
-                    del tasks[index]
+                    del tasks[index], given_back[index]
                     error = task.exception()
                     if isinstance(error, TransientDatabaseError | psycopg.OperationalError):
                         log.warning("%s: %s; standing by", segments[index], error)
@@ -475,6 +482,14 @@ class ProjectionRunner:
                         raise error
                 if self._split is None:  # a batch saw another split
                     return
+                limit = self.settings.max_segments or len(segments)
+                if len(segments) > 1:
+                    member = member or await self._join(segments[0])
+                    processes = await count_holders(member, members_key(segments[0].name))
+                    limit = min(limit, -(-len(segments) // max(processes, 1)))
+                    running = [i for i in tasks if not given_back[i].is_set()]
+                    if len(running) > limit:  # another process joined: give one back
+                        given_back[max(running)].set()
                 for segment in segments:
                     if len(tasks) >= limit:
                         break
@@ -486,7 +501,8 @@ class ProjectionRunner:
                     if await try_session_lock(claimer, segment.active_key):
                         leader, claimer = claimer, None
                         backoff.reset()
-                        lead = self._lead(segment, leader, _Stop(stop, released))
+                        given_back[segment.index] = asyncio.Event()
+                        lead = self._lead(segment, leader, _Stop(stop, released, given_back[segment.index]))
                         tasks[segment.index] = asyncio.create_task(lead)
                 await _Stop(stop).sleep(self.settings.takeover_interval)
                 if self._split is None or await self._current_split() != len(segments):
@@ -495,8 +511,20 @@ class ProjectionRunner:
         finally:
             released.set()
             await asyncio.gather(*tasks.values(), return_exceptions=True)
-            if claimer is not None:
-                await claimer.close()
+            for conn in (claimer, member):
+                if conn is not None:
+                    await conn.close()
+
+    async def _join(self, segment: Segment) -> Connection:
+        """A connection holding the projection's member lock (shared): how the processes running
+        a split projection count each other."""
+        member = await connect(self.store.conninfo, application_name=owner_application_name())
+        try:
+            await member.execute("SELECT pg_advisory_lock_shared(%s)", [members_key(segment.name)])
+        except BaseException:
+            await member.close()
+            raise
+        return member
 
     async def _current_split(self) -> int:
         with database_errors(f"reading the split of {shown(self.projection.name)}"):
