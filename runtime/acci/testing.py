@@ -63,11 +63,15 @@ from acci.streams import NO_STREAM, StreamId
 
 _counter = itertools.count()
 
+#: The embedded server of a test session is thrown away afterwards: it need not survive a crash,
+#: so its commits do not wait for the disk. (A server named by ACCI_DATABASE_URL is left as it is.)
+EMBEDDED_TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
 
 @pytest.fixture(scope="session")
 def acci_server_url() -> Iterator[str]:
     """The URL of the PostgreSQL server the tests use (its maintenance database)."""
-    with database_url() as url:
+    with database_url(settings=EMBEDDED_TEST_SETTINGS) as url:
         check_server(url)
         yield url
 
