@@ -68,6 +68,9 @@ def test_secrets_are_masked() -> None:
     shown = settings.masked()
     assert shown["ACCI_DATABASE_URL"] == "postgresql://svc:**********@db:5432/orders"
     assert "s3cret" not in str(shown) and "s3cret" not in repr(settings)
+    replica = load_settings(database={"read_url": "postgresql://svc:s3cret@replica/orders"})
+    assert replica.masked()["ACCI_DATABASE__READ_URL"] == "postgresql://svc:**********@replica/orders"
+    assert replica.read_url() == "postgresql://svc:s3cret@replica/orders" and Settings().read_url() is None
     assert mask_url("host=db user=svc password=s3cret") == "host=db user=svc password=**********"
     assert mask_url("postgresql://db/orders") == "postgresql://db/orders"
     assert mask_url("postgresql://db/orders?password=s3cret&sslmode=require") == (

@@ -35,9 +35,13 @@ def owner_application_name() -> str:
     return f"acci:{host[:room]}:{pid}"
 
 
-async def try_batch_lock(conn: Connection, key: int) -> bool:
-    """Take the batch lock for the current transaction, unless another session holds it."""
-    cur = await conn.execute("SELECT pg_try_advisory_xact_lock(%s)", [key], prepare=True)
+async def try_batch_lock(conn: Connection, key: int, *, shared: bool = False) -> bool:
+    """Take the batch lock for the current transaction, unless another session holds it (or,
+    `shared`, holds it exclusively)."""
+    query = (
+        "SELECT pg_try_advisory_xact_lock_shared(%s)" if shared else "SELECT pg_try_advisory_xact_lock(%s)"
+    )
+    cur = await conn.execute(query, [key], prepare=True)
     row = await cur.fetchone()
     return bool(row and row[0])
 
