@@ -33,6 +33,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import TypeAdapter, ValidationError
 
+from acci._testdb import CleanState, clean_state, reset, reuse_enabled
 from acci.commands import (
     Command,
     CommandData,
@@ -65,11 +66,15 @@ from acci.streams import NO_STREAM, Position, StreamId
 
 _counter = itertools.count()
 
+#: The embedded server of a test session is thrown away afterwards: it need not survive a crash,
+#: so its commits do not wait for the disk. (A server named by ACCI_DATABASE_URL is left as it is.)
+EMBEDDED_TEST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
 
 @pytest.fixture(scope="session")
 def acci_server_url() -> Iterator[str]:
     """The URL of the PostgreSQL server the tests use (its maintenance database)."""
-    with database_url() as url:
+    with database_url(settings=EMBEDDED_TEST_SETTINGS) as url:
         check_server(url)
         yield url
 
@@ -82,11 +87,14 @@ def acci_migrations() -> list[Migration]:
 
 class _Templates:
     """Migrated template databases, one per distinct set of migrations (conftest files in
-    different directories may override `acci_migrations`), created on first use."""
+    different directories may override `acci_migrations`), created on first use; and the test
+    databases copied from them, each cleaned for the next test when it can be (acci._testdb)."""
 
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
         self.names: dict[tuple[tuple[str, int, str], ...], str] = {}
+        self._clean: dict[str, CleanState] = {}
+        self._spare: dict[str, list[str]] = {}
 
     def get(self, migrations: list[Migration]) -> str:
         key = tuple((m.component, m.version, m.checksum) for m in migrations)
@@ -98,10 +106,34 @@ class _Templates:
             url = with_database(self.server_url, name)
             with ThreadPoolExecutor(max_workers=1) as pool:
                 pool.submit(asyncio.run, migrate(url, migrations)).result()
+            self._clean[name] = clean_state(url)
             self.names[key] = name
         return name
 
+    def take(self, template: str) -> str:
+        """A database in the state of `template`: a cleaned one, or a new copy."""
+        spare = self._spare.setdefault(template, [])
+        if spare:
+            return spare.pop()
+        name = f"acci_test_{os.getpid()}_{next(_counter)}"
+        _create_database(self.server_url, name, template=template)
+        return name
+
+    def give_back(self, template: str, name: str) -> None:
+        """Clean `name` for the next test, or drop it when it cannot be."""
+        if reuse_enabled():
+            try:
+                if reset(with_database(self.server_url, name), self._clean[template]):
+                    self._spare.setdefault(template, []).append(name)
+                    return
+            except psycopg.Error:
+                pass  # whatever the test left, a new copy is certain
+        _drop_database(self.server_url, name)
+
     def drop_all(self) -> None:
+        for names in self._spare.values():
+            for name in names:
+                _drop_database(self.server_url, name)
         for name in self.names.values():
             _drop_database(self.server_url, name)
 
@@ -122,14 +154,17 @@ def acci_template_database(acci_templates: _Templates, acci_migrations: list[Mig
 
 
 @pytest.fixture
-def acci_database_url(acci_server_url: str, acci_template_database: str) -> Iterator[str]:
-    """A fresh, migrated database of its own for one test; dropped afterwards."""
-    name = f"acci_test_{os.getpid()}_{next(_counter)}"
-    _create_database(acci_server_url, name, template=acci_template_database)
+def acci_database_url(
+    acci_server_url: str, acci_templates: _Templates, acci_template_database: str
+) -> Iterator[str]:
+    """A migrated database of its own for one test, as fresh as a new copy of the template:
+    afterwards it is emptied for a later test, or dropped when the test changed more than rows
+    (ACCI_TEST_FRESH_DATABASES=1: always dropped)."""
+    name = acci_templates.take(acci_template_database)
     try:
         yield with_database(acci_server_url, name)
     finally:
-        _drop_database(acci_server_url, name)
+        acci_templates.give_back(acci_template_database, name)
 
 
 @pytest_asyncio.fixture

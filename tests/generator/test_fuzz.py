@@ -160,6 +160,7 @@ def run(tmp_path: Path, content: bytes) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fuzz.yaml"]  # no lock file either
 
 
+@pytest.mark.slow  # about 5 s: 40 mutants, each loaded, checked and, if broken, generated
 @FUZZ
 @given(mutant=mutants())
 def test_mutated_domains_get_diagnostics_or_a_domain(tmp_path: Path, mutant: tuple[str, str]) -> None:

@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "acci.health",
             "acci.upgrade",
             "acci.testing",
+            "acci._testdb",
             "acci._progress",
             "acci.monitoring",
             "acci.run",

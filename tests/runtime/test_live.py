@@ -8,7 +8,8 @@ import time
 import psycopg
 import pytest
 from acci import NewEvent, PostgresEventStore, StreamId
-from acci.database import DATABASE_URL_ENV, check_server, database_url
+from acci.database import DATABASE_URL_ENV, check_server, configured_url, database_url
+from acci.testing import EMBEDDED_TEST_SETTINGS
 
 
 async def test_notify_wakes_a_subscription_before_it_polls(acci_database_url: str) -> None:
@@ -49,3 +50,20 @@ def test_an_embedded_server_over_tcp_takes_a_pipelined_message_of_megabytes(
                 cur.execute("SELECT cardinality(%s::text[])", [big])
                 pipeline.sync()
                 assert cur.fetchone() == (10_000,)
+
+
+def test_the_embedded_test_server_does_not_wait_for_the_disk(acci_server_url: str) -> None:
+    """The embedded server of a test session is thrown away: its commits skip fsync. A server named
+    by ACCI_DATABASE_URL is someone else's: the fixtures change none of its settings."""
+    with psycopg.connect(acci_server_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT name, setting, coalesce(sourcefile, '') FROM pg_settings"
+            " WHERE name = ANY(%s) ORDER BY name",
+            [sorted(EMBEDDED_TEST_SETTINGS)],
+        ).fetchall()
+    assert [name for name, _, _ in rows] == sorted(EMBEDDED_TEST_SETTINGS)
+    for name, setting, source in rows:
+        if configured_url() is None:
+            assert (setting, source.endswith("postgresql.auto.conf")) == (EMBEDDED_TEST_SETTINGS[name], True)
+        else:
+            assert not source.endswith("postgresql.auto.conf"), f"{name} was changed with ALTER SYSTEM"

@@ -161,6 +161,7 @@ async def test_run_follows_live_and_a_standby_takes_over(store: PostgresEventSto
     assert await rows(store, "SELECT count(*), max(times) FROM applied") == [(200, 1)]
 
 
+@pytest.mark.slow  # about 5 s: writers and readers run through a whole rebuild
 async def test_a_rebuild_under_load_equals_a_full_replay_and_readers_never_see_an_empty_table(
     store: PostgresEventStore, acci_database_url: str
 ) -> None:
