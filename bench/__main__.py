@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr, flush=True)
 
     started, load_before = time.perf_counter(), os.getloadavg()[0]
-    with database_url() as url:
+    # An embedded server over TCP: over its Unix socket, the eventsourcing library's batch insert
+    # (one message of megabytes, in pipeline mode) hangs in libpq.
+    with database_url(tcp=True) as url:
         check_server(url)
         info = server_info(url)
         options = Options(url, mode, args.profile, args.profile_dir)

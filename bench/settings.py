@@ -14,6 +14,8 @@ SMALL_SNAPSHOT_EVENTS = 100
 COMMAND_AGGREGATES = 100
 #: Projection catch-up: UserCreated events, one new user (stream) each, across the tenants.
 PROJECTION_EVENTS = 50_000
+#: Events per stream in the segmented catch-up (the streams spread over the segments).
+SEGMENT_STREAM_EVENTS = 100
 #: Users in the user_view read model that search_users searches.
 SEARCH_USERS = 100_000
 #: OrderPlaced events per stream in the upcasting workload (one stream at v1, one at v3).
@@ -43,6 +45,8 @@ class Mode:
     commands: int = 500
     #: search_users queries per sample (each variant).
     searches: int = 200
+    #: Events the segmented catch-up applies (in streams of SEGMENT_STREAM_EVENTS).
+    segment_events: int = 200_000
 
 
 SHORT = Mode(
@@ -55,6 +59,7 @@ SHORT = Mode(
     full_loads=1,
     commands=300,
     searches=100,
+    segment_events=50_000,
 )
 
 FULL = Mode(

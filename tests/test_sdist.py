@@ -18,7 +18,8 @@ def needed_paths() -> set[str]:
     """The top-level paths `./dev test` reads: those ./dev's lint names, and pytest's testpaths."""
     dev = (ROOT / "dev").read_text(encoding="utf-8")
     # acci-gen check and docs --check read the domains and compare generated/ and docs/generated.
-    needed = {"dev", "pyproject.toml", "domains", "generated", "docs"}
+    # ./dev setup installs requirements/dev.lock.
+    needed = {"dev", "pyproject.toml", "requirements", "domains", "generated", "docs"}
     for line in re.findall(r'"\$VENV/bin/(?:ruff|mypy)"[^\n]*', dev):
         needed |= {word.split("/")[0] for word in line.split()[1:] if not word.startswith(("-", '"'))}
     needed -= {"check", "format"}  # ruff's subcommands

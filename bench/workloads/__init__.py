@@ -15,6 +15,8 @@ from bench.workloads import (
     reads,
     relay,
     search,
+    segments,
+    swap,
     upcasting,
 )
 
@@ -29,6 +31,8 @@ ALL: list[Workload] = [
     *reads.WORKLOADS[1:],
     *commands.WORKLOADS,
     *projections.WORKLOADS,
+    *segments.WORKLOADS,
+    *swap.WORKLOADS,
     *search.WORKLOADS,
     *upcasting.WORKLOADS,
     *relay.WORKLOADS,

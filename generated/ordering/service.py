@@ -9,6 +9,7 @@ from importlib import resources
 from acci.migrations import Migration, load_migrations
 from acci.service import Service
 
+from .integration import CONSUMERS, PUBLISHER
 from .projections import PROJECTIONS
 from .registry import REGISTRY
 
@@ -23,4 +24,6 @@ service = Service(
     projections=PROJECTIONS,
     migrations=migrations(),
     registry=REGISTRY,
+    publishers=() if PUBLISHER is None else (PUBLISHER,),
+    consumers=CONSUMERS,
 )

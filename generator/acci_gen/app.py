@@ -30,6 +30,7 @@ from acci_gen.output import (
 )
 from acci_gen.spec import load_domain
 from acci_gen.spec.lock import lock_path, lock_text, read_lock, updated_lock, version_shapes
+from acci_gen.spec.public_lock import public_shapes, read_public_lock, updated_public_lock
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,11 @@ def prepare(files: list[Path], out: Path, *, allow_destructive: bool = False) ->
             new_migrations.append(rendered.new_migration)
     for path, (domain, _) in zip(files, domains, strict=True):
         lock_file = lock_path(path)
-        wanted = lock_text(domain.name, updated_lock(read_lock(lock_file), version_shapes(domain)))
+        wanted = lock_text(
+            domain.name,
+            updated_lock(read_lock(lock_file), version_shapes(domain)),
+            updated_public_lock(read_public_lock(lock_file), public_shapes(domain)),
+        )
         current = lock_file.read_text(encoding="utf-8") if lock_file.exists() else None
         if current != wanted:
             locks[lock_file] = wanted

@@ -27,6 +27,17 @@ ENVELOPE_FIELDS = {
     "tenant_id": "string",
 }
 
+#: What a consumer's mapping may read of a message besides its payload (`envelope.<field>`).
+INTEGRATION_ENVELOPE_FIELDS = {
+    "event_id": "uuid",
+    "tenant_id": "string",
+    "domain": "string",
+    "aggregate_id": "string",
+    "aggregate_version": "int",
+    "occurred_at": "datetime",
+    "correlation_id": "string",
+}
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
 
@@ -214,6 +225,8 @@ class Projection:
     description: str = ""
     #: Updated in the append's own transaction rather than by a runner.
     inline: bool = False
+    #: Segments its runner splits it into (None: the service's setting).
+    segments: int | None = None
 
 
 @dataclass
@@ -232,6 +245,71 @@ class Query:
 
 
 @dataclass
+class Condition:
+    """A condition of an integration mapping (`event.total > 0`): the message is published, or
+    the command sent, only when it holds."""
+
+    left: Expr
+    op: str
+    right: Expr
+    text: str
+
+
+@dataclass
+class PublicVersion:
+    """A version of a public event: its fields as released."""
+
+    version: int
+    fields: list[Field]
+    description: str = ""
+
+
+@dataclass
+class IntegrationEvent:
+    """A public event of this domain, mapped from one internal event (its current version)."""
+
+    name: str
+    event: str  # the internal event
+    version: int
+    fields: list[Field]
+    #: Public field -> where its value comes from (`event.<field>` or a literal).
+    mapping: list[tuple[str, Expr]] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    #: Older public versions, oldest first (declared so that the contract keeps them).
+    versions: list[PublicVersion] = field(default_factory=list)
+    description: str = ""
+    #: Declared by `publish: true` on the internal event (same name, fields and version 1).
+    shorthand: bool = False
+
+    def all_versions(self) -> list[PublicVersion]:
+        """Every declared version, oldest first, the current one last."""
+        return [*self.versions, PublicVersion(self.version, self.fields, self.description)]
+
+
+@dataclass
+class ConsumedEvent:
+    """A public event of another domain, as its contract declares it, and the command it becomes."""
+
+    name: str
+    version: int
+    fields: list[Field]
+    command: str
+    #: Command field -> where its value comes from (`event.<field>`, `envelope.<field>`, a literal).
+    mapping: list[tuple[str, Expr]] = field(default_factory=list)
+    conditions: list[Condition] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class Consumption:
+    """What this domain takes from one publishing domain, read from its vendored contract."""
+
+    domain: str  # the publishing domain
+    contract: str  # the contract's path as written in the domain file
+    events: list[ConsumedEvent] = field(default_factory=list)
+
+
+@dataclass
 class Domain:
     name: str
     source: str  # the domain file, as given on the command line
@@ -245,6 +323,8 @@ class Domain:
     projections: list[Projection] = field(default_factory=list)
     queries: list[Query] = field(default_factory=list)
     scenarios: list[Scenario] = field(default_factory=list)
+    integration_events: list[IntegrationEvent] = field(default_factory=list)
+    consumes: list[Consumption] = field(default_factory=list)
 
     def type(self, name: str) -> NamedType | None:
         return next((t for t in self.types if t.name == name), None)

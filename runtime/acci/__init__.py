@@ -32,6 +32,7 @@ from acci.errors import (
     ProjectionBusy,
     ProjectionFailed,
     ProjectionHalted,
+    TenantMoved,
     TransientDatabaseError,
     UnknownEventType,
     VersionMismatch,
@@ -51,6 +52,7 @@ from acci.store import (
     StreamAppend,
     Subscription,
 )
+from acci.stores import open_store
 from acci.streams import ANY, NO_STREAM, START, ExpectedVersion, Position, StreamId, StreamRange
 
 # The one place the version is written is pyproject.toml; the installed metadata carries it.
@@ -115,9 +117,11 @@ __all__ = [
     "StreamId",
     "StreamRange",
     "Subscription",
+    "TenantMoved",
     "TransientDatabaseError",
     "UnknownEventType",
     "Upcaster",
     "VersionMismatch",
     "__version__",
+    "open_store",
 ]

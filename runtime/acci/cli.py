@@ -10,11 +10,15 @@
     projections run [NAME ...]               run projections live until Ctrl-C
     projections rebuild (NAME ... | --all)   rebuild without downtime, with progress
     projections check NAME                   compare the read model with a fresh replay
+    projections resplit NAME SEGMENTS        split a projection into SEGMENTS while it runs
     dead-letters list [NAME]                 list unresolved dead letters
     dead-letters replay NAME                 apply them again (resumes a halted projection or policy)
     deadlines list [POLICY]                  the policies' pending and failed deadlines
     deadlines retry POLICY                   send a policy's failed deadlines again
     events upgrade                           rewrite old events into their current version
+    relay                                    publish the domains' integration events to NATS JetStream
+    consume [NAME ...]                       turn other domains' integration events into commands
+    consume --replay-dead-letters NAME       handle a consumer's dead letters again, in order
     demo                                     (acci only) walk through the guide's User example
 
 --app (or ACCI_APP) names the service's acci.service.Service; a service's own entry point passes
@@ -57,13 +61,17 @@ from acci.projections import (
     projection_status,
     rebuild,
     replay_dead_letters,
+    resplit,
 )
 from acci.projections.operations import active_runner
 from acci.run import check_database, run_service, runner_settings
+from acci.run_integration import replay_consumer_dead_letters, run_integration
 from acci.service import Service, load_service
 from acci.settings import Settings, load_settings
 from acci.store._pg_errors import translate
 from acci.store.postgres import PostgresEventStore
+from acci.tenants import DEFAULT, TenantRouter
+from acci.tenants.moves import database_sizes, list_directory, move_tenant, purge_tenant
 from acci.upgrade import count_outdated, upgrade_events
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -79,6 +87,11 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
         "success, 1 the work failed or a check found differences, 2 bad usage or settings.",
     )
     parser.add_argument("--url", help="PostgreSQL URL (default: ACCI_DATABASE_URL)")
+    parser.add_argument(
+        "--database",
+        metavar="NAME",
+        help="work on this tenant database of ACCI_TENANTS__DATABASES (default: the service's own)",
+    )
     if not own_service:
         parser.add_argument("--app", help="the service, as module:attribute (default: ACCI_APP)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -112,6 +125,9 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     again.add_argument("--all", action="store_true", help="rebuild every projection")
     check = projections.add_parser("check", help="compare a read model with a fresh replay")
     check.add_argument("name")
+    split = projections.add_parser("resplit", help="split a projection into another number of segments")
+    split.add_argument("name")
+    split.add_argument("segments", type=int, help="the number of segments (1 to 1024)")
 
     letters = commands.add_parser("dead-letters", help="list or replay dead letters").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -127,10 +143,33 @@ def _parser(prog: str, *, own_service: bool) -> argparse.ArgumentParser:
     pending.add_argument("policy", nargs="?")
     retry = deadlines.add_parser("retry", help="send a policy's failed deadlines again")
     retry.add_argument("policy")
+    tenants = commands.add_parser(
+        "tenants", help="tenants across databases: list, move, purge"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    tenants.add_parser("list", help="the databases, their tenants, and the directory's entries")
+    move = tenants.add_parser("move", help="copy a tenant to another database and switch it there")
+    move.add_argument("tenant")
+    move.add_argument("target", help="the database's name (`default` or one of ACCI_TENANTS__DATABASES)")
+    purge = tenants.add_parser("purge", help="delete what a moved tenant left in a database")
+    purge.add_argument("tenant")
+    purge.add_argument("database", help="the database it moved away from")
     events = commands.add_parser("events", help="offline work on stored events").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
     events.add_parser("upgrade", help="rewrite events stored at old schema versions into the current ones")
+    commands.add_parser(
+        "relay",
+        help="publish the domains' integration events to NATS JetStream (ACCI_NATS_URL) until stopped",
+    )
+    consume = commands.add_parser(
+        "consume", help="turn other domains' integration events into commands until stopped"
+    )
+    consume.add_argument(
+        "names", nargs="*", help="consumers to run (default: all), <domain>_from_<publisher>"
+    )
+    consume.add_argument(
+        "--replay-dead-letters", metavar="NAME", help="handle this consumer's dead letters again, then exit"
+    )
     return parser
 
 
@@ -242,16 +281,41 @@ def _serve(args: argparse.Namespace, url: str, service: Service, settings: Setti
 
 async def _dispatch(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
     await check_database(url, settings.database.connect_timeout)
+    if args.command == "tenants":
+        return await _tenants(args, url, service, settings)
+    if args.database and args.command == "run":
+        raise ConfigurationError("--database: `run` serves every tenant database already; leave it out.")
+    if args.database and args.database != DEFAULT:
+        known = settings.tenant_databases()
+        if args.database not in known:
+            names = ", ".join([DEFAULT, *known])
+            raise ConfigurationError(
+                f"--database {args.database!r}: no such tenant database; there are: {names}."
+            )
+        url = known[args.database]
+        await check_database(url, settings.database.connect_timeout)
     if args.command == "run":
         return await run_service(_need(service), settings, url, apply_migrations=args.migrate)
 
     if args.command == "migrate":
         wanted = runtime_migrations() + list(service.migrations if service else [])
-        applied = await migrate(url, wanted, progress=print)
-        print(f"{len(applied)} migration(s) applied; the database is up to date.")
+        # Every tenant database has the same schema: all of them, unless --database picks one.
+        targets = {args.database or DEFAULT: url}
+        if not args.database:
+            targets.update(settings.tenant_databases())
+        for name, target in targets.items():
+            applied = await migrate(target, wanted, progress=print)
+            where = f" ({name})" if len(targets) > 1 else ""
+            print(f"{len(applied)} migration(s) applied; the database{where} is up to date.")
         return EXIT_OK
     if args.command == "migrations":
         return await _migrations(url, service)
+    if args.command == "relay":
+        return await run_integration(_need(service), settings, url, "relay")
+    if args.command == "consume":
+        if args.replay_dead_letters:
+            return await replay_consumer_dead_letters(_need(service), url, args.replay_dead_letters)
+        return await run_integration(_need(service), settings, url, "consume", args.names)
     service = _need(service)
     async with await PostgresEventStore.open(
         url, projections=service.projections, connect_timeout=settings.database.connect_timeout
@@ -263,6 +327,36 @@ async def _dispatch(args: argparse.Namespace, url: str, service: Service | None,
         if args.command == "deadlines":
             return await _deadlines(args, store, service)
         return await _dead_letters(args, store, service)
+
+
+async def _tenants(args: argparse.Namespace, url: str, service: Service | None, settings: Settings) -> int:
+    projections = list(service.projections) if service else []
+    async with await TenantRouter.open(settings, url, projections=projections) as router:
+        if args.action == "move":
+            result = await move_tenant(router, args.tenant, args.target)
+            print(
+                f"tenant {result.tenant_id}: {result.events} event(s) of {result.streams} stream(s) copied "
+                f"from {result.source} to {result.target}; the directory names {result.target}. When every "
+                f"process has read it again ({settings.tenants.directory_ttl:g} s), run "
+                f"`tenants purge {result.tenant_id} {result.source}`."
+            )
+            return EXIT_OK
+        if args.action == "purge":
+            deleted = await purge_tenant(router, args.tenant, args.database, projections)
+            for table, rows in deleted.items():
+                print(f"{table:<32} {rows:>10,} row(s) deleted")
+            return EXIT_OK
+        directory = await list_directory(router)
+        print(f"{'database':<16} {'tenants':>8} {'events (est.)':>14}")
+        for name, (tenants, events) in (await database_sizes(router)).items():
+            print(f"{name:<16} {tenants:>8,} {events:>14,}")
+        print(f"\n{'tenant':<32} {'database':<16} state (directory entries; others follow the routes)")
+        for tenant, database, state in directory:
+            print(f"{tenant:<32} {database:<16} {state}")
+        for tenant, database in sorted(settings.tenants.routes.items()):
+            if tenant not in {entry[0] for entry in directory}:
+                print(f"{tenant:<32} {database:<16} routed (settings)")
+        return EXIT_OK
 
 
 async def _migrations(url: str, service: Service | None) -> int:
@@ -306,6 +400,11 @@ async def _projections(
             bar = ProgressBar(f"rebuilding {projection.name}", await count_events(store, projection))
             replayed = await rebuild(store, projection, progress=bar.phase_callback("replaying"))
             bar.finish(replayed, "replayed, then swapped in")
+        return EXIT_OK
+    if args.action == "resplit":
+        projection = service.projection(args.name)
+        applied = await resplit(store, projection, args.segments, settings=runner_settings(settings))
+        print(f"{projection.name}: {args.segments} segment(s) ({applied} event(s) applied to get there)")
         return EXIT_OK
     report = await check_consistency(store, service.projection(args.name))
     if report.consistent:
@@ -377,10 +476,20 @@ async def _print_status(store: PostgresEventStore, projections: Sequence[Project
             mode = s.status  # halted: whoever runs it waits for `dead-letters replay`
         else:
             mode = "running" if owner else "idle"
+        if s.segments:
+            running = sum(1 for part in s.segments if part.owner)
+            owner = f"{running} of {len(s.segments)} segments run"
+            mode = mode if s.status != "running" else ("running" if running else "idle")
         print(
             f"{s.name:<24} {mode:<8} {s.position!s:<16} {s.lag_events:>12,} {s.lag_seconds:>9.1f} "
             f"{s.dead_letters:>5}  {owner or '-'}"
         )
+        for part in s.segments:
+            name = f"  segment {part.segment}/{part.segments}"
+            print(
+                f"{name:<24} {'running' if part.owner else 'idle':<8} {part.position!s:<16} "
+                f"{part.lag_events:>12,} {part.lag_seconds:>9.1f} {'':>5}  {part.owner or '-'}"
+            )
 
 
 async def _run(

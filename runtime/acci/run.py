@@ -1,12 +1,13 @@
 """`python -m <service> run`: a service's long-running process.
 
 It binds the health and metrics endpoints (acci.monitoring), connects the store with the
-settings' pool and session timeouts, runs every live projection and policy (one active instance
-of each among all processes; the others stand by) and, when there are policies, the runner of
-their deadlines, and stops gracefully: on SIGTERM or SIGINT each runner
-finishes the batch it is applying (its transaction commits with its checkpoint) and the process
-exits 0, or, when `shutdown_timeout` passes first, cancels the rest (rolled back, so nothing is
-applied twice) and exits 1.
+settings' pool and session timeouts (queries of the process, if any, on the read replica), runs
+every live projection and policy (one active instance of each among all processes; the others
+stand by), on every tenant database too (ACCI_TENANTS__DATABASES: each has its own global
+order), and, when there are policies, the runner of their deadlines, and stops gracefully: on
+SIGTERM or SIGINT each runner finishes the batch it is applying (its transaction commits with its
+checkpoint) and the process exits 0, or, when `shutdown_timeout` passes first, cancels the rest
+(rolled back, so nothing is applied twice) and exits 1.
 
 A projection that halts on a poison event (on_poison=halt) is not a reason to stop the others: its
 runner waits until the projection runs again (`dead-letters replay`), then resumes; readiness
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 
 from acci.errors import ProjectionHalted
 from acci.health import HealthReport, check_readiness
+from acci.logs import log_context
 from acci.migrations import migrate, runtime_migrations
 from acci.monitoring import MonitoringServer
 from acci.policies import DeadlineRunner
@@ -33,6 +35,7 @@ from acci.service import Service
 from acci.settings import Settings
 from acci.store._connect import connect
 from acci.store.postgres import PostgresEventStore
+from acci.stores import open_store
 from acci.tracing import configure_tracing
 
 log = logging.getLogger("acci.run")
@@ -55,22 +58,23 @@ async def run_service(
     monitoring: MonitoringServer | None = None
     try:
         if apply_migrations:
-            applied = await migrate(url, runtime_migrations() + list(service.migrations))
-            log.info("%d migration(s) applied", len(applied))
-        conninfo = settings.conninfo(url, application_name=f"{service.name}@{socket.gethostname()}")
-        await check_database(conninfo, settings.database.connect_timeout)
-        async with await PostgresEventStore.open(
-            conninfo,
-            min_size=settings.database.pool_min_size,
-            max_size=settings.database.pool_max_size,
-            connect_timeout=settings.database.connect_timeout,
-            projections=service.projections,
+            for target in [url, *settings.tenant_databases().values()]:
+                applied = await migrate(target, runtime_migrations() + list(service.migrations))
+                log.info("%d migration(s) applied", len(applied))
+        name = f"{service.name}@{socket.gethostname()}"
+        await check_database(settings.conninfo(url, application_name=name), settings.database.connect_timeout)
+        async with await open_store(
+            settings, url, application_name=name, projections=service.projections
         ) as store:
             if settings.monitoring.enabled:
                 monitoring = _monitoring(store, service, settings)
                 monitoring.start(loop)
-            deadlines = DeadlineRunner(store, service.policies, settings=runner_settings(settings))
-            return await _run_projections(store, service.runners(store), settings, stop, deadlines)
+            others = await _tenant_stores(settings, name, service)
+            try:
+                return await _run_projections([store, *others.values()], service, settings, stop)
+            finally:
+                for other in others.values():
+                    await other.close()
     finally:
         if monitoring is not None:
             await asyncio.to_thread(monitoring.stop)
@@ -78,6 +82,29 @@ async def run_service(
             provider.shutdown()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def _tenant_stores(settings: Settings, name: str, service: Service) -> dict[str, PostgresEventStore]:
+    """The stores of the tenant databases besides the service's own (ACCI_TENANTS__DATABASES):
+    each has its own global order, so its runners run on it."""
+    stores: dict[str, PostgresEventStore] = {}
+    try:
+        for database, url in settings.tenant_databases().items():
+            await check_database(
+                settings.conninfo(url, application_name=name), settings.database.connect_timeout
+            )
+            # Only runners use these stores: no read pool.
+            plain = settings.model_copy(
+                update={"database": settings.database.model_copy(update={"read_url": None})}
+            )
+            stores[database] = await open_store(
+                plain, url, application_name=name, projections=service.projections
+            )
+    except BaseException:
+        for store in stores.values():
+            await store.close()
+        raise
+    return stores
 
 
 async def check_database(conninfo: str, within: float) -> None:
@@ -109,24 +136,33 @@ def runner_settings(settings: Settings) -> RunnerSettings:
         poll_interval=settings.projections.poll_interval,
         max_attempts=settings.projections.max_attempts,
         on_poison=settings.projections.on_poison,
+        segments=settings.projections.segments,
+        max_segments=settings.projections.max_segments,
     )
 
 
 async def _run_projections(
-    store: PostgresEventStore,
-    projections: Sequence[Projection],
-    settings: Settings,
-    stop: asyncio.Event,
-    deadlines: DeadlineRunner | None = None,
+    stores: Sequence[PostgresEventStore], service: Service, settings: Settings, stop: asyncio.Event
 ) -> int:
-    live = [p for p in projections if not p.inline]
+    """Every live projection and policy, and the deadlines, on each of `stores` (the service's
+    database, then the tenant databases)."""
     chosen = runner_settings(settings)
-    tasks = [asyncio.create_task(_supervise(store, p, chosen, stop), name=p.name) for p in live]
-    if deadlines is not None and deadlines.policies:
-        tasks.append(asyncio.create_task(_supervise_deadlines(deadlines, stop), name="deadlines"))
+    tasks: list[asyncio.Task[None]] = []
+    live: list[Projection] = []
+    for index, store in enumerate(stores):
+        suffix = f"@{index}" if index else ""  # task names: which database's runner
+        mine = [p for p in service.runners(store) if not p.inline]
+        live += mine if index == 0 else []
+        tasks += [asyncio.create_task(_supervise(store, p, chosen, stop), name=p.name + suffix) for p in mine]
+        deadlines = DeadlineRunner(store, service.policies, settings=chosen)
+        if deadlines.policies:
+            tasks.append(
+                asyncio.create_task(_supervise_deadlines(deadlines, stop), name="deadlines" + suffix)
+            )
     log.info(
-        "running %s (pid %d); SIGTERM or Ctrl-C stops",
+        "running %s on %d database(s) (pid %d); SIGTERM or Ctrl-C stops",
         ", ".join(p.name for p in live) or "nothing",
+        len(stores),
         os.getpid(),
     )
     await stop.wait()
@@ -156,16 +192,19 @@ async def _supervise(
 ) -> None:
     """Run the projection live until `stop`; after a halt wait until it runs again; after an
     unexpected error, log it and start again."""
-    while not stop.is_set():
-        try:
-            await ProjectionRunner(store, projection, settings).run(stop)
-        except ProjectionHalted as error:
-            log.error("%s; waiting until it runs again (`dead-letters replay %s`)", error, projection.name)
-            while not stop.is_set() and (await _status(store, projection)) == "halted":
+    with log_context(projection=projection.name):
+        while not stop.is_set():
+            try:
+                await ProjectionRunner(store, projection, settings).run(stop)
+            except ProjectionHalted as error:
+                log.error(
+                    "%s; waiting until it runs again (`dead-letters replay %s`)", error, projection.name
+                )
+                while not stop.is_set() and (await _status(store, projection)) == "halted":
+                    await _sleep_or_stop(stop, _RESTART_DELAY)
+            except Exception:
+                log.exception("%s stopped with an unexpected error; starting it again", projection.name)
                 await _sleep_or_stop(stop, _RESTART_DELAY)
-        except Exception:
-            log.exception("%s stopped with an unexpected error; starting it again", projection.name)
-            await _sleep_or_stop(stop, _RESTART_DELAY)
 
 
 async def _supervise_deadlines(deadlines: DeadlineRunner, stop: asyncio.Event) -> None:

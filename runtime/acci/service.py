@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 from acci.errors import ConfigurationError
+from acci.integration.model import Consumes, Publisher
 from acci.migrations import Migration
 from acci.policies import Policy, policy_projection
 from acci.projections.base import Projection
@@ -38,6 +39,10 @@ class Service:
     registry: EventRegistry = field(default_factory=EventRegistry)
     #: Its policies (process managers): run like projections, with their deadlines.
     policies: Sequence[Policy] = ()
+    #: What its relays publish to other services (`relay`), one per publishing domain.
+    publishers: Sequence[Publisher] = ()
+    #: What its consumers take from other domains (`consume`), by consumer name.
+    consumers: Mapping[str, Consumes] = field(default_factory=dict)
     #: The generated domains it is made of (`of_domains`), whose routers its HTTP API mounts.
     domains: Sequence[str] = ()
 
@@ -71,18 +76,24 @@ class Service:
         projections: list[Projection] = []
         migrations: list[Migration] = []
         policies: list[Policy] = []
+        publishers: list[Publisher] = []
+        consumers: dict[str, Consumes] = {}
         for domain in domains:
             part = load_service(f"{domain}.service:service")
             registry.merge(part.registry)
             projections.extend(part.projections)
             migrations.extend(part.migrations)
             policies.extend(part.policies)
+            publishers.extend(part.publishers)
+            consumers.update(part.consumers)
         return cls(
             name,
             projections=tuple(projections),
             migrations=tuple(migrations),
             registry=registry,
             policies=tuple(policies),
+            publishers=tuple(publishers),
+            consumers=consumers,
             domains=tuple(domains),
         )
 

@@ -6,7 +6,7 @@ established name, `ACCI_DATABASE_URL`. `load_settings()` reads them once and rep
 value at once, by variable name; `Settings.masked()` is what `python -m <service> config` prints.
 The table of all settings in docs/service-template.md is `settings_table()` (a test keeps it so).
 
-Later groups (the HTTP API, NATS, replicas) join as further fields of `Settings`.
+Later groups (the HTTP API, NATS) join as further fields of `Settings`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import re
 from typing import Annotated, Any, Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +33,8 @@ from acci.errors import ConfigurationError
 ENV_PREFIX = "ACCI_"
 NESTED_DELIMITER = "__"
 _MASK = "**********"
+#: The settings that are database URLs: shown with only their passwords masked.
+_URLS = frozenset({f"{ENV_PREFIX}DATABASE_URL", f"{ENV_PREFIX}DATABASE{NESTED_DELIMITER}READ_URL"})
 
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h)?\s*$")
@@ -66,6 +76,16 @@ class DatabaseSettings(_Group):
     lock_timeout: Duration = Field(
         default=10.0,
         description="Waiting longer for a lock cancels the statement (PostgreSQL's lock_timeout).",
+    )
+    read_url: SecretStr | None = Field(
+        default=None,
+        description="A streaming replica of the database that query handlers read from, and only they "
+        "(commands, runners and checkpoints stay on the primary). Unset: queries read the primary.",
+    )
+    read_your_writes_timeout: Duration = Field(
+        default=5.0,
+        description="Seconds a query given a command's position waits for its read models to pass it "
+        "(on the replica: its replay too) before failing with ConsistencyTimeout.",
     )
     idle_in_transaction_session_timeout: Duration = Field(
         default=60.0,
@@ -132,6 +152,18 @@ class ProjectionSettings(_Group):
         default="skip",
         description="After the last try: skip parks the event and goes on; halt parks it and stops.",
     )
+    segments: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Segments a projection is split into when it first runs, unless it sets its own "
+        "(each owns part of the streams; processes share them). `acci projections resplit` changes it.",
+    )
+    max_segments: int | None = Field(
+        default=None,
+        ge=1,
+        description="The most segments of one projection this process runs (unset: all it can claim).",
+    )
 
 
 class TracingSettings(_Group):
@@ -142,6 +174,42 @@ class TracingSettings(_Group):
         default="otlp",
         description="otlp: to OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318); console: stderr.",
     )
+
+
+class TenantSettings(_Group):
+    """Tenants across databases (acci.tenants): the databases by name, and which tenant lives in
+    which. The service's own database (ACCI_DATABASE_URL) is named `default`: it holds every
+    tenant not routed elsewhere and the tenant directory, whose entries (`acci tenants move`)
+    override these routes."""
+
+    databases: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='More databases by name, as JSON: {"eu-2": "postgresql://..."}. Empty: one database.',
+    )
+    routes: dict[str, str] = Field(
+        default_factory=dict,
+        description='Tenants to databases by name, as JSON: {"acme": "eu-2"}. Unlisted tenants: `default`.',
+    )
+    directory_ttl: Duration = Field(
+        default=5.0,
+        description="Seconds a process keeps a tenant's directory entry before reading it again.",
+    )
+    move_wait: Duration = Field(
+        default=30.0,
+        description="Seconds a write for a tenant that is being moved waits for the move before "
+        "failing with TenantMoved.",
+    )
+
+    @model_validator(mode="after")
+    def _known_databases(self) -> TenantSettings:
+        if "default" in self.databases:
+            raise ValueError("`default` is the service's own database (ACCI_DATABASE_URL): name it otherwise")
+        unknown = sorted({name for name in self.routes.values() if name != "default"} - set(self.databases))
+        if unknown:
+            raise ValueError(
+                f"routes name databases that ACCI_TENANTS__DATABASES does not: {', '.join(unknown)}"
+            )
+        return self
 
 
 class HttpSettings(_Group):
@@ -207,6 +275,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     projections: ProjectionSettings = Field(default_factory=ProjectionSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    tenants: TenantSettings = Field(default_factory=TenantSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     shutdown_timeout: Duration = Field(
         default=30.0,
@@ -215,6 +284,15 @@ class Settings(BaseSettings):
 
     def url(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url is not None else None
+
+    def read_url(self) -> str | None:
+        """The replica queries read from (ACCI_DATABASE__READ_URL), if one is set."""
+        read = self.database.read_url
+        return read.get_secret_value() if read is not None else None
+
+    def tenant_databases(self) -> dict[str, str]:
+        """The tenants' databases by name (ACCI_TENANTS__DATABASES), without `default`."""
+        return {name: url.get_secret_value() for name, url in self.tenants.databases.items()}
 
     def conninfo(self, url: str, *, application_name: str) -> str:
         """`url` with the pool's session settings: timeouts and the name `pg_stat_activity` shows."""
@@ -231,9 +309,14 @@ class Settings(BaseSettings):
         """The effective settings by environment variable, with passwords and secrets masked."""
         shown: dict[str, Any] = {}
         for env, value in _flatten(self):
-            if isinstance(value, SecretStr):
+            if isinstance(value, dict):
+                value = {
+                    key: mask_url(item.get_secret_value()) if isinstance(item, SecretStr) else item
+                    for key, item in value.items()
+                }
+            elif isinstance(value, SecretStr):
                 secret = value.get_secret_value()
-                value = mask_url(secret) if env == f"{ENV_PREFIX}DATABASE_URL" else _MASK
+                value = mask_url(secret) if env in _URLS else _MASK
             shown[env] = value
         return shown
 
@@ -257,7 +340,7 @@ def _problem(loc: tuple[str, ...], kind: str, message: str, given: Any) -> str:
     env = _env_name(loc)
     if kind == "extra_forbidden":
         return f"{env} is not a setting"
-    if env == f"{ENV_PREFIX}DATABASE_URL" or not isinstance(given, str | int | float):
+    if env in _URLS or not isinstance(given, str | int | float):
         return f"{env}: {message}"
     return f"{env}={given!r}: {message}"
 
@@ -275,7 +358,8 @@ def settings_table() -> str:
     """Markdown: every setting's variable, default and meaning (docs/service-template.md)."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for env, info in _fields(Settings):
-        default = "unset" if info.default is None else _shown_default(info.default)
+        value = info.get_default(call_default_factory=True)
+        default = "unset" if value is None else _shown_default(value)
         lines.append(f"| `{env}` | {default} | {info.description} |")
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from acci_gen.cli import main
@@ -147,7 +148,7 @@ def test_every_step_kind_does_in_generated_code_what_the_checks_assume(tmp_path:
         generated = getattr(importlib.import_module("upcasting_probe"), name)
     finally:
         sys.path.remove(str(tmp_path))
-    samples = [
+    samples: list[dict[str, Any]] = [
         {"nm": "Ada King Lovelace", "legacy": 1, "status": "ACTIVE", "street": "Main 1", "city": "Bern"},
         {"nm": "Plato", "status": "other", "street": "", "city": "Athens", "tier": "gold"},
         {"status": "GONE"},

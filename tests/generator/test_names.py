@@ -15,6 +15,7 @@ from acci_gen.app import load_domains
 from acci_gen.emit.python.pytypes import base_type
 from acci_gen.errors import Diagnostic, DomainError
 from acci_gen.model import SCALARS, TypeRef
+from acci_gen.pg_keywords import RESERVED as SQL_RESERVED
 from acci_gen.pg_keywords import RESERVED_BY_VERSION
 from acci_gen.pg_keywords_capture import QUERY
 
@@ -206,7 +207,7 @@ def test_a_field_cannot_take_the_name_of_a_type_the_annotations_use(tmp_path: Pa
 
 def test_a_column_cannot_take_a_postgresql_reserved_word(tmp_path: Path) -> None:
     wrong: list[str] = []
-    for name in sorted(names.SQL_RESERVED - {"date", "datetime"}):
+    for name in sorted(SQL_RESERVED - {"date", "datetime"}):
         found = check(tmp_path, columns=f"      {name}: string\n")
         if any(f"'{name}' is a Python keyword" in d.message for d in found):
             continue  # and, or, not... are refused as keywords first
@@ -247,6 +248,6 @@ def test_the_reserved_keywords_are_the_server_s(acci_server_url: str) -> None:
     with psycopg.connect(acci_server_url) as conn:
         version = conn.info.server_version // 10000
         words = {row[0] for row in conn.execute(QUERY)}
-    assert words <= names.SQL_RESERVED, f"new reserved words: {sorted(words - names.SQL_RESERVED)}"
+    assert words <= SQL_RESERVED, f"new reserved words: {sorted(words - SQL_RESERVED)}"
     if version in RESERVED_BY_VERSION:
         assert words == RESERVED_BY_VERSION[version], "run python -m acci_gen.pg_keywords_capture <url>"

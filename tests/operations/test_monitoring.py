@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 from acci import NewEvent, PostgresEventStore, StreamId
@@ -80,7 +81,10 @@ async def test_liveness_readiness_and_metrics(
         [
             NewEvent.of(
                 UserCreated(
-                    user_id="6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f", email="a@b.cd", name="A", created_by="x"
+                    user_id=UUID("6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f"),
+                    email="a@b.cd",
+                    name="A",
+                    created_by="x",
                 )
             )
         ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from acci import PostgresEventStore
 from acci.cli import main
 from acci.database import with_database
 from acci.projections import ProjectionRunner
+from acci.projections._locks import LockHolder, owner_application_name
 from identity.projections import PROJECTIONS
 from psycopg import sql
 
@@ -84,10 +86,19 @@ def test_status_shows_idle_without_a_runner_and_the_owner_with_one(
                 break
             time.sleep(0.1)
         assert line.split()[1] == "running"
-        assert "orders@node-7 (pid " in line
+        # The service process and its host, not the PostgreSQL backend serving it.
+        assert line.endswith(f"  pid {os.getpid()} on {socket.gethostname()}"), line
     finally:
         stop_flag.set()
         thread.join(30)
+
+
+def test_the_owner_name_keeps_the_pid_within_63_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "gethostname", lambda: "n\u00f6de:" + "x" * 80)
+    name = owner_application_name()
+    assert len(name.encode()) == 63 and name.startswith("acci:n?de_xxx") and name.endswith(f":{os.getpid()}")
+    assert LockHolder(17, name, None).owner() == (name[5 : name.rindex(":")], os.getpid())
+    assert str(LockHolder(17, "psql", "10.0.0.9")) == "PostgreSQL backend 17, psql, from 10.0.0.9"
 
 
 def test_usage_errors_exit_2(acci_database_url: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from acci.cli import main
 from acci.errors import ConfigurationError
-from acci.settings import Settings, load_settings, mask_url, settings_table
+from acci.settings import DatabaseSettings, Settings, load_settings, mask_url, settings_table
+from pydantic import SecretStr
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "service-template.md"
 
@@ -63,10 +64,13 @@ def test_every_bad_value_is_named_by_its_variable(monkeypatch: pytest.MonkeyPatc
 
 
 def test_secrets_are_masked() -> None:
-    settings = Settings(database_url="postgresql://svc:s3cret@db:5432/orders")
+    settings = Settings(database_url=SecretStr("postgresql://svc:s3cret@db:5432/orders"))
     shown = settings.masked()
     assert shown["ACCI_DATABASE_URL"] == "postgresql://svc:**********@db:5432/orders"
     assert "s3cret" not in str(shown) and "s3cret" not in repr(settings)
+    replica = load_settings(database={"read_url": "postgresql://svc:s3cret@replica/orders"})
+    assert replica.masked()["ACCI_DATABASE__READ_URL"] == "postgresql://svc:**********@replica/orders"
+    assert replica.read_url() == "postgresql://svc:s3cret@replica/orders" and Settings().read_url() is None
     assert mask_url("host=db user=svc password=s3cret") == "host=db user=svc password=**********"
     assert mask_url("postgresql://db/orders") == "postgresql://db/orders"
     assert mask_url("postgresql://db/orders?password=s3cret&sslmode=require") == (
@@ -97,7 +101,8 @@ def test_config_prints_the_effective_settings_masked(
 
 
 def test_the_session_timeouts_reach_postgresql(acci_database_url: str) -> None:
-    settings = Settings(database={"statement_timeout": "200ms", "lock_timeout": "1s"})
+    database = DatabaseSettings.model_validate({"statement_timeout": "200ms", "lock_timeout": "1s"})
+    settings = Settings(database=database)
     conninfo = settings.conninfo(acci_database_url, application_name="orders@host")
     with psycopg.connect(conninfo, autocommit=True) as conn:
         shown = {

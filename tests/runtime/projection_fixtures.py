@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS public.applied (
 
 async def rows(store: PostgresEventStore, query: str) -> list[tuple[object, ...]]:
     async with store.pool.connection() as conn:
-        return await (await conn.execute(query)).fetchall()  # type: ignore[arg-type]
+        return await (await conn.execute(query)).fetchall()
 
 
 async def until(store: PostgresEventStore, query: str, expected: object, seconds: float = 20) -> None:
@@ -47,8 +47,8 @@ class CountingProjection(Projection):
     ) -> None:
         await conn.execute(
             sql.SQL(
-                "INSERT INTO {} (event_id, times, n) VALUES (%s, 1, %s) "
-                "ON CONFLICT (event_id) DO UPDATE SET times = applied.times + 1"
+                "INSERT INTO {} AS a (event_id, times, n) VALUES (%s, 1, %s) "
+                "ON CONFLICT (event_id) DO UPDATE SET times = a.times + 1"
             ).format(table),
             [event.id, event.data["n"]],
         )
@@ -118,14 +118,33 @@ class InlineUserProjection(UserProjection):
     inline: ClassVar[bool] = True
 
 
-async def _run_forever(url: str) -> None:
+class SegmentedCounting(CountingProjection):
+    """CountingProjection split into 4 segments."""
+
+    segments: ClassVar[int] = 4
+
+
+class SegmentedHistory(HistoryProjection):
+    """HistoryProjection split into 2 segments (the re-split test splits it further)."""
+
+    segments: ClassVar[int] = 2
+
+
+async def _run_forever(url: str, segmented: bool) -> None:
     async with await PostgresEventStore.open(url) as store:
-        runner = ProjectionRunner(
-            store, CountingProjection(), RunnerSettings(batch_size=37, poll_interval=0.01)
-        )
+        if segmented:
+            # At most 2 of the 4 segments each: 3 processes share them and one stands by.
+            settings = RunnerSettings(
+                batch_size=37, poll_interval=0.01, takeover_interval=0.2, max_segments=2
+            )
+            runner = ProjectionRunner(store, SegmentedCounting(), settings)
+        else:
+            runner = ProjectionRunner(
+                store, CountingProjection(), RunnerSettings(batch_size=37, poll_interval=0.01)
+            )
         await runner.run()
 
 
 if __name__ == "__main__":
-    # The kill test's runner process: run until killed.
-    asyncio.run(_run_forever(sys.argv[1]))
+    # The kill tests' runner process: run until killed.
+    asyncio.run(_run_forever(sys.argv[1], segmented=sys.argv[2:] == ["segmented"]))

@@ -52,6 +52,26 @@ def test_migrate_status_rebuild_check(acci_database_url: str, capsys: pytest.Cap
     assert "examples" in capsys.readouterr().out
 
 
+def test_resplit_and_the_status_of_each_segment(
+    acci_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--url", acci_database_url, "--app", APP]
+    seed(acci_database_url, 30)
+    assert main([*args, "projections", "resplit", "user_view", "3"]) == 0
+    assert "user_view: 3 segment(s)" in capsys.readouterr().out
+    assert main([*args, "projections", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "0 of 3 segments run" in status
+    lines = [line for line in status.splitlines() if line.strip().startswith("segment ")]
+    assert [line.split()[1] for line in lines] == ["0/3", "1/3", "2/3"]
+    assert sum(int(line.split()[4]) for line in lines) == 30  # the lag, spread over the segments
+    assert main([*args, "projections", "resplit", "user_view", "0"]) == 2
+    assert "1 to 1024" in capsys.readouterr().err
+    assert main([*args, "projections", "rebuild", "user_view"]) == 0
+    capsys.readouterr()
+    assert main([*args, "projections", "check", "user_view"]) == 0
+
+
 def test_usage_errors_are_one_line_and_exit_2(
     acci_database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

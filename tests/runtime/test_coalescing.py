@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
@@ -90,7 +90,8 @@ async def _outcome(append: Awaitable[Any]) -> Any:
 
 
 def _observed_batches() -> float:
-    return next(s.value for s in metrics.APPEND_BATCH_SIZE.collect()[0].samples if s.name.endswith("_count"))
+    [histogram] = metrics.APPEND_BATCH_SIZE.collect()
+    return float(next(s.value for s in histogram.samples if s.name.endswith("_count")))
 
 
 async def test_a_batch_keeps_each_callers_outcome(acci_database_url: str) -> None:
@@ -162,7 +163,7 @@ async def test_an_inline_projection_failing_fails_only_its_append(acci_database_
         acci_database_url, coalesce=ONE_AT_A_TIME, projections=[FailingUserView()]
     ) as store:
 
-        def create(name: str) -> Callable[[], Awaitable[list[RecordedEvent]]]:
+        def create(name: str) -> Callable[[], Coroutine[Any, Any, list[RecordedEvent]]]:
             created = UserCreated(user_id=name, email=f"{name}@example.com", name=name)
             return lambda: store.append(StreamId("t", "User", name), [NewEvent.of(created)], NO_STREAM)
 

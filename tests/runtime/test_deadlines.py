@@ -249,4 +249,4 @@ async def test_run_sends_due_deadlines_as_the_one_active_runner(store: PostgresE
     for stop in stops:
         stop.set()
     await asyncio.gather(*runners)
-    assert [s.command.data.order_id for s in sent] == ["o1", "o2"]  # type: ignore[attr-defined]
+    assert [s.command.data.order_id for s in sent] == ["o1", "o2"]

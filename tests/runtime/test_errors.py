@@ -144,6 +144,7 @@ SAMPLES: list[AcciError] = [
     errors.ProjectionFailed("user_view", "UserCreated", "boom"),
     errors.ConsistencyTimeout(["user_view"], "(10, 20)", 5.0),
     errors.InvalidQuery("search", ["limit: too large"]),
+    errors.TenantMoved("tenant-1", True),
     errors.PolicyCommandRejected(
         "fulfilment", "ReserveStock", uuid.UUID(int=3), "OrderPlaced e1", "no stock"
     ),

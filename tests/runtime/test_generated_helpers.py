@@ -13,7 +13,7 @@ from acci import (
     DomainEvent,
     InMemoryEventStore,
 )
-from acci.commands import dispatcher, existing_state, run_decision
+from acci.commands import Handlers, dispatcher, existing_state, run_decision
 from acci.examples.users import (
     CreateUser,
     CreateUserHandler,
@@ -25,7 +25,7 @@ from acci.examples.users import (
 )
 
 ADMIN = CommandMetadata(user_id="admin", tenant_id="t1")
-HANDLERS = {CreateUser: CreateUserHandler}
+HANDLERS: Handlers = {CreateUser: CreateUserHandler}
 
 
 async def test_dispatch_runs_a_command_through_its_handler() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import pytest
 from acci import (
@@ -27,6 +27,7 @@ from acci import (
     NewEvent,
     StreamId,
 )
+from acci.commands import CommandHandlerBase
 from acci.examples.users import CreateUser, CreateUserHandler, UpdateUser, UpdateUserHandler, User
 from pydantic import BaseModel, Field
 
@@ -81,13 +82,14 @@ async def test_a_command_id_reused_for_another_command_is_refused(store: EventSt
     another_aggregate = create("user2", first.id)
     another_type = Command(UpdateUser(user_id="user1", name="Bea"), META, first.id)
     other_data = Command(CreateUser(user_id="user1", email="x@example.com", name="Ada"), META, first.id)
-    for command, handler, what in (
+    cases: list[tuple[Command[Any], CommandHandlerBase[Any, Any, Any], str]] = [
         (another_aggregate, CreateUserHandler(store), "for CreateUser on User 'user1'"),
         (another_type, UpdateUserHandler(store), "for CreateUser on the same stream"),
         (other_data, CreateUserHandler(store), "for the same command type and stream with other data"),
-    ):
+    ]
+    for command, handler, what in cases:
         with pytest.raises(CommandIdReused, match=what) as caught:
-            await handler.handle(command)  # type: ignore[attr-defined]
+            await handler.handle(command)
         assert "nothing was written" in str(caught.value) and "new id" in str(caught.value)
         assert caught.value.first.command_type == "CreateUser"
     assert await store.read_stream(User("tenant1", "user2").stream) == []

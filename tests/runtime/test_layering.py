@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     # Settings, metrics, logs and traces: what every layer above may report to or read.
     ("instrumentation", ("acci.settings", "acci.metrics", "acci.logs", "acci.tracing")),
-    ("store", ("acci.store", "acci.migrations", "acci.database")),
+    ("store", ("acci.store", "acci.migrations", "acci.database", "acci.stores", "acci.tenants")),
     (
         "application",
         (
@@ -46,6 +46,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "acci._progress",
             "acci.monitoring",
             "acci.run",
+            "acci.tenants.moves",
+            "acci.run_integration",
             "acci.http",
         ),
     ),

@@ -15,6 +15,7 @@ from acci import (
     CommandRejected,
     ConcurrencyError,
     ConfigurationError,
+    DomainEvent,
     EventStore,
     NewEvent,
     PostgresEventStore,
@@ -71,7 +72,8 @@ async def test_stock_moves_between_two_warehouses_in_one_transaction(store: Even
     await stocked(store, north=10, south=0)
     command = move()
     result = await MoveStockHandler(store).handle(command)
-    assert [type(Warehouse.registry.decode(e)) for e in result.events] == [StockMovedOut, StockMovedIn]
+    expected: list[type[DomainEvent]] = [StockMovedOut, StockMovedIn]
+    assert [type(Warehouse.registry.decode(e)) for e in result.events] == expected
     assert [e.aggregate_id for e in result.events] == ["north", "south"]  # role order
     assert {e.position.transaction_id for e in result.events} == {result.events[0].position.transaction_id}
     assert {e.metadata.causation_id for e in result.events} == {str(command.id)}

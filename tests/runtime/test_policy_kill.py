@@ -24,7 +24,7 @@ from tests.runtime.shop import (
     PlaceOrder,
     PlaceOrderHandler,
 )
-from tests.runtime.test_writer_kill import _until_the_killed_sessions_end
+from tests.runtime.test_writer_kill import until_the_killed_sessions_end
 
 ROOT = Path(__file__).resolve().parents[2]
 META = CommandMetadata(user_id="clerk", tenant_id="t", correlation_id="kill")
@@ -76,7 +76,7 @@ async def test_a_policy_runner_killed_at_random_points_sends_each_command_once(
             await _run_and_kill(acci_database_url, rng.uniform(0.1, 0.8))
             kills += 1
         wanted = await writing
-        await _until_the_killed_sessions_end(store)
+        await until_the_killed_sessions_end(store)
         # Until the policy is quiet: the events its last batch's commands appended come after it.
         while await policy_runner(store, Fulfilment()).catch_up():
             pass

@@ -5,7 +5,9 @@ runner says when another one holds the lock, and refuses to run without its tabl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 import psycopg
@@ -20,6 +22,7 @@ from acci import (
     StreamId,
     TransientDatabaseError,
 )
+from acci.logs import configure_logging
 from acci.migrations import Migration
 from acci.projections import ProjectionRunner, RunnerSettings, list_dead_letters, replay_dead_letters
 from acci.projections.base import projection_lock_key
@@ -108,6 +111,44 @@ async def test_a_parked_event_holds_back_its_stream_and_a_replay_keeps_the_order
     assert await runner.catch_up() == 1
     assert await rows(store, "SELECT last, seen FROM history WHERE stream = 'a'") == [(5, "1,2,3,4,5")]
     assert await list_dead_letters(store, "history") == []
+
+
+@pytest.fixture
+def json_logs(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    handler = configure_logging("INFO", "json")
+    try:
+        yield capsys
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def _json_lines(err: str) -> list[dict[str, str]]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+async def test_retries_dead_letters_and_halts_are_logged_with_projection_position_and_stream(
+    store: PostgresEventStore, json_logs: pytest.CaptureFixture[str]
+) -> None:
+    await count(store, "a", 1, 2, 3)
+    PoisonedCounting.poisoned = {2}
+    positions = {e.data["n"]: str(e.position) for e in await store.read_stream(StreamId("t", "Counter", "a"))}
+    stream = str(StreamId("t", "Counter", "a"))
+    settings = RunnerSettings(max_attempts=2, retry_delay=0.01, on_poison="halt")
+    with pytest.raises(ProjectionHalted):
+        await ProjectionRunner(store, PoisonedCounting(), settings).catch_up()
+    lines = [line for line in _json_lines(json_logs.readouterr().err) if line["logger"] == "acci.projections"]
+    failing = [line for line in lines if line["level"] in ("WARNING", "ERROR")]
+    messages = [line["message"] for line in failing]
+    assert any("failed on Counted" in m and "(try 1)" in m for m in messages), messages
+    assert any("parked Counted" in m and "after 2 tries" in m for m in messages), messages
+    assert any("halted at Counted" in m for m in messages), messages
+    for line in failing:
+        assert (line.get("projection"), line.get("position"), line.get("stream")) == (
+            "applied",
+            positions[2],
+            stream,
+        ), line
 
 
 # -- the network ----------------------------------------------------------------------------

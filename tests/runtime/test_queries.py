@@ -69,7 +69,7 @@ def test_a_group_goes_when_one_of_its_alternatives_holds_anyway() -> None:
 
 
 def test_each_combination_is_one_statement_and_none_tests_for_null() -> None:
-    combinations = [
+    combinations: list[dict[str, object]] = [
         {},
         {"a": 1},
         {"b": "x", "colour": "red"},

@@ -117,18 +117,19 @@ async def test_random_concurrent_appends_each_get_their_own_outcome(
         await asyncio.wait_for(reading, 30)
         stored = {stream: await store.read_stream(stream) for stream in STREAMS}
 
-    successes = [c for c in history.calls if isinstance(c.outcome, list)]
+    # Each successful call with the events its append returned.
+    successes = [(c, c.outcome) for c in history.calls if isinstance(c.outcome, list)]
     assert len(successes) > len(history.calls) // 10, "too few appends succeeded to tell anything"
     assert any(isinstance(c.outcome, ConcurrencyError) for c in history.calls)
-    writes = [c.outcome[0].position.transaction_id for c in successes if c.outcome]  # type: ignore[index]
+    writes = [events[0].position.transaction_id for _, events in successes if events]
     assert (len(set(writes)) < len(writes)) == (kind == "postgres"), "coalesced appends share commits"
 
     # Streams are contiguous and hold exactly what the successful appends returned.
     for stream, events in stored.items():
         assert [e.version for e in events] == list(range(1, len(events) + 1))
         mine = sorted(
-            (e for c in successes if c.stream == stream for e in c.outcome), key=lambda e: e.version
-        )  # type: ignore[union-attr]
+            (e for c, events in successes if c.stream == stream for e in events), key=lambda e: e.version
+        )
         assert [(e.id, e.version) for e in mine] == [(e.id, e.version) for e in events]
     written_ids = {e.id for events in stored.values() for e in events}
     for call in history.calls:
@@ -145,7 +146,7 @@ async def test_random_concurrent_appends_each_get_their_own_outcome(
         elif isinstance(outcome, ConcurrencyError):
             assert outcome.actual != call.expected
             # The actual version is one the stream had while the append ran.
-            moved = [c for c in successes if c.stream == call.stream and c.outcome]
+            moved = [c for c, events in successes if c.stream == call.stream and events]
             before = max((_last(c) for c in moved if c.ended < call.started), default=0)
             by_end = max((_last(c) for c in moved if c.started < call.ended), default=0)
             assert before <= outcome.actual <= by_end

@@ -17,10 +17,17 @@ from tests.runtime.append_writer import STREAMS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _run_and_kill(url: str, outcomes: int) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """Start the writer, let `outcomes` appends return, SIGKILL it; the ids it reported."""
+async def run_and_kill(url: str, outcomes: int, *more: str) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
+    """Start the writer (with `more` arguments), let `outcomes` appends return, SIGKILL it; the
+    ids it reported."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.runtime.append_writer", url, cwd=ROOT, stdout=asyncio.subprocess.PIPE
+        sys.executable,
+        "-m",
+        "tests.runtime.append_writer",
+        url,
+        *more,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert process.stdout is not None
     ok: set[uuid.UUID] = set()
@@ -36,9 +43,9 @@ async def _run_and_kill(url: str, outcomes: int) -> tuple[set[uuid.UUID], set[uu
         # Lines it printed before it died count too: those appends returned.
         rest = await asyncio.wait_for(process.stdout.read(), 30)
         await process.wait()
-    for line in rest.decode().splitlines():
-        if len(line.split()) == 2:
-            kind, event_id = line.split()
+    for text in rest.decode().splitlines():
+        if len(text.split()) == 2:
+            kind, event_id = text.split()
             (ok if kind == "ok" else failed).add(uuid.UUID(event_id))
     return ok, failed
 
@@ -48,12 +55,12 @@ async def test_a_writer_killed_mid_flush_keeps_exactly_what_it_confirmed(acci_da
     ok: set[uuid.UUID] = set()
     failed: set[uuid.UUID] = set()
     for outcomes in (400, 700):
-        more_ok, more_failed = await _run_and_kill(acci_database_url, outcomes)
+        more_ok, more_failed = await run_and_kill(acci_database_url, outcomes)
         ok |= more_ok
         failed |= more_failed
     assert failed, "no conflicts: the writers did not race"
     async with await PostgresEventStore.open(acci_database_url) as store:
-        await _until_the_killed_sessions_end(store)
+        await until_the_killed_sessions_end(store)
         stored = {stream: await store.read_stream(stream) for stream in STREAMS}
     ids = {e.id for events in stored.values() for e in events}
     assert ok <= ids, "an append that returned success is missing"
@@ -62,7 +69,7 @@ async def test_a_writer_killed_mid_flush_keeps_exactly_what_it_confirmed(acci_da
         assert [e.version for e in events] == list(range(1, len(events) + 1))
 
 
-async def _until_the_killed_sessions_end(store: PostgresEventStore) -> None:
+async def until_the_killed_sessions_end(store: PostgresEventStore) -> None:
     """A statement the server was running when its client died still runs to its end."""
     async with store.pool.connection() as conn:
         for _ in range(1000):

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from acci_gen.emit.asyncapi import render_asyncapi
 from acci_gen.emit.formatting import format_python
 from acci_gen.emit.openapi import openapi_documents
 from acci_gen.emit.python.api import render_api
 from acci_gen.emit.python.domain import header, render_package
 from acci_gen.emit.python.evolution import render_evolution
+from acci_gen.emit.python.integration import has_integration, render_integration
 from acci_gen.emit.python.tests import render_tests
 from acci_gen.emit.readmodels import readmodel_files
 from acci_gen.emit.templating import render
@@ -49,6 +51,9 @@ def render_domains(
             )
         evolution, evolution_stubs = render_evolution(domain, head)
         generated.update(evolution)
+        if has_integration(domain):
+            generated[f"{domain.name}/integration.py"] = render_integration(domain, head)
+            generated[f"{domain.name}/asyncapi.yaml"] = render_asyncapi(domain, head)
         stubs.update(evolution_stubs)
         read_models = readmodel_files(domain, source, head, out, allow_destructive=allow_destructive)
         problems += read_models.problems

@@ -90,9 +90,13 @@ def _service_view(domain: Domain, header: Code) -> dict[str, object]:
             "from acci.migrations import Migration, load_migrations",
             "from .projections import PROJECTIONS",
         ]
+    integration = bool(domain.integration_events or domain.consumes)
+    if integration:
+        imports.append("from .integration import CONSUMERS, PUBLISHER")
     return {
         "header": header,
         "domain": domain,
+        "integration": integration,
         "imports": Code("\n".join(imports)),
         "has_read_models": bool(domain.projections),
     }

@@ -8,6 +8,8 @@ its meaning checked, and the domain model built (`acci_gen.model`, which the ren
                  what is broken is left out, the rest goes on to the meaning checks
     checks/      the meaning, one module per section; builds the domain model
     lock.py      released event shapes, frozen in <domain>.lock.json
+    public_lock.py  released public (integration) event shapes, in the same file
+    contract.py  another domain's contract (its AsyncAPI file), for `consumes:`
     suggest.py, values.py   did-you-mean, and whether a literal fits a field
 """
 
@@ -21,6 +23,7 @@ from acci_gen.model import Domain
 from acci_gen.spec.checks import check
 from acci_gen.spec.loader import Document, load_file
 from acci_gen.spec.lock import LockFileError, compare_with_lock, lock_path, read_lock, version_shapes
+from acci_gen.spec.public_lock import compare_public_with_lock, public_shapes, read_public_lock
 from acci_gen.spec.shape import check_shape
 
 __all__ = ["Document", "Loaded", "check_document", "load_domain"]
@@ -38,10 +41,11 @@ class Loaded:
     diagnostics: list[Diagnostic]
 
 
-def check_document(doc: Document) -> tuple[Domain | None, list[Diagnostic]]:
-    """A loaded document's domain model, and every problem of its shape and meaning."""
+def check_document(doc: Document, base: Path | None = None) -> tuple[Domain | None, list[Diagnostic]]:
+    """A loaded document's domain model, and every problem of its shape and meaning (`base`: the
+    folder of the domain file, which vendored contracts are relative to)."""
     shaped = check_shape(doc)
-    domain, problems = check(doc, shaped)
+    domain, problems = check(doc, shaped, base)
     return domain, shaped.diagnostics + problems
 
 
@@ -52,11 +56,12 @@ def load_domain(path: Path, shown: str) -> Loaded:
     doc, diagnostics = load_file(path, shown)
     if doc is None:
         return Loaded(None, None, diagnostics)
-    domain, problems = check_document(doc)
+    domain, problems = check_document(doc, path.parent)
     diagnostics += problems
     if domain is not None and domain.name and not problems:
         try:
             locked = read_lock(lock_path(path))
+            public = read_public_lock(lock_path(path))
         except LockFileError as error:
             fix = (
                 "restore it from version control (it records which event versions were released); "
@@ -64,5 +69,7 @@ def load_domain(path: Path, shown: str) -> Loaded:
             )
             return Loaded(doc, domain, [*diagnostics, Diagnostic(shown, 1, 1, "", f"{error}.", fix)])
         for issue in compare_with_lock(locked, version_shapes(domain), domain):
+            diagnostics.append(doc.error(issue.path, issue.message, issue.fix))
+        for issue in compare_public_with_lock(public, public_shapes(domain), domain):
             diagnostics.append(doc.error(issue.path, issue.message, issue.fix))
     return Loaded(doc, domain, diagnostics)

@@ -58,15 +58,23 @@ def read_lock(path: Path) -> dict[str, dict[str, Any]]:
     return events
 
 
-def lock_text(domain: str, events: dict[str, dict[str, Any]]) -> str:
-    body = {
+def lock_text(
+    domain: str, events: dict[str, dict[str, Any]], public: dict[str, dict[str, Any]] | None = None
+) -> str:
+    """The lock file; released public shapes (acci_gen.spec.public_lock) under
+    "integration_events" when the domain has any."""
+    body: dict[str, Any] = {
         "domain": domain,
         "about": "Released event shapes, one per version. Written by acci-gen; commit it; never edit it.",
-        "events": {
-            name: dict(sorted(events[name].items(), key=lambda kv: int(kv[0]))) for name in sorted(events)
-        },
+        "events": _by_version(events),
     }
+    if public:
+        body["integration_events"] = _by_version(public)
     return json.dumps(body, indent=2) + "\n"
+
+
+def _by_version(shapes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: dict(sorted(shapes[name].items(), key=lambda kv: int(kv[0]))) for name in sorted(shapes)}
 
 
 def shape(fields: list[Field], types: dict[str, NamedType]) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def _prune(data: dict[str, Any], item: Any, result: Shaped, dropped_scenarios: s
 
 
 #: Keys nothing else depends on: a wrong value is left out as if it were not written.
-_INERT = ("description", "message", "snapshot_every")
+_INERT = ("description", "message", "snapshot_every", "segments")
 
 
 def _local_part(where: Where) -> PathT | None:

@@ -33,6 +33,7 @@ from acci.migrations import runtime_migrations
 from acci.service import Service
 from acci.settings import Settings, load_settings
 from acci.store.postgres import PostgresEventStore
+from acci.stores import open_store
 
 #: The version of the OpenAPI documents (the API's own version is the service's).
 API_VERSION = "1"
@@ -159,14 +160,11 @@ def create_app(
         url = settings.url()
         if url is None:
             raise ConfigurationError("set ACCI_DATABASE_URL: the HTTP API needs the service's database.")
-        conninfo = settings.conninfo(url, application_name=f"{service.name}-http")
-        async with await PostgresEventStore.open(
-            conninfo,
-            min_size=settings.database.pool_min_size,
-            max_size=settings.database.pool_max_size,
-            connect_timeout=settings.database.connect_timeout,
-            projections=service.projections,
-        ) as opened:
+        # open_store: queries read from ACCI_DATABASE__READ_URL's replica when one is set.
+        opened_store = await open_store(
+            settings, url, application_name=f"{service.name}-http", projections=service.projections
+        )
+        async with opened_store as opened:
             context.store = opened
             try:
                 yield

@@ -275,8 +275,9 @@ class Reader:
         if self.min_position is None:
             return
         read: Sequence[Projection] = [self.context.projections[name] for name in projections]
+        # Where the queries read: the primary, or the streaming replica of ACCI_DATABASE__READ_URL.
         await wait_until_passed(
-            self.store.pool, read, self.min_position, within=self.context.settings.consistency_timeout
+            self.store.read_pool, read, self.min_position, within=self.context.settings.consistency_timeout
         )
 
     def after(self, query: str, cursor: str | None, row: type[R]) -> R | None:

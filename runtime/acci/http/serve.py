@@ -106,20 +106,20 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def _runners(service: Service, settings: Settings, url: str, stop: asyncio.Event) -> int:
-    """The projection and policy runners until `stop` (as `run` does, without its endpoints)."""
-    from acci.policies import DeadlineRunner
-    from acci.run import _run_projections, runner_settings
-    from acci.store.postgres import PostgresEventStore
+    """The projection and policy runners until `stop` (as `run` does, without its endpoints), on
+    the service's database and on each tenant database."""
+    from acci.run import _run_projections, _tenant_stores
+    from acci.stores import open_store
 
-    conninfo = settings.conninfo(url, application_name=f"{service.name}-runners")
-    async with await PostgresEventStore.open(
-        conninfo,
-        min_size=settings.database.pool_min_size,
-        max_size=settings.database.pool_max_size,
-        projections=service.projections,
-    ) as store:
-        deadlines = DeadlineRunner(store, service.policies, settings=runner_settings(settings))
-        return await _run_projections(store, service.runners(store), settings, stop, deadlines)
+    name = f"{service.name}-runners"
+    opened = await open_store(settings, url, application_name=name, projections=service.projections)
+    async with opened as store:
+        others = await _tenant_stores(settings, name, service)
+        try:
+            return await _run_projections([store, *others.values()], service, settings, stop)
+        finally:
+            for other in others.values():
+                await other.close()
 
 
 def _serve_workers(service: Service, settings: Settings, url: str, with_projections: bool) -> int:

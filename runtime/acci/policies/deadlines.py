@@ -44,7 +44,7 @@ from acci.policies.base import (
 )
 from acci.policies.clock import Clock, SystemClock
 from acci.projections import RunnerSettings
-from acci.projections._locks import active_lock_key, try_session_lock
+from acci.projections._locks import active_lock_key, owner_application_name, try_session_lock
 from acci.projections.base import Connection
 from acci.store._connect import connect
 from acci.store._pg_errors import database_errors, is_transient
@@ -272,7 +272,7 @@ class DeadlineRunner:
                 delay = min(delay * 2, self.settings.max_retry_delay)
 
     async def _become_active(self, stop: asyncio.Event) -> Connection | None:
-        leader = await connect(self.store.conninfo)
+        leader = await connect(self.store.conninfo, application_name=owner_application_name())
         try:
             while not stop.is_set():
                 if await try_session_lock(leader, self._lock_key):

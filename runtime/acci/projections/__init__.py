@@ -7,12 +7,14 @@ from acci.projections.consistency import has_passed, wait_until_passed
 from acci.projections.operations import (
     ProjectionStatus,
     ReplayResult,
+    SegmentStatus,
     count_events,
     list_dead_letters,
     projection_status,
     replay_dead_letters,
 )
 from acci.projections.rebuild import ConsistencyReport, check_consistency, rebuild
+from acci.projections.resplit import resplit
 from acci.projections.runner import ProjectionRunner, RunnerSettings, StepResult
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "ProjectionStatus",
     "ReplayResult",
     "RunnerSettings",
+    "SegmentStatus",
     "Statement",
     "StepResult",
     "check_consistency",
@@ -33,5 +36,6 @@ __all__ = [
     "projection_status",
     "rebuild",
     "replay_dead_letters",
+    "resplit",
     "wait_until_passed",
 ]

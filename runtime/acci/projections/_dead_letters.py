@@ -72,19 +72,23 @@ async def record_dead_letter(
     )
 
 
-async def held_streams(conn: Connection, projection: str) -> dict[StreamKey, UUID]:
-    """The streams with an unresolved dead letter, each with its first parked event's id: their
-    later events wait behind it. Normally none (an empty partial index); dead letters are
-    exceptions an operator is alerted to, so there are never many."""
+async def held_streams(
+    conn: Connection, projection: str, segment: tuple[int, int] = (0, 1)
+) -> dict[StreamKey, UUID]:
+    """The streams with an unresolved dead letter (of the streams in `segment`), each with its
+    first parked event's id: their later events wait behind it. Normally none (an empty partial
+    index); dead letters are exceptions an operator is alerted to, so there are never many."""
     cur = await conn.execute(
         """
         SELECT DISTINCT ON (tenant_id, aggregate_type, aggregate_id)
                tenant_id, aggregate_type, aggregate_id, event_id
           FROM acci.dead_letters
          WHERE projection = %s AND resolved_at IS NULL
+           AND (%s::integer = 1
+                OR acci.stream_segment(tenant_id, aggregate_type, aggregate_id, %s::integer) = %s::integer)
          ORDER BY tenant_id, aggregate_type, aggregate_id, transaction_id, global_position
         """,
-        [projection],
+        [projection, segment[1], segment[1], segment[0]],
         prepare=True,
     )
     return {(t, a, i): event_id for t, a, i, event_id in await cur.fetchall()}

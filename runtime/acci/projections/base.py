@@ -46,6 +46,11 @@ class Projection(ABC):
     #: Inline projections are updated in the append's own transaction (read-your-writes) by a
     #: PostgresEventStore opened with them; the others by a ProjectionRunner.
     inline: ClassVar[bool] = False
+    #: Segments a runner splits the projection into the first time it runs (see
+    #: `acci.projections.resplit`): each owns a part of the streams, with its own checkpoint and
+    #: lock, so that several processes apply it side by side. None: the runner's setting
+    #: (`ACCI_PROJECTIONS__SEGMENTS`, by default 1: one runner applies everything).
+    segments: ClassVar[int | None] = None
 
     @classmethod
     def table_name(cls) -> str:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from acci import metrics
 from acci.errors import shown
-from acci.projections._checkpoints import RUNNING, read_checkpoint, set_status
+from acci.projections._checkpoints import RUNNING, Checkpoint, read_checkpoint, read_checkpoints, set_status
 from acci.projections._dead_letters import (
     DeadLetter,
     fail_dead_letter,
@@ -15,7 +15,9 @@ from acci.projections._dead_letters import (
     is_unresolved,
     resolve_dead_letter,
 )
-from acci.projections.base import Connection, Projection, projection_lock_key
+from acci.projections._locks import active_lock_key, lock_holder
+from acci.projections._segments import Segment
+from acci.projections.base import Connection, Projection
 from acci.store._pg_errors import database_errors, is_transient
 from acci.store.postgres import PostgresEventStore, read_event_on
 from acci.streams import Position, StreamId
@@ -25,16 +27,33 @@ _LAG_COUNT_CAP = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentStatus:
+    """One segment of a projection split into segments (`resplit`)."""
+
+    segment: int
+    segments: int
+    position: Position
+    lag_events: int
+    lag_seconds: float
+    #: The process running it live (host and pid), or None when no process holds it.
+    owner: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectionStatus:
     name: str
+    #: The checkpoint (of a segmented projection: its lowest segment's).
     position: Position
     status: str
     updated_at: datetime
-    #: Events of the projection's types written after its checkpoint (capped at 1,000,000).
+    #: Events of the projection's types written after its checkpoint (capped at 1,000,000; of a
+    #: segmented projection: summed over its segments).
     lag_events: int
     #: Age of the oldest such event, in seconds; 0 when there is none.
     lag_seconds: float
     dead_letters: int
+    #: Each segment, when the projection is split into more than one.
+    segments: tuple[SegmentStatus, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,46 +69,94 @@ class ReplayResult:
 async def projection_status(store: PostgresEventStore, projection: Projection) -> ProjectionStatus:
     with database_errors(f"reading the status of {shown(projection.name)}"):
         async with store.pool.connection() as conn:
-            checkpoint = await read_checkpoint(conn, projection.name)
-            if projection.inline:
-                lag_events, oldest = 0, None
-            else:
-                cur = await conn.execute(
-                    """
-                    SELECT count(*), min("timestamp") FROM (
-                        SELECT "timestamp" FROM acci.events
-                         WHERE (transaction_id, global_position) > (%s::text::xid8, %s)
-                           AND event_type = ANY(%s::text[])
-                         LIMIT %s) AS pending
-                    """,
-                    [
-                        checkpoint.position.transaction_id,
-                        checkpoint.position.global_position,
-                        list(projection.event_types),
-                        _LAG_COUNT_CAP,
-                    ],
+            checkpoints = await read_checkpoints(conn, projection.name) or [
+                await read_checkpoint(conn, projection.name)
+            ]
+            parts: list[SegmentStatus] = []
+            for checkpoint in checkpoints:
+                lag_events, oldest = (
+                    (0, None) if projection.inline else await _lag(conn, projection, checkpoint)
                 )
-                row = await cur.fetchone()
-                lag_events, oldest = (int(row[0]), row[1]) if row else (0, None)
+                lag = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+                parts.append(
+                    SegmentStatus(
+                        checkpoint.segment,
+                        checkpoint.segments,
+                        checkpoint.position,
+                        lag_events,
+                        max(lag, 0.0),
+                        await _owner(conn, checkpoint),
+                    )
+                )
             cur = await conn.execute(
                 "SELECT count(*) FROM acci.dead_letters WHERE projection = %s AND resolved_at IS NULL",
                 [projection.name],
             )
             dead = await cur.fetchone()
-    lag_seconds = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    lag_events = sum(p.lag_events for p in parts)
+    lag_seconds = max(p.lag_seconds for p in parts)
     dead_letters = int(dead[0]) if dead else 0
     metrics.PROJECTION_LAG_EVENTS.labels(projection.name).set(lag_events)
-    metrics.PROJECTION_LAG_SECONDS.labels(projection.name).set(max(lag_seconds, 0.0))
+    metrics.PROJECTION_LAG_SECONDS.labels(projection.name).set(lag_seconds)
     metrics.DEAD_LETTERS.labels(projection.name).set(dead_letters)
+    lowest = min(checkpoints, key=lambda c: c.position)
+    halted = [c for c in checkpoints if c.status != RUNNING]
     return ProjectionStatus(
         projection.name,
-        checkpoint.position,
-        checkpoint.status,
-        checkpoint.updated_at,
+        lowest.position,
+        halted[0].status if halted else lowest.status,
+        max(c.updated_at for c in checkpoints),
         lag_events,
-        max(lag_seconds, 0.0),
+        lag_seconds,
         dead_letters,
+        tuple(parts) if len(parts) > 1 else (),
     )
+
+
+async def _lag(
+    conn: Connection, projection: Projection, checkpoint: Checkpoint
+) -> tuple[int, datetime | None]:
+    """Events waiting for the checkpoint's segment (capped) and the timestamp of the oldest."""
+    cur = await conn.execute(
+        """
+        SELECT count(*), min("timestamp") FROM (
+            SELECT "timestamp" FROM acci.events
+             WHERE (transaction_id, global_position) > (%s::text::xid8, %s)
+               AND event_type = ANY(%s::text[])
+               AND (%s::integer = 1 OR acci.stream_segment(tenant_id, aggregate_type, aggregate_id,
+                                                             %s::integer) = %s::integer)
+             LIMIT %s) AS pending
+        """,
+        [
+            checkpoint.position.transaction_id,
+            checkpoint.position.global_position,
+            list(projection.event_types),
+            checkpoint.segments,
+            checkpoint.segments,
+            checkpoint.segment,
+            _LAG_COUNT_CAP,
+        ],
+    )
+    row = await cur.fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
+async def _owner(conn: Connection, checkpoint: Checkpoint) -> str | None:
+    """The recorded owner of a segment while some session holds its active lock, else None."""
+    if checkpoint.segments == 1:
+        return None  # shown by active_runner(), as before segments
+    key = Segment(checkpoint.name, checkpoint.segment, checkpoint.segments).active_key & 0xFFFF_FFFF_FFFF_FFFF
+    cur = await conn.execute(
+        """
+        SELECT EXISTS (
+            SELECT FROM pg_locks
+             WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = %s AND objid = %s
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+        """,
+        [key >> 32, key & 0xFFFF_FFFF],
+    )
+    row = await cur.fetchone()
+    return (checkpoint.owner or "?") if row and row[0] else None
 
 
 async def list_dead_letters(
@@ -161,21 +228,9 @@ async def count_events(store: PostgresEventStore, projection: Projection) -> int
 
 
 async def active_runner(store: PostgresEventStore, projection: Projection) -> str | None:
-    """Who runs the projection live: the session holding the lock `ProjectionRunner.run` takes
-    (its application name and backend pid), or None when no runner holds it."""
-    key = projection_lock_key(projection.name + "#active") & 0xFFFF_FFFF_FFFF_FFFF
+    """Who runs the projection live: the process holding the lock `ProjectionRunner.run` takes
+    ("pid 4711 on node-7"), or None when no runner holds it."""
     with database_errors(f"looking for the runner of {projection.name!r}"):
         async with store.pool.connection() as conn:
-            cur = await conn.execute(
-                # A bigint advisory key shows in pg_locks as classid (high half), objid (low half).
-                """
-                SELECT a.pid, coalesce(nullif(a.application_name, ''), a.usename::text, '?')
-                  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                   AND l.classid = %s AND l.objid = %s
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                """,
-                [key >> 32, key & 0xFFFF_FFFF],
-            )
-            row = await cur.fetchone()
-    return f"{row[1]} (pid {row[0]})" if row else None
+            holder = await lock_holder(conn, active_lock_key(projection.name))
+    return str(holder) if holder else None

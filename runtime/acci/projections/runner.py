@@ -31,15 +31,29 @@ from acci.errors import (
     shown,
 )
 from acci.events import RecordedEvent
+from acci.logs import log_context
 from acci.migrations import Migration
-from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_status
+from acci.projections._checkpoints import HALTED, advance_checkpoint, read_checkpoint, set_owner, set_status
 from acci.projections._dead_letters import StreamKey, held_streams, record_dead_letter, stream_key
-from acci.projections._locks import active_lock_key, lock_holder, try_batch_lock, try_session_lock
+from acci.projections._locks import (
+    lock_holder,
+    owner_application_name,
+    try_batch_lock,
+    try_session_lock,
+)
 from acci.projections._read_model import missing_table, table_exists
+from acci.projections._segments import (
+    Segment,
+    Split,
+    check_count,
+    ensure_split,
+    process_owner,
+    read_split,
+)
 from acci.projections.base import Connection, Projection, projection_lock_key
 from acci.projections.operations import projection_status
 from acci.store._connect import connect
-from acci.store._pg_errors import is_transient, translate
+from acci.store._pg_errors import database_errors, is_transient, translate
 from acci.store.postgres import PostgresEventStore, read_all_on
 from acci.streams import Position
 
@@ -71,6 +85,12 @@ class RunnerSettings:
     #: How long catch_up() retries transient database errors (lost connections, a pool with no
     #: free connection) before it raises the last one; run() retries for as long as it runs.
     give_up_after: float = 60.0
+    #: Segments to split a projection into the first time it runs, unless the projection says
+    #: (`Projection.segments`). Once recorded, the split is changed only by `resplit`.
+    segments: int = 1
+    #: The most segments one process runs live (None: all it can claim); the others are left to
+    #: other processes, and claimed when free.
+    max_segments: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +106,20 @@ class StepResult:
     #: Events parked in this step: failed ones, and those held back behind a parked event.
     parked: int = 0
 
+    @staticmethod
+    def combine(results: Sequence[StepResult]) -> StepResult:
+        """One step over several segments: caught up when all are, busy when all that did nothing
+        were busy."""
+        handled = sum(r.handled for r in results)
+        waits = [r.retry_in for r in results if r.retry_in is not None]
+        return StepResult(
+            handled,
+            caught_up=all(r.caught_up for r in results),
+            retry_in=min(waits) if waits else None,
+            busy=handled == 0 and any(r.busy for r in results),
+            parked=sum(r.parked for r in results),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
@@ -98,6 +132,11 @@ class _Batch:
 class ProjectionRunner:
     """Runs one projection: `step()` handles one batch; `catch_up()` until nothing is left;
     `run()` keeps it live as the one active instance among all processes.
+
+    A projection split into segments (`_segments`) has a batch per segment in each step, and
+    `run()` claims free segments (up to `max_segments`), each with its own active lock, taking
+    over those whose process died. `segment` binds a runner to one segment of a split that it
+    works on even while a re-split pauses the others (what `resplit` uses).
 
     `migrations` (a service's) only serve the message when the read model's table is missing:
     it names the one that creates it.
@@ -112,6 +151,7 @@ class ProjectionRunner:
         checkpoint: str | None = None,
         table_suffix: str = "",
         migrations: Sequence[Migration] = (),
+        segment: Segment | None = None,
     ) -> None:
         self.store = store
         self.projection = projection
@@ -123,20 +163,45 @@ class ProjectionRunner:
         self._table_checked = False
         self._lock_key = projection_lock_key(self.checkpoint_name)
         self._attempts: dict[object, int] = {}
+        self._fixed = segment
+        self._split: Split | None = None
+        configured = projection.segments or self.settings.segments
+        # Scratch runners (a rebuild's, a check's) replay the whole log as one segment.
+        self._configured = check_count(projection.name, configured) if checkpoint is None else 1
 
     # -- one batch -------------------------------------------------------------------------
 
     async def step(self, until: Position | None = None) -> StepResult:
-        """Handle the next batch (events up to `until` when given)."""
+        """Handle the next batch (events up to `until` when given), of each segment."""
+        if self._fixed is not None:
+            return await self._step(self._fixed, until)
+        segments = await self.segments()
+        results = [await self._step(segment, until) for segment in segments]
+        return StepResult.combine(results)
+
+    async def segments(self) -> list[Segment]:
+        """The segments of the projection as recorded (recording the configured split the first
+        time); read again after a re-split."""
+        if self._split is None:
+            with database_errors(f"reading the split of {shown(self.projection.name)}"):
+                async with self.store.pool.connection() as conn:
+                    self._split = await ensure_split(conn, self.checkpoint_name, self._configured)
+        return [Segment(self.checkpoint_name, i, self._split.segments) for i in range(self._split.segments)]
+
+    async def _step(self, segment: Segment, until: Position | None) -> StepResult:
         try:
             async with self.store.pool.connection() as conn:
                 await self._check_table(conn)
                 try:
-                    result = await self._fast_batch(conn, until)
+                    result = await self._fast_batch(conn, segment, until)
                 except _HandlerFailed:
-                    result = await self._careful_batch(conn, until)
+                    with log_context(projection=self.checkpoint_name):
+                        result = await self._careful_batch(conn, segment, until)
+                except _SplitChanged:
+                    self._split = None  # read it again next time
+                    return StepResult(0, caught_up=False, busy=True)
         except psycopg.Error as error:
-            raise translate(error, f"running projection {shown(self.projection.name)}") from error
+            raise translate(error, f"running projection {shown(str(segment))}") from error
         if result.handled:
             metrics.PROJECTION_EVENTS.labels(self.checkpoint_name).inc(result.handled)
         if result.parked:
@@ -154,27 +219,43 @@ class ProjectionRunner:
     def _missing_table(self) -> ConfigurationError:
         return missing_table(self.projection.name, self.projection.schema, self._table_name, self._migrations)
 
-    async def _begin(self, conn: Connection, until: Position | None) -> _Batch | None:
+    async def _begin(self, conn: Connection, segment: Segment, until: Position | None) -> _Batch | None:
         """Lock, read the checkpoint, the next events and the held-back streams; None when another
-        instance holds the lock."""
-        if not await try_batch_lock(conn, self._lock_key):
+        instance holds the lock (or a re-split pauses the segments)."""
+        shared = projection_lock_key(segment.name)
+        if segment.segmented and not await try_batch_lock(conn, shared, shared=True):
             return None
-        checkpoint = await read_checkpoint(conn, self.checkpoint_name)
+        if not await try_batch_lock(conn, segment.lock_key):
+            return None
+        # Under the projection's lock (shared or not): a re-split cannot commit meanwhile.
+        split = await read_split(conn, segment.name)
+        if split.segments != segment.count:
+            raise _SplitChanged
+        if split.resplitting and self._fixed is None:
+            return None
+        where = (segment.index, segment.count)
+        checkpoint = await read_checkpoint(conn, segment.name, *where)
         if checkpoint.status == HALTED:
             raise ProjectionHalted(self.checkpoint_name)
         events = await read_all_on(
-            conn, checkpoint.position, limit=self.settings.batch_size, event_types=self.projection.event_types
+            conn,
+            checkpoint.position,
+            limit=self.settings.batch_size,
+            event_types=self.projection.event_types,
+            segment=where,
         )
         if until is not None:
             events = [e for e in events if e.position <= until]
         held = (
-            await held_streams(conn, self.checkpoint_name) if events and not self.settings.fail_fast else {}
+            await held_streams(conn, self.checkpoint_name, where)
+            if events and not self.settings.fail_fast
+            else {}
         )
         return _Batch(checkpoint.position, events, held)
 
-    async def _fast_batch(self, conn: Connection, until: Position | None) -> StepResult:
+    async def _fast_batch(self, conn: Connection, segment: Segment, until: Position | None) -> StepResult:
         async with conn.transaction():
-            batch = await self._begin(conn, until)
+            batch = await self._begin(conn, segment, until)
             if batch is None:
                 return StepResult(0, caught_up=False, busy=True)
             if not batch.events:
@@ -193,68 +274,73 @@ class ProjectionRunner:
                 behind = batch.held.get(stream_key(event))
                 if behind is not None:
                     await self._hold_back(conn, event, behind)
-            await self._advance(conn, batch.start, batch.events[-1].position)
+            await self._advance(conn, segment, batch.start, batch.events[-1].position)
         return StepResult(
             len(batch.events),
             caught_up=len(batch.events) < self.settings.batch_size,
             parked=len(batch.events) - len(ready),
         )
 
-    async def _careful_batch(self, conn: Connection, until: Position | None) -> StepResult:
+    async def _careful_batch(self, conn: Connection, segment: Segment, until: Position | None) -> StepResult:
         """The batch again, one savepoint per event, to find and park the failing event."""
         halted: str | None = None
         retry_in: float | None = None
         handled = parked = 0
         async with conn.transaction():
-            batch = await self._begin(conn, until)
+            batch = await self._begin(conn, segment, until)
             if batch is None:
                 return StepResult(0, caught_up=False, busy=True)
             held = dict(batch.held)
             done = batch.start
             for event in batch.events:
                 key = stream_key(event)
-                if key in held:
-                    await self._hold_back(conn, event, held[key])
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    continue
-                try:
-                    async with conn.transaction():  # a savepoint
-                        await self.projection.apply(conn, self.table, event)
-                except Exception as error:
-                    if is_transient(error):
-                        raise
-                    if isinstance(error, psycopg.errors.UndefinedTable):
-                        self._table_checked = False
-                        raise self._missing_table() from error
-                    where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
-                    if self.settings.fail_fast:
-                        raise ProjectionFailed(self.projection.name, where, str(error)) from error
-                    attempts = self._attempts.get(event.id, 0) + 1
-                    self._attempts[event.id] = attempts
-                    if attempts < self.settings.max_attempts:
-                        retry_in = min(
-                            self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                # Each line about this event (a retry, a dead letter, a halt) says which it is.
+                with log_context(position=event.position, stream=event.stream):
+                    if key in held:
+                        await self._hold_back(conn, event, held[key])
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        continue
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            await self.projection.apply(conn, self.table, event)
+                    except Exception as error:
+                        if is_transient(error):
+                            raise
+                        if isinstance(error, psycopg.errors.UndefinedTable):
+                            self._table_checked = False
+                            raise self._missing_table() from error
+                        where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
+                        if self.settings.fail_fast:
+                            raise ProjectionFailed(self.projection.name, where, str(error)) from error
+                        attempts = self._attempts.get(event.id, 0) + 1
+                        self._attempts[event.id] = attempts
+                        if attempts < self.settings.max_attempts:
+                            retry_in = min(
+                                self.settings.retry_delay * 2 ** (attempts - 1), self.settings.max_retry_delay
+                            )
+                            log.warning(
+                                "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
+                            )
+                            break
+                        del self._attempts[event.id]
+                        await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
+                        log.error(
+                            "%s parked %s after %d tries: %s", self.projection.name, where, attempts, error
                         )
-                        log.warning(
-                            "%s failed on %s (try %d): %s", self.projection.name, where, attempts, error
-                        )
-                        break
-                    del self._attempts[event.id]
-                    await record_dead_letter(conn, self.checkpoint_name, event, error, attempts)
-                    log.error("%s parked %s after %d tries: %s", self.projection.name, where, attempts, error)
-                    # The dead letter holds the event now, and its stream's later events wait behind
-                    # it: the checkpoint passes it, so only a replay ever applies it (once).
-                    held[key] = event.id
-                    done, handled, parked = event.position, handled + 1, parked + 1
-                    if self.settings.on_poison == "halt":
-                        await set_status(conn, self.checkpoint_name, HALTED)
-                        halted = where
-                        break
-                    continue
-                done = event.position
-                handled += 1
+                        # The dead letter holds the event now, and its stream's later events wait
+                        # behind it: the checkpoint passes it, so only a replay ever applies it (once).
+                        held[key] = event.id
+                        done, handled, parked = event.position, handled + 1, parked + 1
+                        if self.settings.on_poison == "halt":
+                            await set_status(conn, self.checkpoint_name, HALTED)
+                            log.error("%s halted at %s", self.projection.name, where)
+                            halted = where
+                            break
+                        continue
+                    done = event.position
+                    handled += 1
             if done != batch.start:
-                await self._advance(conn, batch.start, done)
+                await self._advance(conn, segment, batch.start, done)
         if halted is not None:
             raise ProjectionHalted(self.checkpoint_name, f"stopped at {halted}")
         return StepResult(
@@ -274,10 +360,13 @@ class ProjectionRunner:
             0,
             behind=behind,
         )
-        log.warning("%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind)
+        with log_context(projection=self.checkpoint_name, position=event.position, stream=event.stream):
+            log.warning(
+                "%s held back %s %s behind %s", self.projection.name, event.event_type, event.id, behind
+            )
 
-    async def _advance(self, conn: Connection, start: Position, end: Position) -> None:
-        if not await advance_checkpoint(conn, self.checkpoint_name, start, end):
+    async def _advance(self, conn: Connection, segment: Segment, start: Position, end: Position) -> None:
+        if not await advance_checkpoint(conn, segment.name, start, end, segment.index):
             # Cannot happen while the advisory lock is held; if it does, write nothing.
             raise TransientDatabaseError(
                 f"the checkpoint of {shown(self.checkpoint_name)} moved under a running batch; the batch "
@@ -296,6 +385,10 @@ class ProjectionRunner:
         While another runner holds the projection's lock it waits, up to `busy_timeout` seconds,
         then raises ProjectionBusy: it returns only once it has seen that nothing is waiting.
         """
+        with log_context(projection=self.checkpoint_name):
+            return await self._catch_up(until, progress)
+
+    async def _catch_up(self, until: Position | None, progress: Callable[[int], None] | None) -> int:
         total = 0
         backoff = _Backoff(self.settings)
         busy_since: float | None = None
@@ -330,60 +423,106 @@ class ProjectionRunner:
     async def _holder(self) -> str:
         with contextlib.suppress(psycopg.Error, AcciError):
             async with self.store.pool.connection() as conn:
-                return await lock_holder(conn, self._lock_key)
+                holder = await lock_holder(conn, self._lock_key)
+                return str(holder) if holder else ""
         return ""
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Run live until `stop` is set: become the active instance, catch up, then follow new
-        events (woken by NOTIFY, polling as well). A standby takes over when the active one dies.
+        """Run live until `stop` is set: become the active instance (of each segment it claims),
+        catch up, then follow new events (woken by NOTIFY, polling as well). A standby takes over
+        when the active one dies; a live process takes over a dead one's segments when it has
+        room (`max_segments`).
 
-        What a network does is survived: a lost connection (the one holding the active lock, the
+        What a network does is survived: a lost connection (the one holding an active lock, the
         LISTEN connection, pooled ones) is replaced, transient errors are retried with backoff for
         as long as it runs, and a runner that lost its lock becomes a standby again.
         """
-        stop = stop or asyncio.Event()
+        with log_context(projection=self.checkpoint_name):
+            await self._run(stop or asyncio.Event())
+
+    async def _run(self, stop: asyncio.Event) -> None:
         backoff = _Backoff(self.settings)
         while not stop.is_set():
             try:
                 async with self.store.pool.connection() as conn:
                     await self._check_table(conn)
-                leader = await self._become_active(stop)
-                if leader is None:
-                    return
-                backoff.reset()
-                try:
-                    log.info("%s: active", self.projection.name)
-                    waiter = await self.store.waiter()
-                    try:
-                        await self._follow(stop, waiter.wait, leader)
-                    finally:
-                        await waiter.close()
-                finally:
-                    await leader.close()
+                segments = await self.segments()
+                await self._claim_and_follow(stop, segments, backoff)
             except (TransientDatabaseError, psycopg.OperationalError) as error:
                 delay = backoff.next()
                 log.warning("%s: %s; retrying in %.2fs", self.projection.name, error, delay)
                 await _sleep_or_stop(stop, delay)
 
-    async def _become_active(self, stop: asyncio.Event) -> Connection | None:
-        """A connection holding the active runner's session lock, or None when stopped first."""
-        leader = await connect(self.store.conninfo)
+    async def _claim_and_follow(
+        self, stop: asyncio.Event, segments: list[Segment], backoff: _Backoff
+    ) -> None:
+        """Claim free segments of this split and follow each in a task of its own, until stopped
+        or until the split changes (then return: the caller reads it again)."""
+        limit = self.settings.max_segments or len(segments)
+        released = asyncio.Event()  # ends the segment tasks
+        tasks: dict[int, asyncio.Task[None]] = {}
+        claimer: Connection | None = None
         try:
             while not stop.is_set():
-                if await try_session_lock(leader, active_lock_key(self.checkpoint_name)):
-                    return leader
-                await _sleep_or_stop(stop, self.settings.takeover_interval)
-        except BaseException:
+                for index, task in list(tasks.items()):
+                    if not task.done():
+                        continue
+                    del tasks[index]
+                    error = task.exception()
+                    if isinstance(error, TransientDatabaseError | psycopg.OperationalError):
+                        log.warning("%s: %s; standing by", segments[index], error)
+                    elif error is not None:
+                        raise error
+                if self._split is None:  # a batch saw another split
+                    return
+                for segment in segments:
+                    if len(tasks) >= limit:
+                        break
+                    if segment.index in tasks:
+                        continue
+                    claimer = claimer or await connect(
+                        self.store.conninfo, application_name=owner_application_name()
+                    )
+                    if await try_session_lock(claimer, segment.active_key):
+                        leader, claimer = claimer, None
+                        backoff.reset()
+                        lead = self._lead(segment, leader, _Stop(stop, released))
+                        tasks[segment.index] = asyncio.create_task(lead)
+                await _Stop(stop).sleep(self.settings.takeover_interval)
+                if self._split is None or await self._current_split() != len(segments):
+                    self._split = None
+                    return
+        finally:
+            released.set()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            if claimer is not None:
+                await claimer.close()
+
+    async def _current_split(self) -> int:
+        with database_errors(f"reading the split of {shown(self.projection.name)}"):
+            async with self.store.pool.connection() as conn:
+                return (await read_split(conn, self.checkpoint_name)).segments
+
+    async def _lead(self, segment: Segment, leader: Connection, stop: _Stop) -> None:
+        """Follow one claimed segment, holding its active lock on `leader`, until stopped."""
+        try:
+            log.info("%s: active", segment)
+            with contextlib.suppress(psycopg.Error):
+                await set_owner(leader, segment.name, segment.index, process_owner())
+            waiter = await self.store.waiter()
+            try:
+                await self._follow(stop, waiter.wait, leader, segment)
+            finally:
+                await waiter.close()
+        finally:
             await leader.close()
-            raise
-        await leader.close()
-        return None
 
     async def _follow(
-        self, stop: asyncio.Event, wait: Callable[[float], Awaitable[None]], leader: Connection
+        self, stop: _Stop, wait: Callable[[float], Awaitable[None]], leader: Connection, segment: Segment
     ) -> None:
         """Step and wait until stopped, or until the connection that holds the active lock is lost
-        (the server then released the lock, and a standby may already have taken over)."""
+        (the server then released the lock, and a standby may already have taken over), or until
+        the split changes."""
         backoff = _Backoff(self.settings)
         measured = confirmed = 0.0
         while not stop.is_set():
@@ -393,32 +532,49 @@ class ProjectionRunner:
                 try:
                     await leader.execute("SELECT 1")
                 except psycopg.Error as error:
-                    log.warning(
-                        "%s: lost the active runner's lock (%s); standing by", self.projection.name, error
-                    )
+                    log.warning("%s: lost the active runner's lock (%s); standing by", segment, error)
                     return
-            if now - measured >= self.settings.metrics_interval:
+            if now - measured >= self.settings.metrics_interval and segment.index == 0:
                 measured = now
                 with contextlib.suppress(AcciError):
                     await projection_status(self.store, self.projection)  # sets the gauges
             try:
-                result = await self.step()
+                result = await self._step(segment, None)
             except TransientDatabaseError as error:
                 delay = backoff.next()
-                log.warning("%s: %s; retrying in %.2fs", self.projection.name, error, delay)
-                await _sleep_or_stop(stop, delay)
+                log.warning("%s: %s; retrying in %.2fs", segment, error, delay)
+                await stop.sleep(delay)
                 continue
+            if self._split is None:  # the split changed: the claims are made again
+                return
             backoff.reset()
             if result.retry_in is not None:
-                await _sleep_or_stop(stop, result.retry_in)
+                await stop.sleep(result.retry_in)
             elif result.caught_up or result.busy:
-                waiting = asyncio.ensure_future(wait(self.settings.poll_interval))
-                stopping = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                for task in (waiting, stopping):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await stop.wait_for(wait, self.settings.poll_interval)
+
+
+class _Stop:
+    """Set when any of its events is: the service stopping, or the claims being given up."""
+
+    def __init__(self, *events: asyncio.Event) -> None:
+        self._events = events
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+    async def sleep(self, seconds: float) -> None:
+        await self.wait_for(asyncio.sleep, seconds)
+
+    async def wait_for(self, wait: Callable[[float], Awaitable[None]], seconds: float) -> None:
+        """`wait(seconds)` (a sleep, a wait for a notification), ended early when set."""
+        waiting = asyncio.ensure_future(wait(seconds))
+        stopping = [asyncio.ensure_future(e.wait()) for e in self._events]
+        await asyncio.wait({waiting, *stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (waiting, *stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class _Backoff:
@@ -445,6 +601,10 @@ class _Backoff:
 
 class _HandlerFailed(Exception):
     """A handler raised in the fast path: redo the batch carefully."""
+
+
+class _SplitChanged(Exception):
+    """A batch found the projection split otherwise than its segment says (a re-split)."""
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

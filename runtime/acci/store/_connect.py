@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -22,8 +23,17 @@ Connection = psycopg.AsyncConnection[TupleRow]
 CONNECT_TIMEOUT = 10.0
 
 
-async def connect(conninfo: str, *, seconds: float = CONNECT_TIMEOUT, autocommit: bool = True) -> Connection:
-    """One connection of its own (LISTEN, session locks, migrations), or the ACCI error saying why not."""
+async def connect(
+    conninfo: str,
+    *,
+    seconds: float = CONNECT_TIMEOUT,
+    autocommit: bool = True,
+    application_name: str | None = None,
+) -> Connection:
+    """One connection of its own (LISTEN, session locks, migrations), or the ACCI error saying why not.
+    `application_name`, when given, replaces the one in `conninfo`."""
+    if application_name is not None:
+        conninfo = make_conninfo(conninfo, application_name=application_name)
     try:
         return await psycopg.AsyncConnection.connect(
             conninfo, autocommit=autocommit, connect_timeout=max(2, round(seconds))

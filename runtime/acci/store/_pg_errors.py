@@ -21,6 +21,7 @@ from acci.errors import (
     DatabaseError,
     DuplicateCommandError,
     DuplicateEventError,
+    TenantMoved,
     TransientDatabaseError,
 )
 from acci.streams import CommandRecord, StreamId, StreamRange
@@ -31,6 +32,8 @@ CONCURRENCY_CONFLICT = "AC001"
 DUPLICATE_COMMAND = "AC002"
 #: Raised by acci.append_events when the command id was recorded for another command.
 COMMAND_ID_REUSED = "AC003"
+#: Raised by a database's events trigger when a tenant has moved away from it (DETAIL: the tenant).
+TENANT_MOVED = "AC010"
 #: The same outcomes as the statuses of acci.claim_append (and the rows of acci.append_batch).
 _CLAIM_STATUS = {CONCURRENCY_CONFLICT: 1, DUPLICATE_COMMAND: 2, COMMAND_ID_REUSED: 3}
 
@@ -180,6 +183,8 @@ def translate(
             command_id=command_id,
             command_type=command_type,
         )
+    if sqlstate == TENANT_MOVED:
+        return TenantMoved(error.diag.message_detail or (stream.tenant_id if stream else ""))
     if sqlstate == "23505" and stream is not None:
         if error.diag.constraint_name == _EVENT_ID_KEY:
             found = _UUID.search(error.diag.message_detail or "")

@@ -62,7 +62,7 @@ _HORIZON = "   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())\n"
 
 
 @functools.cache
-def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
+def _read_all_query(*, types: int, tenant: bool, below_horizon: bool, segmented: bool = False) -> str:
     """One statement per combination of filters, rather than `(%s IS NULL OR ...)`, so that each
     prepared plan can use the index that fits it. ORDER BY names the table's columns: the select
     list has casts of the same names, and sorting by those would bypass the index."""
@@ -75,6 +75,13 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool) -> str:
         + ("   AND event_type = (%(types)s::text[])[1]\n" if types == 1 else "")
         + ("   AND event_type = ANY(%(types)s::text[])\n" if types > 1 else "")
         + ("   AND tenant_id = %(tenant)s\n" if tenant else "")
+        # A projection's segment: the streams whose hash falls into it (migration 0009).
+        + (
+            "   AND acci.stream_segment(tenant_id, aggregate_type, aggregate_id, %(segments)s::integer)"
+            " = %(segment)s::integer\n"
+            if segmented
+            else ""
+        )
         + " ORDER BY events.transaction_id, events.global_position\n"
         " LIMIT %(limit)s"
     )
@@ -122,6 +129,23 @@ _DEADLOCK = "40P01"
 log = logging.getLogger("acci.store")
 
 
+async def _open_pool(
+    conninfo: str, connect_timeout: float, doing: str, *, min_size: int, max_size: int, pool_timeout: float
+) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+    # One attempt of our own first: the pool would retry for its whole timeout, logging a
+    # warning per try, and then only say that it timed out.
+    probe = await connect(conninfo, seconds=connect_timeout)
+    await probe.close()
+    pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, timeout=pool_timeout)
+    with database_errors(doing):
+        try:
+            await pool.open(wait=True, timeout=connect_timeout)
+        except BaseException:
+            await pool.close()
+            raise
+    return pool
+
+
 class PostgresEventStore(EventStore):
     """The event store on PostgreSQL, in the `acci` schema that acci.migrations creates.
 
@@ -139,8 +163,16 @@ class PostgresEventStore(EventStore):
         notify: bool = True,
         projections: Sequence[InlineProjection] = (),
         coalesce: CoalesceSettings | bool = True,
+        read_pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] | None = None,
+        read_your_writes_timeout: float = 5.0,
     ):
         self.pool = pool
+        #: The pool query handlers read from, and only they: a streaming replica's when the
+        #: service has a read URL, else the primary's own. Appends, runners and checkpoints
+        #: always use `pool` (the primary).
+        self.read_pool = pool if read_pool is None else read_pool
+        #: Seconds a query given a position waits for its read models (acci.queries).
+        self.read_your_writes_timeout = read_your_writes_timeout
         self.notify = notify
         #: Projections updated in the append's own transaction (read-your-writes); the others
         #: in `projections` are run by a ProjectionRunner.
@@ -165,30 +197,50 @@ class PostgresEventStore(EventStore):
         connect_timeout: float = CONNECT_TIMEOUT,
         pool_timeout: float = 30.0,
         coalesce: CoalesceSettings | bool = True,
+        read_conninfo: str | None = None,
+        read_your_writes_timeout: float = 5.0,
     ) -> Self:
-        """Connect a pool of `min_size` to `max_size` connections.
+        """Connect a pool of `min_size` to `max_size` connections; with `read_conninfo` (a
+        streaming replica), a second pool of the same size that queries read from.
 
         A server that cannot be reached, or a database or role that does not exist, fails at once
         ("cannot connect to HOST:PORT: REASON"; an unanswered attempt after `connect_timeout`
         seconds). Later, a caller waits at most `pool_timeout` seconds for a free connection.
         """
-        # One attempt of our own first: the pool would retry for its whole timeout, logging a
-        # warning per try, and then only say that it timed out.
-        probe = await connect(conninfo, seconds=connect_timeout)
-        await probe.close()
-        pool = ConnectionPool(conninfo, min_size=min_size, max_size=max_size, timeout=pool_timeout)
-        with database_errors("connecting to the event store"):
+
+        async def pool_on(target: str, doing: str) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+            return await _open_pool(
+                target,
+                connect_timeout,
+                doing,
+                min_size=min_size,
+                max_size=max_size,
+                pool_timeout=pool_timeout,
+            )
+
+        pool = await pool_on(conninfo, "connecting to the event store")
+        read_pool = None
+        if read_conninfo is not None:
             try:
-                await pool.open(wait=True, timeout=connect_timeout)
+                read_pool = await pool_on(read_conninfo, "connecting to the read replica")
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, notify=notify, projections=projections, coalesce=coalesce)
+        return cls(
+            pool,
+            notify=notify,
+            projections=projections,
+            coalesce=coalesce,
+            read_pool=read_pool,
+            read_your_writes_timeout=read_your_writes_timeout,
+        )
 
     async def close(self) -> None:
         if self._coalescer is not None:
             await self._coalescer.drain()
         await self.pool.close()
+        if self.read_pool is not self.pool:
+            await self.read_pool.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -344,6 +396,15 @@ class PostgresEventStore(EventStore):
                 raise outcome
             return outcome
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def apply_inline(
+        self, conn: psycopg.AsyncConnection[TupleRow], events: list[RecordedEvent]
+    ) -> None:
+        """Apply the store's inline projections to `events` that were written by other means (a
+        tenant move copies them), in `conn`'s transaction, under their locks as an append does."""
+        inline = self._inline_for(e.event_type for e in events)
+        await self._lock_and_write(conn, inline, None, [])
+        await self._apply_inline(conn, inline, events)
 
     def _inline_for(self, event_types: Iterable[str]) -> list[InlineProjection]:
         if not self.inline_projections:
@@ -652,6 +713,18 @@ def split_by_stream(
     return [by_stream[(a.stream.aggregate_type, a.stream.aggregate_id)] for a in appends]
 
 
+_TENANT_EVENTS = f"""
+SELECT {_EVENT_COLUMNS} FROM acci.events WHERE tenant_id = %s
+ ORDER BY events.transaction_id, events.global_position
+"""  # noqa: S608 - a constant column list, no input
+
+
+async def tenant_events(conn: psycopg.AsyncConnection[TupleRow], tenant_id: str) -> list[RecordedEvent]:
+    """Every event of the tenant in the global order, read in `conn`'s transaction and without
+    the horizon: for a tenant that nobody can write to (a move blocks it first)."""
+    return _to_events(await (await conn.execute(_TENANT_EVENTS, [tenant_id])).fetchall())
+
+
 def _to_events(rows: list[TupleRow]) -> list[RecordedEvent]:
     with gc_paused(len(rows)):
         return [_to_event(row) for row in rows]
@@ -703,14 +776,17 @@ async def read_all_on(
     event_types: Sequence[str] | None = None,
     tenant_id: str | None = None,
     below_horizon: bool = True,
+    segment: tuple[int, int] = (0, 1),
 ) -> list[RecordedEvent]:
-    """`EventStore.read_all` on a given connection, inside the caller's transaction if any."""
+    """`EventStore.read_all` on a given connection, inside the caller's transaction if any; with
+    `segment` (index, count), only the events of the streams in that segment of a projection."""
     if event_types is not None and not event_types:
         return []
     query = _read_all_query(
         types=min(len(event_types), 2) if event_types is not None else 0,
         tenant=tenant_id is not None,
         below_horizon=below_horizon,
+        segmented=segment[1] > 1,
     )
     params = {
         "xid": after.transaction_id,
@@ -718,6 +794,8 @@ async def read_all_on(
         "types": list(event_types) if event_types is not None else None,
         "tenant": tenant_id,
         "limit": limit,
+        "segment": segment[0],
+        "segments": segment[1],
     }
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
     return _to_events(rows)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING
 
 from acci.events import RecordedEvent
@@ -47,8 +47,9 @@ class Subscription:
         """End the iteration after the batch being handled."""
         self._stopped = True
 
-    async def batches(self) -> AsyncIterator[list[RecordedEvent]]:
-        """Yield batches of events until `stop()` is called."""
+    async def batches(self) -> AsyncGenerator[list[RecordedEvent], None]:
+        """Yield batches of events until `stop()` is called. A generator: `aclose()` it when leaving
+        early, so that its LISTEN connection goes back at once."""
         # Listen before the first read, so that nothing committed between the read and the
         # wait goes unannounced.
         self._waiter = await self._store.waiter()
@@ -71,7 +72,7 @@ class Subscription:
             await self._waiter.close()
             self._waiter = None
 
-    async def events(self) -> AsyncIterator[RecordedEvent]:
+    async def events(self) -> AsyncGenerator[RecordedEvent, None]:
         """Yield events one by one until `stop()` is called."""
         async for batch in self.batches():
             for event in batch:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 import pytest_asyncio
-from acci import InvalidQuery, NewEvent, PostgresEventStore, StreamId
+from acci import DomainEvent, InvalidQuery, NewEvent, PostgresEventStore, StreamId
 from acci.migrations import migrate
 from acci.projections import ProjectionRunner
 from identity.events import UserCreated
@@ -39,7 +39,7 @@ async def open_orders(store: PostgresEventStore, count: int, placed_every: int =
     for i in range(count):
         order_id = uuid.UUID(int=i + 1)
         ids.append(order_id)
-        events = [
+        events: list[DomainEvent] = [
             OrderOpened(
                 order_id=order_id,
                 customer_id=CUSTOMER,

@@ -36,13 +36,13 @@ def domain() -> str:
 
 def fast_settings(url: str | None = None, **stream: object) -> IntegrationSettings:
     """Short retry delays and polls, so that the tests spend their time on work."""
+    nats = NatsSettings(
+        reconnect_wait=0.1,
+        publish_timeout=2.0,
+        stream=StreamSettings.model_validate({"duplicate_window": 300.0, **stream}),
+    )
     return IntegrationSettings(
-        nats=NatsSettings(
-            **({"url": url} if url else {}),
-            reconnect_wait=0.1,
-            publish_timeout=2.0,
-            stream=StreamSettings(duplicate_window=300.0, **stream),  # type: ignore[arg-type]
-        ),
+        nats=nats.model_copy(update={"url": url}) if url else nats,
         relay=RelaySettings(retry_delay=0.02, max_retry_delay=0.5, poll_interval=0.1, takeover_interval=0.1),
         consumer=ConsumerSettings(
             retry_delay=0.01, max_retry_delay=0.2, poll_interval=0.2, takeover_interval=0.1, ack_wait=5.0

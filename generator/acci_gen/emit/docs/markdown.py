@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from acci_gen import __version__, http_routes
+from acci_gen.emit.docs.integration import TITLE as INTEGRATION_TITLE
+from acci_gen.emit.docs.integration import integration_section
 from acci_gen.emit.docs.jsonschema import event_schema, object_schema
 from acci_gen.emit.docs.states import state_diagram
 from acci_gen.emit.text import md_code, md_comment, md_json, md_text
@@ -40,6 +42,7 @@ def render_domain_doc(domain: Domain, source: str) -> str:
     lines += doc.types()
     lines += doc.projections()
     lines += doc.queries()
+    lines += integration_section(domain, doc.fields_table)
     lines += doc.http_api()
     lines += doc.scenarios()
     while lines and lines[-1] == "":
@@ -112,7 +115,9 @@ class _Doc:
         lines += [f"| {name} | {value} |" for name, value in rows]
         sections = ["Flow", "Aggregates", "Events", "Commands"]
         sections += [name for name, items in (("Types", d.types), ("Projections", d.projections)) if items]
-        sections += [name for name, items in (("Queries", d.queries), ("Scenarios", d.scenarios)) if items]
+        sections += [name for name, items in (("Queries", d.queries),) if items]
+        sections += [INTEGRATION_TITLE] if d.integration_events or d.consumes else []
+        sections += [name for name, items in (("Scenarios", d.scenarios),) if items]
         lines += ["", "Contents: " + " · ".join(f"[{s}]({_anchor(s)})" for s in sections), ""]
         return lines
 

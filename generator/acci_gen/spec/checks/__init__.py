@@ -5,6 +5,8 @@ report every problem at once."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from acci_gen.errors import Diagnostic
 from acci_gen.model import Domain
 from acci_gen.names import generated_class_problems, module_problem
@@ -14,6 +16,7 @@ from acci_gen.spec.checks.context import Context
 from acci_gen.spec.checks.evolution import check_compatibility
 from acci_gen.spec.checks.fields import check_types
 from acci_gen.spec.checks.http import check_http
+from acci_gen.spec.checks.integration import check_integration
 from acci_gen.spec.checks.projections import check_projections
 from acci_gen.spec.checks.queries import check_queries
 from acci_gen.spec.checks.scenarios import check_coverage, check_scenarios
@@ -21,8 +24,10 @@ from acci_gen.spec.loader import Document
 from acci_gen.spec.shape import Shaped
 
 
-def check(doc: Document, shaped: Shaped) -> tuple[Domain | None, list[Diagnostic]]:
-    """The domain model of a shaped document, and every problem of its meaning."""
+def check(doc: Document, shaped: Shaped, base: Path | None = None) -> tuple[Domain | None, list[Diagnostic]]:
+    """The domain model of a shaped document, and every problem of its meaning; `base` is the
+    folder the paths in the document are relative to (vendored contracts; default: the working
+    directory)."""
     spec = shaped.spec
     if spec is None:
         return None, []
@@ -47,6 +52,7 @@ def check(doc: Document, shaped: Shaped) -> tuple[Domain | None, list[Diagnostic
     check_http(ctx, spec.commands or {}, domain)
     check_scenarios(ctx, spec.scenarios or [], domain)
     check_coverage(ctx, domain)
+    check_integration(ctx, spec, domain, base)
     for path, message, fix in generated_class_problems(domain):
         ctx.error(path, message, fix, key=True)
     for event in domain.events:

@@ -59,7 +59,16 @@ def check_projections(ctx: Context, projections: dict[str, lang.Projection], dom
                 did_you_mean(key, by_name, what="columns"),
             )
             key = ""
-        projection = Projection(name, table, key, columns, {}, spec.description or "", spec.inline)
+        segments = spec.segments
+        if segments is not None and spec.inline:
+            ctx.error(
+                (*path, "segments"),
+                f"{name} is inline (updated in each append's transaction): it has no runner to split "
+                "into segments.",
+                "remove 'segments' (or 'inline').",
+            )
+            segments = None
+        projection = Projection(name, table, key, columns, {}, spec.description or "", spec.inline, segments)
         domain.projections.append(projection)
         for event_name, handler in (spec.on or {}).items():
             _check_handler(ctx, projection, by_name, event_name, handler, (*path, "on", event_name), domain)

@@ -18,6 +18,7 @@ with no natural default and no value (`table:` alone) is an error, as before (`b
     commands.py     commands, rules, emitted events
     read_models.py  projections and queries
     scenarios.py    scenarios
+    integration.py  integration events published and consumed
     Domain (here)   the file
 
 To add a key: add it to its model with a docstring, check its meaning in `checks/`, document it in
@@ -56,6 +57,7 @@ from acci_gen.spec.language.events import (
     ValueOf,
 )
 from acci_gen.spec.language.fields import EnumType, FieldSpec, NamedType, ObjectType
+from acci_gen.spec.language.integration import Consumption, IntegrationEvent, PublicVersion, Reaction
 from acci_gen.spec.language.read_models import (
     CustomHandler,
     DeleteHandler,
@@ -82,6 +84,7 @@ __all__ = [
     "AppendOf",
     "CombineStep",
     "Command",
+    "Consumption",
     "CustomHandler",
     "DeleteHandler",
     "Domain",
@@ -91,11 +94,14 @@ __all__ = [
     "FieldSpec",
     "Filter",
     "InsertHandler",
+    "IntegrationEvent",
     "MapStep",
     "ObjectType",
     "OldVersion",
     "Projection",
+    "PublicVersion",
     "Query",
+    "Reaction",
     "RemoveStep",
     "RenameStep",
     "Rule",
@@ -137,7 +143,20 @@ class Domain(Spec):
     """Queries by name."""
     scenarios: list[Scenario] | None = None
     """Examples of what each command does; each becomes a generated test."""
+    integration_events: dict[Pascal, IntegrationEvent] | None = None
+    """Public events other services consume, each mapped from an internal event."""
+    consumes: dict[Snake, Consumption] | None = None
+    """Other domains' public events, by publishing domain, and the commands they become here."""
 
 
 #: The sections whose items are named (a broken item is left out of the meaning checks).
-SECTIONS = ("types", "aggregates", "events", "commands", "projections", "queries")
+SECTIONS = (
+    "types",
+    "aggregates",
+    "events",
+    "commands",
+    "projections",
+    "queries",
+    "integration_events",
+    "consumes",
+)

@@ -222,3 +222,6 @@ class Event(Spec):
     the same name."""
     versions: dict[str, OldVersion] | None = None
     """Older schema versions by number (1, 2, ...): their fields and the upcast steps to the next."""
+    publish: bool = False
+    """Publish it to other services as an integration event of the same name, version 1 and
+    fields (its public shape is then frozen: see `integration_events` for a shape of its own)."""

@@ -101,6 +101,9 @@ class Projection(Spec):
     inline: bool = False
     """Update the table in the append's own transaction (read-your-writes) instead of by a
     projection runner."""
+    segments: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Split the runner's work into this many segments (each owns part of the streams), which
+    several processes apply side by side; unset: the service's ACCI_PROJECTIONS__SEGMENTS."""
 
 
 FilterOp = Literal["eq", "ne", "lt", "le", "gt", "ge", "like", "ilike", "contains"]

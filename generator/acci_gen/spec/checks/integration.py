@@ -1,0 +1,427 @@
+"""Integration events: public events mapped from internal ones (`integration_events:` and
+`publish: true`), and other domains' public events turned into commands (`consumes:`, read from
+the publisher's vendored AsyncAPI contract).
+
+Public fields are scalars or lists of scalars: a contract other teams generate code from cannot
+name this domain's enums or objects. Mappings and conditions read `event.<field>` (the internal
+event when publishing, the public one when consuming) and, when consuming, `envelope.<field>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from acci_gen.model import (
+    INTEGRATION_ENVELOPE_FIELDS,
+    NUMERIC,
+    SCALARS,
+    Condition,
+    ConsumedEvent,
+    Consumption,
+    Domain,
+    Event,
+    Expr,
+    Field,
+    IntegrationEvent,
+    PublicVersion,
+    TypeRef,
+)
+from acci_gen.names import pascal, snake_problem
+from acci_gen.spec import language as lang
+from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem
+from acci_gen.spec.checks.fields import parse_fields
+from acci_gen.spec.contract import ContractError, read_contract
+from acci_gen.spec.loader import PathT, load_text
+from acci_gen.spec.suggest import did_you_mean
+from acci_gen.spec.values import fits
+
+_CONDITION_RE = re.compile(r"^\s*(\S+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
+
+
+def consumer_name(domain: str, publisher: str) -> str:
+    """The durable consumer (and the scope of its command ids) of `domain` for `publisher`."""
+    return f"{domain}_from_{publisher}"
+
+
+def public_class(name: str, version: int) -> str:
+    """The class of a public event version in the publisher's integration module."""
+    return f"{name}V{version}"
+
+
+def consumed_class(publisher: str, name: str, version: int) -> str:
+    """The class of another domain's public event version in the consumer's integration module."""
+    return f"{pascal(publisher)}{name}V{version}"
+
+
+def check_integration(ctx: Context, spec: lang.Domain, domain: Domain, base: Path | None) -> None:
+    published: dict[str, PathT] = {}
+    for name, event_spec in (spec.events or {}).items():
+        event = domain.event(name)
+        if event_spec.publish and event is not None:
+            _shorthand(ctx, event, spec, published, domain)
+    for name, item in (spec.integration_events or {}).items():
+        _integration_event(ctx, name, item, published, domain)
+    for publisher, consumption in (spec.consumes or {}).items():
+        _consumption(ctx, publisher, consumption, domain, base)
+    _class_clashes(ctx, domain)
+
+
+# -- publishing ------------------------------------------------------------------------------------
+
+
+def _shorthand(
+    ctx: Context, event: Event, spec: lang.Domain, published: dict[str, PathT], domain: Domain
+) -> None:
+    path: PathT = ("events", event.name, "publish")
+    if event.name in (spec.integration_events or {}):
+        ctx.error(
+            path,
+            f"{event.name} is published by 'publish: true' and also declared under 'integration_events'.",
+            "remove 'publish: true' (the integration event says what is published), or rename the "
+            "integration event.",
+        )
+        return
+    for field in event.fields:
+        if not _public_type(field.type):
+            ctx.error(
+                path,
+                f"{event.name} cannot be published as it is: its field '{field.name}' is a "
+                f"{field.type.text}, and a public event holds only scalars and lists of scalars.",
+                f"declare a public shape under 'integration_events: {event.name}:' with scalar fields "
+                "and a 'map' from the event.",
+            )
+            return
+    published[event.name] = path
+    domain.integration_events.append(
+        IntegrationEvent(
+            event.name,
+            event.name,
+            1,
+            [_copy(f) for f in event.fields],
+            [(f.name, Expr("event", f.name)) for f in event.fields],
+            description=event.description,
+            shorthand=True,
+        )
+    )
+
+
+def _copy(field: Field) -> Field:
+    return dataclasses.replace(field)
+
+
+def _integration_event(
+    ctx: Context, name: str, item: lang.IntegrationEvent, published: dict[str, PathT], domain: Domain
+) -> None:
+    path: PathT = ("integration_events", name)
+    if not ctx.check_pascal(name, "integration event", path):
+        return
+    if any(e.name == name for e in domain.integration_events):  # a publish: true of the same name
+        return
+    fields = _public_fields(ctx, item.fields, (*path, "fields"))
+    versions = _public_versions(ctx, item, path)
+    event = domain.event(item.event)
+    if event is None:
+        if not ctx.broken("events", item.event):
+            ctx.error(
+                (*path, "event"),
+                f"integration event {name} is mapped from '{item.event}', which is not an event.",
+                did_you_mean(item.event, [e.name for e in domain.events], what="events"),
+            )
+        return
+    if event.name in published:
+        line = ctx.doc.pos(published[event.name], key=True)[0]
+        ctx.error(
+            (*path, "event"),
+            f"{event.name} is already published (line {line}); an internal event is published as "
+            "one public event.",
+            "map it once; a new public shape is a new 'version' of the same integration event.",
+        )
+        return
+    published[event.name] = (*path, "event")
+    scopes: Scopes = {"event": {f.name: f for f in event.fields}}
+    public = IntegrationEvent(
+        name, event.name, item.version, fields, versions=versions, description=item.description or ""
+    )
+    public.mapping = _mapping(
+        ctx, fields, item.map or {}, (*path, "map"), scopes, f"integration event {name}", event.name
+    )
+    public.conditions = _conditions(ctx, item.when or [], (*path, "when"), scopes)
+    domain.integration_events.append(public)
+
+
+def _public_fields(ctx: Context, fields: dict[str, Any] | None, path: PathT) -> list[Field]:
+    parsed = parse_fields(ctx, fields, path)
+    for field in parsed:
+        if not _public_type(field.type):
+            ctx.error(
+                (*path, field.name),
+                f"the public field '{field.name}' is a {field.type.text}; a public event holds only "
+                "scalars and lists of scalars (its contract names none of this domain's types).",
+                f"use one of: {', '.join(SCALARS)} (an enum's value as a string, an object as its fields).",
+            )
+    return [f for f in parsed if _public_type(f.type)]
+
+
+def _public_type(ref: TypeRef) -> bool:
+    item = ref.item if ref.kind == "list" and ref.item is not None else ref
+    return item.kind in SCALARS
+
+
+def _public_versions(ctx: Context, item: lang.IntegrationEvent, path: PathT) -> list[PublicVersion]:
+    versions: list[PublicVersion] = []
+    for key, older in (item.versions or {}).items():
+        vpath = (*path, "versions", key)
+        number = int(key) if key.isdigit() and int(key) >= 1 else None
+        if number is None:
+            ctx.error(vpath, f"'{key}' is not a version number.", "use 1, 2, ... as keys.", key=True)
+            continue
+        if number >= item.version:
+            ctx.error(
+                vpath,
+                f"v{number} is not older than the current public version {item.version}.",
+                f"list only versions below {item.version}; the current shape is 'fields'.",
+                key=True,
+            )
+            continue
+        fields = _public_fields(ctx, older.fields, (*vpath, "fields"))
+        versions.append(PublicVersion(number, fields, older.description or ""))
+    return sorted(versions, key=lambda v: v.version)
+
+
+def _mapping(
+    ctx: Context,
+    targets: list[Field],
+    mapping: dict[str, str | lang.ValueOf],
+    path: PathT,
+    scopes: Scopes,
+    what: str,
+    source_name: str,
+) -> list[tuple[str, Expr]]:
+    """Each target field's source: mapped, or the same-named event field."""
+    by_name = {f.name: f for f in targets}
+    for key in mapping:
+        if key not in by_name:
+            ctx.error(
+                (*path, key),
+                f"{what} has no field '{key}'.",
+                did_you_mean(key, list(by_name), what="fields"),
+                key=True,
+            )
+    result: list[tuple[str, Expr]] = []
+    for field in targets:
+        fpath = (*path, field.name)
+        if field.name in mapping:
+            spec = mapping[field.name]
+            if isinstance(spec, lang.ValueOf):
+                problem = literal_problem(spec.value, field, ctx.types)
+                if problem:
+                    ctx.error(
+                        (*fpath, "value"),
+                        f"the value does not fit {field.name}: {problem}.",
+                        "give a value of the field's type, or map it from the event.",
+                    )
+                else:
+                    result.append((field.name, Expr("literal", literal=spec.value)))
+                continue
+            expr = ctx.parse_ref(spec, fpath, scopes)
+            if expr is None:
+                continue
+        elif field.name in scopes["event"]:
+            expr = Expr("event", field.name)
+        else:
+            if field.required:
+                ctx.error(
+                    path if mapping else path[:-1],
+                    f"{what} gives no value for its field '{field.name}': {source_name} has no field "
+                    f"'{field.name}'.",
+                    f"add 'map: {{{field.name}: event.<field>}}' (or {{value: ...}}).",
+                )
+            continue
+        source = scopes[expr.source][expr.name]
+        if not compatible(source.type, field.type) or (source.optional and not field.optional):
+            why = (
+                "may be None"
+                if source.optional and compatible(source.type, field.type)
+                else f"is a {source.type.text}"
+            )
+            ctx.error(
+                fpath if field.name in mapping else path[:-1],
+                f"{expr.source}.{expr.name} {why}, but '{field.name}' is "
+                f"{'an optional ' if field.optional else 'a required '}{field.type.text}.",
+                f"map a {field.type.text} to it, or change one of the field types.",
+            )
+            continue
+        result.append((field.name, expr))
+    return result
+
+
+def _conditions(ctx: Context, texts: list[str], path: PathT, scopes: Scopes) -> list[Condition]:
+    conditions = []
+    for index, text in enumerate(texts):
+        condition = _condition(ctx, text, (*path, index), scopes)
+        if condition is not None:
+            conditions.append(condition)
+    return conditions
+
+
+def _condition(ctx: Context, text: str, path: PathT, scopes: Scopes) -> Condition | None:
+    match = _CONDITION_RE.match(text)
+    if not match:
+        ctx.error(
+            path,
+            f"the condition '{text}' is not '<reference> <op> <reference or value>'.",
+            "write e.g. 'event.total > 0' (ops: == != < <= > >=).",
+        )
+        return None
+    left_text, op, right_text = match.groups()
+    left = ctx.parse_ref(left_text, path, scopes)
+    if left is None:
+        return None
+    lfield = scopes[left.source][left.name]
+    if is_ref(right_text) and right_text.split(".")[0] in scopes:
+        right = ctx.parse_ref(right_text, path, scopes)
+        if right is None:
+            return None
+        rfield = scopes[right.source][right.name]
+        if not (compatible(rfield.type, lfield.type) or compatible(lfield.type, rfield.type)):
+            ctx.error(
+                path,
+                f"cannot compare {left_text} ({lfield.type.text}) with {right_text} ({rfield.type.text}).",
+                "compare values of the same type.",
+            )
+            return None
+        optional = lfield.optional or rfield.optional
+    else:
+        doc, problems = load_text(right_text, "condition")
+        literal = right_text if doc is None or problems else doc.data
+        probe = Field("value", lfield.type, optional=op in ("==", "!="))
+        problem = literal_problem(literal, probe, ctx.types)
+        if problem:
+            ctx.error(
+                path,
+                f"the value {right_text} cannot be compared with {left_text}: {problem}.",
+                "compare with a value of the field's type (quote text: 'eur').",
+            )
+            return None
+        right = Expr("literal", literal=literal)
+        optional = lfield.optional
+    if op not in ("==", "!=") and (not fits(lfield.type.kind, (*NUMERIC, "date", "datetime")) or optional):
+        ctx.error(
+            path,
+            f"'{op}' needs required numbers, dates or times; {left_text} is "
+            f"{'optional ' if lfield.optional else ''}{lfield.type.text}.",
+            "use == or !=, or compare numbers.",
+        )
+        return None
+    return Condition(left, op, right, text.strip())
+
+
+# -- consuming -------------------------------------------------------------------------------------
+
+
+def _consumption(
+    ctx: Context, publisher: str, item: lang.Consumption, domain: Domain, base: Path | None
+) -> None:
+    path: PathT = ("consumes", publisher)
+    problem = snake_problem(publisher, "domain")
+    if problem:
+        ctx.error(path, problem[0], problem[1], key=True)
+        return
+    file = (base or Path.cwd()) / item.contract
+    try:
+        contract = read_contract(file)
+    except ContractError as error:
+        ctx.error(
+            (*path, "contract"),
+            f"the contract '{item.contract}' cannot be used: {error}.",
+            f"vendor {publisher}'s generated asyncapi.yaml (generated/{publisher}/asyncapi.yaml of its "
+            "repository) at this path, relative to this domain file.",
+        )
+        return
+    if contract.domain != publisher:
+        ctx.error(
+            (*path, "contract"),
+            f"the contract '{item.contract}' is the one of domain '{contract.domain}', not '{publisher}'.",
+            f"name the publishing domain '{contract.domain}', or vendor {publisher}'s contract.",
+        )
+        return
+    if len(consumer_name(domain.name, publisher)) > 63:
+        ctx.error(
+            path,
+            f"the consumer '{consumer_name(domain.name, publisher)}' has a name longer than 63 characters "
+            "(the durable JetStream consumer and the scope of its command ids).",
+            "use a shorter domain name.",
+            key=True,
+        )
+        return
+    consumption = Consumption(publisher, item.contract)
+    for name, reaction in item.on.items():
+        rpath = (*path, "on", name)
+        versions = contract.events.get(name)
+        if versions is None:
+            ctx.error(
+                rpath,
+                f"{publisher}'s contract has no public event '{name}'.",
+                did_you_mean(name, list(contract.events), what=f"public events of {publisher}"),
+                key=True,
+            )
+            continue
+        version = reaction.version if reaction.version is not None else max(versions)
+        if version not in versions:
+            ctx.error(
+                (*rpath, "version"),
+                f"{publisher}'s contract has no version {version} of {name}.",
+                f"use one of: {', '.join(str(v) for v in sorted(versions))}.",
+            )
+            continue
+        fields = versions[version]
+        command = domain.command(reaction.command)
+        if command is None:
+            if not ctx.broken("commands", reaction.command):
+                ctx.error(
+                    (*rpath, "command"),
+                    f"'{reaction.command}' is not a command of this domain.",
+                    did_you_mean(reaction.command, [c.name for c in domain.commands], what="commands"),
+                )
+            continue
+        envelope = {
+            key: Field(key, TypeRef(kind, kind), optional=key in ("occurred_at", "correlation_id"))
+            for key, kind in INTEGRATION_ENVELOPE_FIELDS.items()
+        }
+        scopes: Scopes = {"event": {f.name: f for f in fields}, "envelope": envelope}
+        consumed = ConsumedEvent(name, version, fields, command.name)
+        consumed.mapping = _mapping(
+            ctx,
+            command.fields,
+            reaction.map or {},
+            (*rpath, "map"),
+            scopes,
+            f"command {command.name}",
+            f"{name} v{version}",
+        )
+        consumed.conditions = _conditions(ctx, reaction.when or [], (*rpath, "when"), scopes)
+        consumption.events.append(consumed)
+    domain.consumes.append(consumption)
+
+
+def _class_clashes(ctx: Context, domain: Domain) -> None:
+    """The classes of the integration module: one per public and consumed event version."""
+    seen: dict[str, str] = {}
+    for public in domain.integration_events:
+        for version in public.all_versions():
+            seen[public_class(public.name, version.version)] = public.name
+    for consumption in domain.consumes:
+        for consumed in consumption.events:
+            name = consumed_class(consumption.domain, consumed.name, consumed.version)
+            if name in seen:
+                ctx.error(
+                    ("consumes", consumption.domain, "on", consumed.name),
+                    f"{consumption.domain}'s {consumed.name} v{consumed.version} and this domain's "
+                    f"integration event {seen[name]} both become the class '{name}'.",
+                    "rename this domain's integration event.",
+                    key=True,
+                )
+            seen[name] = consumed.name
