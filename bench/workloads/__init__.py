@@ -8,6 +8,7 @@ from bench.workloads import (
     appends,
     commands,
     concurrency,
+    http,
     inline,
     multistream,
     projections,
@@ -35,6 +36,7 @@ ALL: list[Workload] = [
     *search.WORKLOADS,
     *upcasting.WORKLOADS,
     *relay.WORKLOADS,
+    *http.WORKLOADS,
 ]
 
 

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -201,6 +202,37 @@ def test_dev_run_serves_until_sigterm(clone: Clone) -> None:
         assert process.wait(60) == 0
 
 
+def test_dev_serve_answers_commands_and_queries_over_http_until_sigterm(clone: Clone) -> None:
+    port = _free_port()
+    clone.sh.extra.update(ACCI_HTTP__PORT=str(port))
+    try:
+        process = clone.sh.start("./dev serve", clone.path, shown="./dev serve")
+    finally:
+        del clone.sh.extra["ACCI_HTTP__PORT"]
+    with _stopping(process):
+        url = _wait_for_uvicorn(process)
+        assert url == f"http://127.0.0.1:{port}"
+        who = {"X-Tenant-Id": "t1", "X-User-Id": "ops"}
+        note = "6f1c2b7e-3a4d-4c5e-8f90-1a2b3c4d5e6f"
+        status, created = _http("POST", f"{url}/notes/notes/{note}", {"title": "Over HTTP", "body": "b"}, who)
+        assert status == 200 and [e["type"] for e in created["events"]] == ["NoteCreated"], created
+        status, state = _http("GET", f"{url}/notes/notes/{note}", None, who)
+        assert status == 200 and state["state"]["title"] == "Over HTTP"
+        # The query waits until the runner (--with-projections) has projected the note.
+        read = {**who, "Acci-Min-Position": created["position"]}
+        status, rows = _http("GET", f"{url}/notes/queries/notes-by-status?status=active", None, read)
+        assert status == 200 and [row["title"] for row in rows["items"]] == ["Over HTTP"], rows
+        status, problem = _http("POST", f"{url}/notes/notes/{note}", {"title": "Again"}, who)
+        assert status == 409 and problem["type"].endswith("/already-exists")
+        with urllib.request.urlopen(f"{url}/docs", timeout=10) as response:
+            assert response.status == 200 and b"swagger" in response.read().lower()
+        paths = _get_json(f"{url}/openapi.json")["paths"]
+        committed = json.loads((clone.path / "generated" / "notes" / "openapi.json").read_text())
+        assert set(paths) == set(committed["paths"])
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+
+
 def test_the_wheel_deploys_outside_the_source_tree(
     clone: Clone, tmp_path: Path, acci_server_url: str
 ) -> None:
@@ -358,6 +390,39 @@ def _wait_for_url(process: subprocess.Popen[str], timeout: float = 120) -> str:
             return found[1]
         assert time.monotonic() < deadline, "".join(seen)
     raise AssertionError(f"the service exited {process.wait()}: {''.join(seen)}")
+
+
+def _wait_for_uvicorn(process: subprocess.Popen[str], timeout: float = 300) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    for line in process.stdout:
+        seen.append(line)
+        found = re.search(r"Uvicorn running on (http://\S+) ", line)
+        if found:
+            _drain(process)
+            return found[1]
+        assert time.monotonic() < deadline, "".join(seen)
+    raise AssertionError(f"serve exited {process.wait()}: {''.join(seen)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _http(method: str, url: str, body: Any, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def _drain(process: subprocess.Popen[str]) -> None:

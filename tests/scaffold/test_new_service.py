@@ -59,7 +59,7 @@ def test_a_new_service_carries_its_runtime_and_nothing_of_this_machine(
         "3.11",
         "",
     )
-    assert f'dependencies = ["acci=={__version__}"]' in (service / "pyproject.toml").read_text()
+    assert f'dependencies = ["acci[http]=={__version__}"]' in (service / "pyproject.toml").read_text()
 
     # no path of the machine it was made on: not the checkout, not the home, not a temporary directory
     for path in service.rglob("*"):

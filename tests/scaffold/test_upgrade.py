@@ -179,7 +179,8 @@ def test_a_new_acci_version_moves_the_pin_and_the_wheel(
     assert result.new_ref == "v0.2.0"
     assert _answers(service)["acci_requirement"] == "acci==0.2.0"
     pyproject = (service / "pyproject.toml").read_text()
-    assert 'dependencies = ["acci==0.2.0"]' in pyproject and '"acci[gen,testing]==0.2.0"' in pyproject
+    assert 'dependencies = ["acci[http]==0.2.0"]' in pyproject
+    assert '"acci[gen,testing,http]==0.2.0"' in pyproject
     assert sorted(p.name for p in (service / "wheels").iterdir()) == [newer_wheel.name]
     assert "M pyproject.toml" in "\n".join(result.changed)
 

@@ -48,7 +48,11 @@ def render_domains(
         generated[f"{domain.name}/api.py"] = render_api(domain, head)
         if domain.scenarios:
             generated[f"{domain.name}/tests/test_{domain.name}_http.py"] = render(
-                "test_http.py.jinja2", header=head, domain=domain
+                "test_http.py.jinja2",
+                header=head,
+                domain=domain,
+                # If-Match is tried on the scenarios that change an existing aggregate successfully.
+                if_match=any(s.given and s.then_error is None for s in domain.scenarios),
             )
         generated.update(render_policies(domain, head))
         evolution, evolution_stubs = render_evolution(domain, head)

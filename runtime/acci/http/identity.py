@@ -11,16 +11,19 @@ to `create_app(identity=...)`. Every failure is a 401 problem with `WWW-Authenti
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from fastapi import Request
 
 from acci.errors import ConfigurationError
 from acci.http.problems import HttpProblem
 from acci.settings import HttpSettings
+
+if TYPE_CHECKING:
+    import jwt
 
 TENANT_HEADER = "X-Tenant-Id"
 USER_HEADER = "X-User-Id"
@@ -77,9 +80,13 @@ class JwtIdentity:
                 "ACCI_HTTP__AUTH=jwt needs ACCI_HTTP__JWT_KEY or ACCI_HTTP__JWT_JWKS_URL to verify tokens "
                 "with (or ACCI_HTTP__AUTH=headers for development)."
             )
+        # Imported here: only this provider needs PyJWT (acci-gen imports acci.http without it).
+        self._jwt: Any = importlib.import_module("jwt")
         self.settings = settings
         self._key = settings.jwt_key.get_secret_value() if settings.jwt_key is not None else None
-        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self._jwks: jwt.PyJWKClient | None = (
+            self._jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        )
 
     async def __call__(self, request: Request) -> Identity:
         header = request.headers.get("Authorization", "")
@@ -101,7 +108,7 @@ class JwtIdentity:
                 key: Any = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
             else:
                 key = self._key
-            claims: dict[str, Any] = jwt.decode(
+            claims: dict[str, Any] = self._jwt.decode(
                 token,
                 key,
                 algorithms=s.jwt_algorithms,
@@ -109,7 +116,7 @@ class JwtIdentity:
                 issuer=s.jwt_issuer,
                 options={"require": ["exp", s.tenant_claim, s.user_claim]},
             )
-        except jwt.PyJWTError as error:
+        except self._jwt.PyJWTError as error:
             raise unauthorized(f"the bearer token is not valid: {error}.") from None
         return claims
 

@@ -290,6 +290,7 @@ class Reader:
         if self.min_position is None:
             return
         read: Sequence[Projection] = [self.context.projections[name] for name in projections]
+        # Where the queries read: the primary, or the streaming replica of ACCI_DATABASE__READ_URL.
         await wait_until_passed(
             # The pool the queries read from: on a replica, its checkpoints as far as it replayed them.
             self.store.read_pool,

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from acci_gen import __version__
+from acci_gen import __version__, http_routes
 from acci_gen.emit.docs.integration import TITLE as INTEGRATION_TITLE
 from acci_gen.emit.docs.integration import integration_section
 from acci_gen.emit.docs.jsonschema import event_schema, object_schema
@@ -45,6 +45,7 @@ def render_domain_doc(domain: Domain, source: str) -> str:
     lines += doc.queries()
     lines += policies_section(domain)
     lines += integration_section(domain, doc.fields_table)
+    lines += doc.http_api()
     lines += doc.scenarios()
     while lines and lines[-1] == "":
         lines.pop()
@@ -73,6 +74,34 @@ class _Doc:
                 self.read_by.setdefault(event, []).append(projection.name)
 
     # -- sections ---------------------------------------------------------------------------
+
+    def http_api(self) -> list[str]:
+        """The generated HTTP API's routes (acci_gen.http_routes), and where its contract is."""
+        d = self.domain
+        if not d.aggregates:
+            return []
+        what = {
+            "state": "the current state of the {} (ETag: its version)",
+            "history": "the events of the {}, oldest first, a page at a time",
+            "command": "send {}",
+            "query": "the query {}",
+        }
+        lines = [
+            "## HTTP API",
+            "",
+            f"`generated/{d.name}/api.py` serves these routes (conventions, headers and status codes: "
+            f"ACCI's docs/http-api.md). Their contract is `generated/{d.name}/openapi.json`, served "
+            "at `/openapi.json` and browsable at `/docs`.",
+            "",
+            "| Method | Path | What |",
+            "|---|---|---|",
+        ]
+        for route in http_routes.routes(d):
+            path = http_routes.prefix(d) + route.path
+            lines.append(
+                f"| {route.method} | {md_code(path)} | {md_text(what[route.kind].format(route.name))} |"
+            )
+        return [*lines, ""]
 
     def overview(self) -> list[str]:
         d = self.domain

@@ -7,11 +7,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from acci.http.testing import http_if_match_test, http_scenario_test
+from acci.http.testing import http_scenario_test
 
 from .. import HANDLERS, REGISTRY
 from ..api import router
 from .test_gadgets import SCENARIOS
 
 test_scenario_over_http = http_scenario_test(router, REGISTRY, HANDLERS, SCENARIOS)
-test_if_match_over_http = http_if_match_test(router, REGISTRY, HANDLERS, SCENARIOS)
