@@ -24,6 +24,7 @@ from acci.run import check_database
 from acci.service import Service
 from acci.settings import Settings
 from acci.store.postgres import PostgresEventStore
+from acci.tenants import TenantRouter
 
 log = logging.getLogger("acci.run")
 
@@ -76,16 +77,12 @@ async def run_integration(
             f"service {service.name!r} consumes nothing: declare 'consumes:' in a domain file, then run "
             "acci-gen generate."
         )
-    if mode == "consume" and settings.tenant_databases():
-        raise ConfigurationError(
-            "consume does not route its commands to tenant databases yet (ACCI_TENANTS__DATABASES is "
-            "set): run it for a service whose tenants share one database."
-        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     stores: list[PostgresEventStore] = []
+    router: TenantRouter | None = None
     try:
         application = f"{service.name}-{mode}@{socket.gethostname()}"
         # A relay per database: each tenant database has a global order (and a checkpoint) of its own.
@@ -111,9 +108,21 @@ async def run_integration(
                     for publisher in service.publishers
                 ]
             else:
+                if settings.tenant_databases():
+                    # Each command goes to its tenant's database; the consumers' own state (dead
+                    # letters, locks) stays in the service's database.
+                    router = await TenantRouter.open(
+                        settings, url, application_name=application, projections=service.projections
+                    )
+                commands = router.event_store if router is not None else None
                 runs = [
                     IntegrationConsumer(
-                        stores[0], transport, service.consumers[name], integration, name=name
+                        stores[0],
+                        transport,
+                        service.consumers[name],
+                        integration,
+                        name=name,
+                        commands=commands,
                     ).run(stop)
                     for name in consumers
                 ]
@@ -122,6 +131,8 @@ async def run_integration(
         finally:
             await transport.close()
     finally:
+        if router is not None:
+            await router.close()
         for store in stores:
             await store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):

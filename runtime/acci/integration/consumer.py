@@ -41,6 +41,7 @@ from acci.integration.settings import IntegrationSettings
 from acci.integration.tracing import MetadataTraceContext, TraceContext
 from acci.integration.transport import ConsumerSpec, IncomingMessage, MessageSource, Transport
 from acci.store._pg_errors import database_errors
+from acci.store.base import EventStore
 from acci.store.postgres import PostgresEventStore
 
 log = logging.getLogger("acci.integration")
@@ -96,7 +97,11 @@ class IntegrationConsumer:
         name: str,
         user_id: str | None = None,
         trace: TraceContext | None = None,
+        commands: EventStore | None = None,
     ) -> None:
+        """`store` keeps the consumer's own state (its dead letters, its lock); `commands`, when
+        given, is the store its commands go through (a TenantRouter's `event_store`, which sends
+        each command to its tenant's database); by default `store` as well."""
         if not _NAME.match(name):
             raise ConfigurationError(
                 f"consumer name {name!r} is not valid: use lower-case letters, digits and '_', starting "
@@ -119,7 +124,8 @@ class IntegrationConsumer:
             deliver=consumer.deliver,
         )
         self._reactions: dict[tuple[str, int], tuple[Reaction[Any, Any], CommandHandler[Any, Any]]] = {
-            reaction.key: (reaction, reaction.handler(store)) for reaction in consumes.reactions
+            reaction.key: (reaction, reaction.handler(store if commands is None else commands))
+            for reaction in consumes.reactions
         }
         self._versions: dict[str, list[int]] = {}
         for event_type, version in self._reactions:
