@@ -1,12 +1,15 @@
 """The generated HTTP API against direct Python calls, in the same run: the identity domain's
 `CreateUser` (16 concurrent senders, a new user each) and its `get_user` query (one caller, one
 request after another, each timed), through `python -m acci.cli --app identity.service:service
-serve` (uvicorn, 1 and 4 worker processes, HTTP/1.1 keep-alive with httpx) and through the
-generated handler and query class in this process.
+serve` (uvicorn in a subprocess, 1 and 4 worker processes, HTTP/1.1 keep-alive connections, one
+per sender) and through the generated handler and query class in this process.
 
 The raw column is not raw psycopg: it is the same command handler and query called directly, so
-the ratio is what HTTP costs (FastAPI's validation and serialization, uvicorn, the client's own
-work in this process). The servers start before a sample and stop after it (not timed); they
+the ratio is what HTTP costs (FastAPI's validation and serialization, uvicorn, the sockets). The
+client is bench.http_client (requests made up front as bytes, httptools parsing the answers), not
+httpx: on two shared cores, a general client's own CPU per request (about the server's) was taken
+from the server. Each HTTP sample also logs the server's CPU per request (its processes, from
+/proc) and the client's. The servers start before a sample and stop after it (not timed); they
 take the caller's tenant and user from headers (ACCI_HTTP__AUTH=headers), so no JWT is verified.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -36,6 +40,7 @@ from identity.service import migrations  # type: ignore[import-not-found, unused
 
 from bench import GENERATED
 from bench.context import Context
+from bench.http_client import Connection, server_cpu
 from bench.runner import Run, Sample, Timer, Variant, Workload
 
 TENANT = "bench-http"
@@ -70,8 +75,9 @@ def _free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def _server(ctx: Context, workers: int) -> AsyncIterator[httpx.AsyncClient]:
-    """`serve` with `workers` processes on a free port, and a client of it (warmed up)."""
+async def _server(ctx: Context, workers: int, connections: int) -> AsyncIterator[_Served]:
+    """`serve` with `workers` processes on a free port, and `connections` keep-alive
+    connections to it (every worker up and warm)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -104,7 +110,16 @@ async def _server(ctx: Context, workers: int) -> AsyncIterator[httpx.AsyncClient
         warm = [("/identity/queries/get-user", {"id": str(first)})] * SENDERS
         for _ in range(3):
             await asyncio.gather(*(client.get(url, params=params, headers=HEADERS) for url, params in warm))
-        yield client
+        opened = [await Connection.open("127.0.0.1", port) for _ in range(connections)]
+        try:
+            target = f"/identity/queries/get-user?id={first}"
+            for connection in opened:
+                for _ in range(3):
+                    await connection.send(connection.encode("GET", target, HEADERS))
+            yield _Served(process.pid, opened)
+        finally:
+            for connection in opened:
+                await connection.close()
     finally:
         await client.aclose()
         if process.returncode is None:
@@ -116,6 +131,26 @@ async def _server(ctx: Context, workers: int) -> AsyncIterator[httpx.AsyncClient
             await process.wait()
 
 
+class _Served:
+    """A running server: its process id (for its CPU time) and the open connections to it."""
+
+    def __init__(self, pid: int, connections: list[Connection]) -> None:
+        self.pid, self.connections = pid, connections
+        self.cpu_start = server_cpu(pid)
+
+    def report(self, what: str, workers: int, sample: Sample) -> Sample:
+        """Logs the server's and the client's CPU per request of the sample."""
+        server = (server_cpu(self.pid) - self.cpu_start) / sample.events * 1000
+        client = sample.cpu / sample.events * 1000
+        print(
+            f"    {what}, {workers} worker(s): server CPU {server:.2f} ms/request, "
+            f"client (bench process) CPU {client:.2f} ms/request",
+            file=sys.stderr,
+            flush=True,
+        )
+        return sample
+
+
 def _new_user(run: int, k: int, i: int) -> dict[str, Any]:
     user = uuid.uuid5(uuid.NAMESPACE_OID, f"{run}-{k}-{i}")
     return {"user_id": str(user), "email": f"{user.hex[:12]}@example.com", "name": f"Sender {k} {i}"}
@@ -125,21 +160,30 @@ def _http_commands(workers: int) -> Run:
     async def measure(ctx: Context, run: int) -> Sample:
         n = max(1, ctx.mode.commands // SENDERS)
         latencies: list[float] = []
-        async with _server(ctx, workers) as client:
+        async with _server(ctx, workers, SENDERS) as served:
 
-            async def sender(k: int) -> None:
+            def requests(connection: Connection, k: int) -> list[bytes]:
+                made = []
                 for i in range(n):
                     body = _new_user(run, k, i)
                     user = body.pop("user_id")
-                    started = time.perf_counter()
-                    answer = await client.post(f"/identity/users/{user}", json=body, headers=HEADERS)
-                    latencies.append(time.perf_counter() - started)
-                    if answer.status_code != 200:
-                        raise RuntimeError(f"CreateUser over HTTP: {answer.status_code} {answer.text}")
+                    target = f"/identity/users/{user}"
+                    made.append(connection.encode("POST", target, HEADERS, json.dumps(body).encode()))
+                return made
 
+            async def sender(connection: Connection, made: list[bytes]) -> None:
+                for request in made:
+                    started = time.perf_counter()
+                    status, answer = await connection.send(request)
+                    latencies.append(time.perf_counter() - started)
+                    if status != 200:
+                        raise RuntimeError(f"CreateUser over HTTP: {status} {answer[:500]!r}")
+
+            made = [requests(c, k) for k, c in enumerate(served.connections)]
+            served.cpu_start = server_cpu(served.pid)
             timer = Timer()
-            await asyncio.gather(*(sender(k) for k in range(SENDERS)))
-            return timer.stop(n * SENDERS, latencies)
+            await asyncio.gather(*(sender(c, m) for c, m in zip(served.connections, made, strict=True)))
+            return served.report("CreateUser", workers, timer.stop(n * SENDERS, latencies))
 
     return measure
 
@@ -160,23 +204,30 @@ async def direct_commands(ctx: Context, run: int) -> Sample:
 
     timer = Timer()
     await asyncio.gather(*(sender(k) for k in range(SENDERS)))
-    return timer.stop(n * SENDERS, latencies)
+    return _direct_report("CreateUser", timer.stop(n * SENDERS, latencies))
 
 
 def _http_queries(workers: int) -> Run:
     async def measure(ctx: Context, run: int) -> Sample:
         n, users = ctx.mode.searches, ctx.state["users"]
         latencies: list[float] = []
-        async with _server(ctx, workers) as client:
+        async with _server(ctx, workers, 1) as served:
+            connection = served.connections[0]
+            made = [
+                connection.encode(
+                    "GET", f"/identity/queries/get-user?id={users[(run * n + i) % len(users)]}", HEADERS
+                )
+                for i in range(n)
+            ]
+            served.cpu_start = server_cpu(served.pid)
             timer = Timer()
-            for i in range(n):
-                params = {"id": str(users[(run * n + i) % len(users)])}
+            for request in made:
                 started = time.perf_counter()
-                answer = await client.get("/identity/queries/get-user", params=params, headers=HEADERS)
+                status, answer = await connection.send(request)
                 latencies.append(time.perf_counter() - started)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"get_user over HTTP: {answer.status_code} {answer.text}")
-            return timer.stop(n, latencies)
+                if status != 200:
+                    raise RuntimeError(f"get_user over HTTP: {status} {answer[:500]!r}")
+            return served.report("get_user", workers, timer.stop(n, latencies))
 
     return measure
 
@@ -192,7 +243,13 @@ async def direct_queries(ctx: Context, run: int) -> Sample:
         latencies.append(time.perf_counter() - started)
         if row is None:
             raise RuntimeError("get_user found no row")
-    return timer.stop(n, latencies)
+    return _direct_report("get_user", timer.stop(n, latencies))
+
+
+def _direct_report(what: str, sample: Sample) -> Sample:
+    cpu = sample.cpu / sample.events * 1000
+    print(f"    {what}, direct: CPU {cpu:.2f} ms/call (this process)", file=sys.stderr, flush=True)
+    return sample
 
 
 _MEANS = "direct Python calls of the same handler or query in this process (no HTTP)"

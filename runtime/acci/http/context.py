@@ -49,8 +49,15 @@ class HttpContext:
         return self.router.event_store if self.router is not None else self.open_store()
 
 
-def http_context(request: Request) -> HttpContext:
+def context_of(request: Request) -> HttpContext:
+    """The HttpContext of the app that serves the request."""
     context = getattr(request.app.state, "acci", None)
     if not isinstance(context, HttpContext):
         raise RuntimeError("this app was not made by acci.http.create_app (app.state.acci is missing)")
     return context
+
+
+async def http_context(request: Request) -> HttpContext:
+    """The HttpContext as a dependency. async on purpose: FastAPI runs a plain `def` dependency
+    in a worker thread, and that hop cost more CPU than the rest of the dependencies together."""
+    return context_of(request)

@@ -24,7 +24,7 @@ from acci.aggregate import Aggregate
 from acci.commands import Command, CommandData, CommandHandlerBase, CommandMetadata, CommandResult
 from acci.errors import CommandValidationError
 from acci.http import concurrency
-from acci.http.context import HttpContext, http_context
+from acci.http.context import HttpContext, context_of, http_context
 from acci.http.cursors import invalid_cursor
 from acci.http.identity import Identity
 from acci.http.problems import FieldProblem, HttpProblem, responses
@@ -126,8 +126,12 @@ class History(BaseModel):
 Context = Annotated[HttpContext, Depends(http_context)]
 
 
-async def caller(request: Request, context: Context) -> Identity:
-    return await context.identity(request)
+# The routes' own dependencies read the context from the request (context_of) rather than take
+# it as a sub-dependency: FastAPI solves every sub-dependency of every request anew.
+
+
+async def caller(request: Request) -> Identity:
+    return await context_of(request).identity(request)
 
 
 Caller = Annotated[Identity, Depends(caller)]
@@ -215,7 +219,6 @@ class CommandSender:
 async def command_sender(
     request: Request,
     response: Response,
-    context: Context,
     identity: Caller,
     idempotency_key: Annotated[
         str | None,
@@ -236,7 +239,7 @@ async def command_sender(
     ] = None,
 ) -> CommandSender:
     return CommandSender(
-        context,
+        context_of(request),
         identity,
         request.state.correlation_id,
         concurrency.command_id(idempotency_key),
@@ -383,7 +386,7 @@ class Reader:
 
 
 async def reader(
-    context: Context,
+    request: Request,
     identity: Caller,
     min_position: Annotated[
         str | None,
@@ -400,6 +403,7 @@ async def reader(
 ) -> Reader:
     given = min_position if min_position is not None else consistency_token
     position = parse_position(given) if given is not None else None
+    context = context_of(request)
     return Reader(context, identity, position, await context.store_for(identity.tenant_id))
 
 
