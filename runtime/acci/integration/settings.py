@@ -73,6 +73,10 @@ class RelaySettings(_Settings):
 class ConsumerSettings(_Settings):
     #: Messages asked for per fetch.
     batch_size: int = Field(default=100, ge=1)
+    #: Lanes a batch is handled in at once. The messages of one stream of origin share a lane and
+    #: take effect in their order; 1 handles every message one after another. Each busy lane
+    #: holds a connection of the store's pool while its command runs.
+    lanes: int = Field(default=16, ge=1, le=256)
     #: Tries of a message whose command fails before it goes to the dead letters (a rejected
     #: command goes at once: deciding again gives the same answer).
     max_attempts: int = Field(default=3, ge=1)
