@@ -25,7 +25,13 @@ from pathlib import Path
 
 from acci import NewEvent, PostgresEventStore, StreamId
 from acci.database import database_url
-from acci.integration import IntegrationConsumer, IntegrationRelay, IntegrationSettings, RelaySettings
+from acci.integration import (
+    ConsumerSettings,
+    IntegrationConsumer,
+    IntegrationRelay,
+    IntegrationSettings,
+    RelaySettings,
+)
 from acci.integration.jetstream import NatsTransport
 
 from bench.db import fresh_database
@@ -36,7 +42,11 @@ _WRITERS = 8
 
 
 def _settings() -> IntegrationSettings:
-    return IntegrationSettings(relay=RelaySettings(poll_interval=0.05))
+    # A fetch waits until its batch is full or poll_interval passed: short, so that a batch goes
+    # as soon as a few messages are there (see ConsumerSettings.poll_interval).
+    return IntegrationSettings(
+        relay=RelaySettings(poll_interval=0.05), consumer=ConsumerSettings(poll_interval=0.02)
+    )
 
 
 async def _consume(url: str, domain: str, seconds: float) -> None:

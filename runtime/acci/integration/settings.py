@@ -82,7 +82,9 @@ class ConsumerSettings(_Settings):
     max_attempts: int = Field(default=3, ge=1)
     retry_delay: float = Field(default=0.05, gt=0)
     max_retry_delay: float = Field(default=5.0, gt=0)
-    #: Seconds a fetch waits for messages when none are waiting.
+    #: Seconds a fetch waits for messages when none are waiting. A fetch that found none then waits
+    #: until its batch is full or this time passed (nats-py's lingering pull), so at low rates it
+    #: adds up to this much latency: lower it (e.g. 0.02) when latency matters more than polls.
     poll_interval: float = Field(default=0.5, gt=0)
     #: Seconds JetStream waits for an acknowledgement before it delivers a message again; the
     #: consumer reports progress while it retries, so this bounds a hung process, not a slow one.
