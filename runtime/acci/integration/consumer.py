@@ -3,10 +3,12 @@
 Each message becomes one command whose id is derived from the message id (uuid5), so a message
 delivered again is a command the runtime has seen: it returns the first result and appends
 nothing. The message is acknowledged only after the command's transaction committed (or after
-it went to the dead letters). Messages are handled one after another in stream order, by the one
-active instance, so the events of one stream of origin take effect in their order; a message
+it went to the dead letters). The one active instance handles each fetched batch in lanes: the
+messages of one stream of origin always go to the same lane, a lane handles its messages one after
+another in stream order, and the lanes run at once (commands of different streams of origin do not
+wait for one another). So the events of one stream of origin take effect in their order; a message
 that keeps failing is parked, and so is every later message of its stream of origin, until a
-replay handles them in order.
+replay handles them in order. The next batch is fetched when every lane is done.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import logging
 import re
 import time
 import uuid
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,7 +36,15 @@ from acci.integration.dead_letters import (
     park,
     resolve_dead_letter,
 )
-from acci.integration.envelope import EVENT_TYPE, SCHEMA_VERSION, Envelope, parse_envelope
+from acci.integration.envelope import (
+    AGGREGATE_ID,
+    AGGREGATE_TYPE,
+    EVENT_TYPE,
+    SCHEMA_VERSION,
+    TENANT_ID,
+    Envelope,
+    parse_envelope,
+)
 from acci.integration.errors import IntegrationError, TransportError
 from acci.integration.leadership import active_instance, sleep_or_stop
 from acci.integration.model import Consumes, Reaction
@@ -252,7 +264,8 @@ class IntegrationConsumer:
     # -- batches and loops -------------------------------------------------------------------
 
     async def step(self, source: MessageSource, stop: asyncio.Event | None = None) -> int:
-        """Fetch one batch, handle each message in order and acknowledge it; return how many."""
+        """Fetch one batch, handle it in lanes (each stream of origin in order, in one lane) and
+        acknowledge each message once handled; return how many."""
         settings = self.settings.consumer
         messages = await source.fetch(settings.batch_size, settings.poll_interval)
         if not messages:
@@ -260,13 +273,29 @@ class IntegrationConsumer:
         with database_errors(f"reading the dead letters of {self.name!r}"):
             async with self.store.pool.connection() as conn:
                 blocked = await blocked_origins(conn, self.name)
+        lanes = lanes_of(messages, settings.lanes)
+        if len(lanes) == 1:
+            await self._lane(lanes[0], blocked, stop)
+            return len(messages)
+        # Every lane runs to its end even when another one fails: what a lane handled is acknowledged,
+        # what it did not is delivered again (first, in order) when the consumer is opened again.
+        results = await asyncio.gather(
+            *(self._lane(lane, blocked, stop) for lane in lanes), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(messages)
+
+    async def _lane(
+        self, messages: Sequence[IncomingMessage], blocked: set[str], stop: asyncio.Event | None
+    ) -> None:
         for message in messages:
             outcome = await self.consume(message, blocked, stop)
             # A lost acknowledgement is harmless: the message comes again, and its command is a
             # replay without effect.
             await message.ack()
             metrics.CONSUMER_MESSAGES.labels(self.name, outcome).inc()
-        return len(messages)
 
     async def catch_up(self, stop: asyncio.Event | None = None) -> int:
         """Handle messages until a fetch finds none; return how many were handled."""
@@ -373,6 +402,31 @@ async def consumer_status(consumer: IntegrationConsumer, source: MessageSource) 
     metrics.CONSUMER_PENDING.labels(consumer.name).set(pending)
     metrics.CONSUMER_DEAD_LETTERS.labels(consumer.name).set(dead)
     return pending, dead
+
+
+def lanes_of(messages: Sequence[IncomingMessage], lanes: int) -> list[list[IncomingMessage]]:
+    """The messages split into at most `lanes` lanes, each in the messages' order: all messages of
+    one stream of origin (read from the envelope headers) land in the same lane."""
+    if lanes <= 1:
+        return [list(messages)]
+    split: dict[int, list[IncomingMessage]] = {}
+    for message in messages:
+        split.setdefault(zlib.crc32(_origin_key(message)) % lanes, []).append(message)
+    return list(split.values())
+
+
+def _origin_key(message: IncomingMessage) -> bytes:
+    """The stream of origin as `Envelope.origin` spells it; a message without envelope headers
+    (it goes to the dead letters) is a stream of its own."""
+    headers = message.headers
+    tenant, aggregate_type, aggregate_id = (
+        headers.get(TENANT_ID),
+        headers.get(AGGREGATE_TYPE),
+        headers.get(AGGREGATE_ID),
+    )
+    if tenant and aggregate_type and aggregate_id:
+        return f"{tenant}/{aggregate_type}/{aggregate_id}".encode()
+    return f"unknown:{message.message_id}".encode()
 
 
 def _describe(error: BaseException) -> str:

@@ -58,12 +58,13 @@ class Envelope:
 
 
 def envelope_headers(
-    domain: str, event: RecordedEvent, public_type: str, public_version: int
+    domain: str, event: RecordedEvent, public_type: str, public_version: int, event_id: str | None = None
 ) -> dict[str, str]:
-    """The headers of the integration event published for `event`."""
+    """The headers of the integration event published for `event` (`event_id`: `str(event.id)`,
+    when the caller has it already)."""
     meta = event.metadata
     headers = {
-        EVENT_ID: str(event.id),
+        EVENT_ID: event_id or str(event.id),
         EVENT_TYPE: public_type,
         SCHEMA_VERSION: str(public_version),
         TENANT_ID: meta.tenant_id,

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from acci._gcpause import gc_paused
 from acci.errors import AcciError, TransientDatabaseError
 from acci.events import RecordedEvent
 from acci.integration import metrics
@@ -38,6 +39,8 @@ log = logging.getLogger("acci.integration")
 
 # Counting a backlog stops here; the status then says "at least".
 _LAG_COUNT_CAP = 1_000_000
+# Subjects remembered per (tenant, public type); beyond this many (tenants without end), start over.
+_SUBJECT_CACHE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class IntegrationRelay:
             storage=stream.storage,
             retention=stream.retention,
         )
+        self._subjects: dict[tuple[str, str], str] = {}
         self._published = metrics.RELAY_PUBLISHED.labels(self.name)
         self._failures = metrics.RELAY_PUBLISH_FAILURES.labels(self.name)
 
@@ -139,30 +143,40 @@ class IntegrationRelay:
     def message_for(self, event: RecordedEvent) -> OutgoingMessage | None:
         """The integration message for `event`, or None when its transform publishes nothing."""
         publication = self.publisher.publication(event.event_type)
-        where = f"{event.event_type} {event.id} at {event.position} ({event.stream})"
         try:
             public = publication.transform(self.registry.decode(event))
         except Exception as error:  # the service's mapping code: any failure stops the relay here
-            raise PublicationFailed(self.name, where, f"{type(error).__name__}: {error}") from error
+            raise PublicationFailed(self.name, _where(event), f"{type(error).__name__}: {error}") from error
         if public is None:
             return None
         if not isinstance(public, publication.public):
             raise PublicationFailed(
                 self.name,
-                where,
+                _where(event),
                 f"its transform returned {type(public).__name__}, not {publication.public.__name__}",
             )
         public_type = type(public)
+        event_id = str(event.id)
         headers = envelope_headers(
-            self.publisher.domain, event, public_type.event_type, public_type.schema_version
+            self.publisher.domain, event, public_type.event_type, public_type.schema_version, event_id
         )
         self.trace.inject(event, headers)
         return OutgoingMessage(
-            subject=subject_for(self.publisher.domain, event.tenant_id, public_type.event_type),
+            subject=self._subject(event.tenant_id, public_type.event_type),
             data=public.to_json(),
             headers=headers,
-            message_id=str(event.id),
+            message_id=event_id,
         )
+
+    def _subject(self, tenant_id: str, public_type: str) -> str:
+        # Escaping the tenant costs more than the rest of the subject: once per tenant and type.
+        key = (tenant_id, public_type)
+        subject = self._subjects.get(key)
+        if subject is None:
+            if len(self._subjects) >= _SUBJECT_CACHE:
+                self._subjects.clear()
+            subject = self._subjects[key] = subject_for(self.publisher.domain, tenant_id, public_type)
+        return subject
 
     async def step(self, stop: asyncio.Event | None = None) -> RelayStep:
         """Relay the next batch: read, publish, wait for every acknowledgement, move the checkpoint."""
@@ -216,10 +230,12 @@ class IntegrationRelay:
                     conn, after, limit=self.settings.relay.batch_size, event_types=self.publisher.event_types
                 )
         outgoing: list[tuple[OutgoingMessage, str]] = []
-        for event in events:
-            message = self.message_for(event)
-            if message is not None:
-                outgoing.append((message, f"{event.tenant_id}/{event.aggregate_type}/{event.aggregate_id}"))
+        with gc_paused(len(events)):  # many short-lived objects per event, no cycles: see acci._gcpause
+            for event in events:
+                message = self.message_for(event)
+                if message is not None:
+                    origin = f"{event.metadata.tenant_id}/{event.aggregate_type}/{event.aggregate_id}"
+                    outgoing.append((message, origin))
         return _Batch(after, events, outgoing, full=len(events) >= self.settings.relay.batch_size)
 
     async def _publish_batch(self, batch: _Batch, stop: asyncio.Event | None) -> None:
@@ -330,6 +346,11 @@ class IntegrationRelay:
                     await _wait_or_stop(stop, waiter.wait(settings.poll_interval))
             finally:
                 await waiter.close()
+
+
+def _where(event: RecordedEvent) -> str:
+    """The event, for an error message (built only then: it costs more than mapping the event)."""
+    return f"{event.event_type} {event.id} at {event.position} ({event.stream})"
 
 
 def _windows(messages: list[tuple[OutgoingMessage, str]], size: int) -> list[list[OutgoingMessage]]:

@@ -73,12 +73,18 @@ class RelaySettings(_Settings):
 class ConsumerSettings(_Settings):
     #: Messages asked for per fetch.
     batch_size: int = Field(default=100, ge=1)
+    #: Lanes a batch is handled in at once. The messages of one stream of origin share a lane and
+    #: take effect in their order; 1 handles every message one after another. Each busy lane
+    #: holds a connection of the store's pool while its command runs.
+    lanes: int = Field(default=16, ge=1, le=256)
     #: Tries of a message whose command fails before it goes to the dead letters (a rejected
     #: command goes at once: deciding again gives the same answer).
     max_attempts: int = Field(default=3, ge=1)
     retry_delay: float = Field(default=0.05, gt=0)
     max_retry_delay: float = Field(default=5.0, gt=0)
-    #: Seconds a fetch waits for messages when none are waiting.
+    #: Seconds a fetch waits for messages when none are waiting. A fetch that found none then waits
+    #: until its batch is full or this time passed (nats-py's lingering pull), so at low rates it
+    #: adds up to this much latency: lower it (e.g. 0.02) when latency matters more than polls.
     poll_interval: float = Field(default=0.5, gt=0)
     #: Seconds JetStream waits for an acknowledgement before it delivers a message again; the
     #: consumer reports progress while it retries, so this bounds a hung process, not a slow one.
