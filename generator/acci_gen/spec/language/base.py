@@ -5,6 +5,7 @@ need a value when they are written."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, TypeVar, Union
 
@@ -93,6 +94,14 @@ Number = Annotated[
 def form(choose: Any, error: str) -> Discriminator:
     """A discriminator that picks a union member from the value; `error` when none fits."""
     return Discriminator(choose, custom_error_type=error, custom_error_message=error)
+
+
+def one_key(value: Any, keys: Collection[str]) -> str | None:
+    """The key of a one-key mapping whose key is one of `keys` (the form `{add: ...}` and the like
+    take), else None."""
+    if isinstance(value, dict) and len(value) == 1 and (key := next(iter(value))) in keys:
+        return str(key)
+    return None
 
 
 def kind_of(value: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import Spec, form
+from acci_gen.spec.language.base import Spec, form, one_key
 from acci_gen.spec.language.events import ValueOf
 
 #: The operations a column value may be, by key.
@@ -65,11 +65,7 @@ class Least(Spec):
 
 
 def _column_value_form(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "ref"
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in COLUMN_OPS:
-        return str(next(iter(value)))
-    return None
+    return "ref" if isinstance(value, str) else one_key(value, COLUMN_OPS)
 
 
 #: A column's value: a reference, {value}, {add}, {subtract}, {coalesce}, {greatest} or {least}.

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import APPLY_OPS, STEP_KINDS, Snake, Spec, form
+from acci_gen.spec.language.base import APPLY_OPS, STEP_KINDS, Snake, Spec, form, one_key
 from acci_gen.spec.language.fields import Fields
 
 
@@ -73,11 +73,7 @@ class RemoveOf(Spec):
 
 
 def _apply_form(value: Any) -> str | None:
-    if isinstance(value, str):
-        return "ref"
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in APPLY_OPS:
-        return str(next(iter(value)))
-    return None
+    return "ref" if isinstance(value, str) else one_key(value, APPLY_OPS)
 
 
 #: How an event changes one state field: a reference (`event.<field>`, `state.<field>`), an
@@ -177,9 +173,7 @@ class CombineStep(Spec):
 
 
 def _step_form(value: Any) -> str | None:
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in STEP_KINDS:
-        return str(next(iter(value)))
-    return None
+    return one_key(value, STEP_KINDS)
 
 
 #: One upcast step from a version to the next.
