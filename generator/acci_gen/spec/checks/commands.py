@@ -20,7 +20,7 @@ from acci_gen.model import (
 )
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.aggregates import aggregate_ref
-from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem, unset_state
+from acci_gen.spec.checks.context import Context, Scopes, compatible, literal_problem, mismatch, unset_state
 from acci_gen.spec.checks.expressions import is_expression, parse_expression
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.checks.multi import check_multi
@@ -303,12 +303,8 @@ def map_event(
                 )
             continue
         source = scopes[expr.source][expr.name]
-        if not compatible(source.type, field.type) or (source.optional and not field.optional):
-            why = (
-                "may be None"
-                if source.optional and compatible(source.type, field.type)
-                else f"is a {source.type.text}"
-            )
+        why = mismatch(source, field)
+        if why is not None:
             ctx.error(
                 fpath if field.name in mapping else path[:-1],
                 f"{expr.source}.{expr.name} {why}, but {event.name}.{field.name} is "

@@ -138,6 +138,13 @@ def compatible(source: TypeRef, target: TypeRef) -> bool:
     return source.kind == "int" and target.kind == "decimal"
 
 
+def mismatch(source: Field, target: Field) -> str | None:
+    """Why a value of `source` cannot fill `target` ("may be None", "is a string"), or None."""
+    if compatible(source.type, target.type) and not (source.optional and not target.optional):
+        return None
+    return "may be None" if compatible(source.type, target.type) else f"is a {source.type.text}"
+
+
 def unset_state(event: Event, aggregate: Aggregate) -> list[str]:
     """Required state fields a first event leaves unset."""
     fields = {f.name: f for f in event.fields}

@@ -31,7 +31,7 @@ from acci_gen.model import (
 )
 from acci_gen.names import pascal, snake, snake_problem
 from acci_gen.spec import language as lang
-from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem
+from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, mismatch
 from acci_gen.spec.checks.fields import parse_fields
 from acci_gen.spec.contract import ContractError, read_contract
 from acci_gen.spec.loader import PathT, load_text
@@ -241,12 +241,8 @@ def _mapping(
                 )
             continue
         source = scopes[expr.source][expr.name]
-        if not compatible(source.type, field.type) or (source.optional and not field.optional):
-            why = (
-                "may be None"
-                if source.optional and compatible(source.type, field.type)
-                else f"is a {source.type.text}"
-            )
+        why = mismatch(source, field)
+        if why is not None:
             ctx.error(
                 fpath if field.name in mapping else path[:-1],
                 f"{expr.source}.{expr.name} {why}, but '{field.name}' is "
