@@ -543,6 +543,10 @@ class ProjectionRunner:
             finally:
                 await waiter.close()
         finally:
+            # Release the lock before closing: the server ends a closed session a moment later, and
+            # until then `projections status` would still show this process as the owner.
+            with contextlib.suppress(psycopg.Error):
+                await leader.execute("SELECT pg_advisory_unlock_all()")
             await leader.close()
 
     async def _follow(
