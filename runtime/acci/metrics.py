@@ -107,6 +107,19 @@ APPEND_FLUSH_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+LOAD_BATCH_SIZE = Histogram(
+    "acci_load_batch_size",
+    "Aggregate loads per flush of a PostgresEventStore: 1 when a load went alone, more when "
+    "concurrent loads (of commands handled at once) were read in one statement.",
+    registry=REGISTRY,
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+LOAD_FLUSH_SECONDS = Histogram(
+    "acci_load_flush_seconds",
+    "Time of one flush of aggregate loads: the round trip its loads share.",
+    registry=REGISTRY,
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 APPEND_BATCH_FALLBACKS = Counter(
     "acci_append_batch_fallbacks",
     "Coalesced flushes that failed as a whole (an inline projection, a duplicate event id, a "

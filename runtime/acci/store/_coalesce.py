@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from acci import metrics
 from acci.errors import ConfigurationError
@@ -30,6 +30,13 @@ R = TypeVar("R")
 
 #: A flush: one outcome per request, in order; an exception instance is raised to its caller only.
 Flush = Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]
+
+#: What a coalescer flushes, and the histograms (seconds per flush, requests per flush) it feeds.
+Kind = Literal["append", "load"]
+_METRICS = {
+    "append": (metrics.APPEND_FLUSH_SECONDS, metrics.APPEND_BATCH_SIZE),
+    "load": (metrics.LOAD_FLUSH_SECONDS, metrics.LOAD_BATCH_SIZE),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +82,16 @@ class Coalescer(Generic[T, R]):
     `size(request)` is what counts against `max_events`.
     """
 
-    def __init__(self, flush: Flush[T, R], settings: CoalesceSettings, size: Callable[[T], int]) -> None:
+    def __init__(
+        self,
+        flush: Flush[T, R],
+        settings: CoalesceSettings,
+        size: Callable[[T], int],
+        *,
+        kind: Kind = "append",
+    ) -> None:
         self._flush = flush
+        self._flush_seconds, self._batch_sizes = _METRICS[kind]
         self._settings = settings
         self._size = size
         self._queue: deque[_Waiting[T, R]] = deque()
@@ -189,6 +204,6 @@ class Coalescer(Generic[T, R]):
     async def _timed(self, requests: list[T]) -> Sequence[R | BaseException]:
         started = time.perf_counter()
         outcomes = await self._flush(requests)
-        metrics.APPEND_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        metrics.APPEND_BATCH_SIZE.observe(len(requests))
+        self._flush_seconds.observe(time.perf_counter() - started)
+        self._batch_sizes.observe(len(requests))
         return outcomes

@@ -8,7 +8,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
 
@@ -38,6 +38,8 @@ from acci.store._pg_append import (
     single_params,
 )
 from acci.store._pg_errors import database_errors, other_streams, translate
+from acci.store._pg_load import FAR_FUTURE, LOAD_STREAM, LOAD_STREAMS, MAX_VERSION, LoadRequest, split_rows
+from acci.store._pg_load import batch_params as load_batch_params
 from acci.store._prepare import PreparedAppend, prepare_append, prepare_many
 from acci.store.base import EventStore, InlineProjection, Snapshot, StreamAppend, StreamLoad, Waiter
 from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
@@ -91,37 +93,7 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool, segmented:
 # Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
 # data): the command record, the newest usable snapshot (its state on the first row only), and
 # the events after it. A row with no event columns means there were no events.
-_LOAD_STREAM = """
-SELECT c.command_type, c.aggregate_type, c.aggregate_id, c.first_version, c.last_version, c.command_hash,
-       c.other_streams, s.version, CASE WHEN coalesce(e.n, 1) = 1 THEN s.state END, s.schema_hash,
-       s.event_timestamp, s.taken_at,
-       e.id, e.tenant_id, e.aggregate_type, e.aggregate_id, e.event_type, e.version, e.schema_version,
-       e.data, e.user_id, e.correlation_id, e.causation_id, e.metadata, e."timestamp", e.xid,
-       e.global_position
-  FROM (SELECT 1) AS one
-  LEFT JOIN LATERAL (
-        SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash,
-               other_streams::text AS other_streams
-          FROM acci.commands WHERE tenant_id = %(tenant)s AND command_id = %(command)s) AS c ON true
-  LEFT JOIN LATERAL (
-        SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
-          FROM acci.snapshots
-         WHERE tenant_id = %(tenant)s AND aggregate_type = %(type)s AND aggregate_id = %(id)s
-           AND schema_hash = %(hash)s AND version <= %(to)s AND event_timestamp <= %(as_of)s) AS s ON true
-  LEFT JOIN LATERAL (
-        SELECT row_number() OVER (ORDER BY version) AS n, id, tenant_id, aggregate_type, aggregate_id,
-               event_type, version, schema_version, data::text AS data, user_id, correlation_id,
-               causation_id, metadata::text AS metadata, "timestamp",
-               transaction_id::text::bigint AS xid, global_position
-          FROM acci.events
-         WHERE tenant_id = %(tenant)s AND aggregate_type = %(type)s AND aggregate_id = %(id)s
-           AND version > coalesce(s.version, 0) AND version <= %(to)s AND "timestamp" <= %(as_of)s
-       ) AS e ON true
- ORDER BY e.version
-"""
 
-_FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
-_MAX_VERSION = 2**62
 
 _NOTIFY_CHANNEL = "acci_events"
 # The SQLSTATE of a deadlock the server broke by failing this transaction.
@@ -183,8 +155,10 @@ class PostgresEventStore(EventStore):
             coalesce if isinstance(coalesce, CoalesceSettings) else CoalesceSettings(enabled=coalesce)
         )
         self._coalescer: Coalescer[PreparedAppend, list[RecordedEvent]] | None = None
+        self._loads: Coalescer[LoadRequest, StreamLoad] | None = None
         if self.coalescing.enabled:
             self._coalescer = Coalescer(self._flush, self.coalescing, lambda p: p.size)
+            self._loads = Coalescer(self._flush_loads, self.coalescing, lambda _: 1, kind="load")
 
     @classmethod
     async def open(
@@ -239,6 +213,8 @@ class PostgresEventStore(EventStore):
     async def close(self) -> None:
         if self._coalescer is not None:
             await self._coalescer.drain()
+        if self._loads is not None:
+            await self._loads.drain()
         await self.pool.close()
         if self.read_pool is not self.pool:
             await self.read_pool.close()
@@ -502,8 +478,8 @@ class PostgresEventStore(EventStore):
             stream.aggregate_type,
             stream.aggregate_id,
             from_version,
-            _MAX_VERSION if to_version is None else to_version,
-            _FAR_FUTURE if as_of is None else as_of,
+            MAX_VERSION if to_version is None else to_version,
+            FAR_FUTURE if as_of is None else as_of,
         ]
         with database_errors("reading a stream", stream=stream):
             async with self.pool.connection() as conn:
@@ -561,20 +537,12 @@ class PostgresEventStore(EventStore):
         as_of: datetime | None = None,
         command: tuple[str, UUID] | None = None,
     ) -> StreamLoad:
-        """One statement (see _LOAD_STREAM): a consistent read in one round trip."""
-        params = {
-            "tenant": stream.tenant_id,
-            "type": stream.aggregate_type,
-            "id": stream.aggregate_id,
-            "command": command[1] if command is not None else None,
-            "hash": schema_hash,  # None: no snapshot matches
-            "to": _MAX_VERSION if to_version is None else to_version,
-            "as_of": _FAR_FUTURE if as_of is None else as_of,
-        }
-        with database_errors("loading an aggregate", stream=stream):
-            async with self.pool.connection() as conn:
-                rows = await (await conn.execute(_LOAD_STREAM, params, prepare=True)).fetchall()
-        return _stream_load(stream, command, rows)
+        """One statement (see acci.store._pg_load): a consistent read in one round trip, shared
+        with the loads of other tasks made meanwhile (coalesced, like appends)."""
+        request = LoadRequest(stream, schema_hash, to_version, as_of, command)
+        if self._loads is None:
+            return await self._load_alone(request)
+        return await self._loads.submit(request)
 
     async def load_streams(
         self,
@@ -582,30 +550,38 @@ class PostgresEventStore(EventStore):
         *,
         command: tuple[str, UUID] | None = None,
     ) -> list[StreamLoad]:
-        """`load_stream` of each, in one round trip: the statements go out in a pipeline."""
-        with database_errors("loading aggregates", stream=streams[0][0] if streams else None):
-            async with self.pool.connection() as conn, conn.pipeline():
-                cursors = [
-                    await conn.execute(
-                        _LOAD_STREAM,
-                        {
-                            "tenant": stream.tenant_id,
-                            "type": stream.aggregate_type,
-                            "id": stream.aggregate_id,
-                            "command": command[1] if command is not None and index == 0 else None,
-                            "hash": schema_hash,
-                            "to": _MAX_VERSION,
-                            "as_of": _FAR_FUTURE,
-                        },
-                        prepare=True,
-                    )
-                    for index, (stream, schema_hash) in enumerate(streams)
-                ]
-                answers = [await cursor.fetchall() for cursor in cursors]
-        return [
-            _stream_load(stream, command if index == 0 else None, rows)
-            for index, ((stream, _), rows) in enumerate(zip(streams, answers, strict=True))
+        """`load_stream` of each, in one statement (one snapshot for all of them); the command's
+        record is read with the first stream."""
+        requests = [
+            LoadRequest(stream, schema_hash, None, None, command if index == 0 else None)
+            for index, (stream, schema_hash) in enumerate(streams)
         ]
+        with database_errors("loading aggregates", stream=streams[0][0] if streams else None):
+            return await self._load_together(requests)
+
+    async def _load_alone(self, request: LoadRequest) -> StreamLoad:
+        with database_errors("loading an aggregate", stream=request.stream):
+            async with self.pool.connection() as conn:
+                rows = await (await conn.execute(LOAD_STREAM, request.params(), prepare=True)).fetchall()
+        return _stream_load(request.stream, request.command, rows)
+
+    async def _load_together(self, requests: list[LoadRequest]) -> list[StreamLoad]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(LOAD_STREAMS, load_batch_params(requests), prepare=True)
+            answers = split_rows(await cur.fetchall(), len(requests))
+        return [_stream_load(r.stream, r.command, rows) for r, rows in zip(requests, answers, strict=True)]
+
+    async def _flush_loads(self, requests: list[LoadRequest]) -> list[StreamLoad | BaseException]:
+        """The load coalescer's flush: one load alone, or many in one statement."""
+        if len(requests) == 1:
+            try:
+                return [await self._load_alone(requests[0])]
+            except AcciError as error:
+                return [error]
+        try:
+            return list(await self._load_together(requests))
+        except psycopg.Error as error:  # each caller hears of it, for its own stream
+            return [translate(error, "loading an aggregate", stream=r.stream) for r in requests]
 
     async def find_command(self, tenant_id: str, command_id: UUID) -> CommandRecord | None:
         with database_errors("looking up a command"):
@@ -689,7 +665,7 @@ def _command_record(tenant_id: str, command_id: UUID, columns: Sequence[Any]) ->
 
 
 def _stream_load(stream: StreamId, command: tuple[str, UUID] | None, rows: list[TupleRow]) -> StreamLoad:
-    """A StreamLoad from the rows of _LOAD_STREAM."""
+    """A StreamLoad from the rows of LOAD_STREAM (or one request's of LOAD_STREAMS)."""
     first = rows[0]
     record = None
     if command is not None and first[0] is not None:
