@@ -8,7 +8,8 @@ messages of one stream of origin always go to the same lane, a lane handles its 
 another in stream order, and the lanes run at once (commands of different streams of origin do not
 wait for one another). So the events of one stream of origin take effect in their order; a message
 that keeps failing is parked, and so is every later message of its stream of origin, until a
-replay handles them in order. The next batch is fetched when every lane is done.
+replay handles them in order. A batch is handled when every lane of the one before is done; it
+is fetched meanwhile (acci.integration.prefetch).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from acci.integration.errors import IntegrationError, TransportError
 from acci.integration.leadership import active_instance, sleep_or_stop
 from acci.integration.model import Consumes, Reaction
 from acci.integration.naming import domain_subjects, stream_name_for
+from acci.integration.prefetch import Prefetching
 from acci.integration.settings import IntegrationSettings
 from acci.integration.tracing import MetadataTraceContext, TraceContext
 from acci.integration.transport import ConsumerSpec, IncomingMessage, MessageSource, Transport
@@ -359,7 +361,7 @@ class IntegrationConsumer:
     async def _open(self) -> MessageSource:
         if self.transport is None:
             raise ConfigurationError(f"consumer {self.name!r} was made without a transport; pass one.")
-        return await self.transport.durable_consumer(self.spec)
+        return Prefetching(await self.transport.durable_consumer(self.spec))
 
     # -- dead letters ------------------------------------------------------------------------
 
