@@ -8,8 +8,9 @@ messages of one stream of origin always go to the same lane, a lane handles its 
 another in stream order, and the lanes run at once (commands of different streams of origin do not
 wait for one another). So the events of one stream of origin take effect in their order; a message
 that keeps failing is parked, and so is every later message of its stream of origin, until a
-replay handles them in order. A batch is handled when every lane of the one before is done; it
-is fetched meanwhile (acci.integration.prefetch).
+replay handles them in order. Batches overlap: a lane of the next batch starts when the same lane
+of the batch before is done (acci.integration.lanes), and the next batch is fetched meanwhile
+(acci.integration.prefetch).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import logging
 import re
 import time
 import uuid
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -37,16 +37,9 @@ from acci.integration.dead_letters import (
     park,
     resolve_dead_letter,
 )
-from acci.integration.envelope import (
-    AGGREGATE_ID,
-    AGGREGATE_TYPE,
-    EVENT_TYPE,
-    SCHEMA_VERSION,
-    TENANT_ID,
-    Envelope,
-    parse_envelope,
-)
+from acci.integration.envelope import EVENT_TYPE, SCHEMA_VERSION, Envelope, parse_envelope
 from acci.integration.errors import IntegrationError, TransportError
+from acci.integration.lanes import BlockedOrigins, LanePipeline, lanes_of
 from acci.integration.leadership import active_instance, sleep_or_stop
 from acci.integration.model import Consumes, Reaction
 from acci.integration.naming import domain_subjects, stream_name_for
@@ -272,9 +265,7 @@ class IntegrationConsumer:
         messages = await source.fetch(settings.batch_size, settings.poll_interval)
         if not messages:
             return 0
-        with database_errors(f"reading the dead letters of {self.name!r}"):
-            async with self.store.pool.connection() as conn:
-                blocked = await blocked_origins(conn, self.name)
+        blocked = await self._read_blocked()
         lanes = lanes_of(messages, settings.lanes)
         if len(lanes) == 1:
             await self._lane(lanes[0], blocked, stop)
@@ -302,17 +293,19 @@ class IntegrationConsumer:
     async def catch_up(self, stop: asyncio.Event | None = None) -> int:
         """Handle messages until a fetch finds none; return how many were handled."""
         source = await self._open()
+        pipeline, blocked = self._pipeline(stop)
         total = 0
         try:
             while stop is None or not stop.is_set():
-                try:
-                    handled = await self.step(source, stop)
-                except _Stopped:
-                    break
+                handled = await self._dispatch(source, pipeline, blocked)
                 if not handled:
                     break
                 total += handled
+            await pipeline.drain()
+        except _Stopped:
+            pass
         finally:
+            await pipeline.abort()
             await source.close()
         return total
 
@@ -329,6 +322,7 @@ class IntegrationConsumer:
             delay = settings.retry_delay
             measured = 0.0
             source: MessageSource | None = None
+            pipeline, blocked = self._pipeline(stop)
             try:
                 while not stop.is_set():
                     try:
@@ -341,22 +335,53 @@ class IntegrationConsumer:
                                     f"{self.name} lost the connection that holds its lock; restart it."
                                 )
                             await consumer_status(self, source)
-                        await self.step(source, stop)
+                        await self._dispatch(source, pipeline, blocked)
+                        await pipeline.reap()
                         delay = settings.retry_delay
                     except _Stopped:
                         return
                     except (TransportError, TransientDatabaseError) as error:
-                        # Open the consumer again after a broker failure: messages lost in transit
-                        # then come first again, before any later one.
+                        # Open the consumer again after a broker failure: messages lost in transit,
+                        # and those the lanes left, then come first again, before any later one.
                         log.warning("%s: %s; retrying in %.2fs", self.name, error, delay)
+                        await pipeline.abort()
+                        pipeline, blocked = self._pipeline(stop)
                         if source is not None:
                             await source.close()
                             source = None
                         await sleep_or_stop(stop, delay)
                         delay = min(delay * 2, settings.max_retry_delay)
+                try:  # stopped: the lanes end what they are doing (retries end at once)
+                    await pipeline.drain()
+                except (_Stopped, TransportError, TransientDatabaseError) as error:
+                    log.info("%s: stopped with messages left for the next instance (%s)", self.name, error)
             finally:
+                await pipeline.abort()
                 if source is not None:
                     await source.close()
+
+    def _pipeline(self, stop: asyncio.Event | None) -> tuple[LanePipeline, BlockedOrigins]:
+        blocked = BlockedOrigins()
+
+        async def lane(messages: Sequence[IncomingMessage]) -> None:
+            await self._lane(messages, blocked, stop)
+
+        return LanePipeline(self.settings.consumer.lanes, lane), blocked
+
+    async def _dispatch(self, source: MessageSource, pipeline: LanePipeline, blocked: BlockedOrigins) -> int:
+        """Fetch a batch and hand it to the lanes (after reading which origins are blocked)."""
+        settings = self.settings.consumer
+        messages = await source.fetch(settings.batch_size, settings.poll_interval)
+        if not messages:
+            return 0
+        await blocked.refresh(self._read_blocked)
+        await pipeline.submit(messages)
+        return len(messages)
+
+    async def _read_blocked(self) -> set[str]:
+        with database_errors(f"reading the dead letters of {self.name!r}"):
+            async with self.store.pool.connection() as conn:
+                return await blocked_origins(conn, self.name)
 
     async def _open(self) -> MessageSource:
         if self.transport is None:
@@ -404,31 +429,6 @@ async def consumer_status(consumer: IntegrationConsumer, source: MessageSource) 
     metrics.CONSUMER_PENDING.labels(consumer.name).set(pending)
     metrics.CONSUMER_DEAD_LETTERS.labels(consumer.name).set(dead)
     return pending, dead
-
-
-def lanes_of(messages: Sequence[IncomingMessage], lanes: int) -> list[list[IncomingMessage]]:
-    """The messages split into at most `lanes` lanes, each in the messages' order: all messages of
-    one stream of origin (read from the envelope headers) land in the same lane."""
-    if lanes <= 1:
-        return [list(messages)]
-    split: dict[int, list[IncomingMessage]] = {}
-    for message in messages:
-        split.setdefault(zlib.crc32(_origin_key(message)) % lanes, []).append(message)
-    return list(split.values())
-
-
-def _origin_key(message: IncomingMessage) -> bytes:
-    """The stream of origin as `Envelope.origin` spells it; a message without envelope headers
-    (it goes to the dead letters) is a stream of its own."""
-    headers = message.headers
-    tenant, aggregate_type, aggregate_id = (
-        headers.get(TENANT_ID),
-        headers.get(AGGREGATE_TYPE),
-        headers.get(AGGREGATE_ID),
-    )
-    if tenant and aggregate_type and aggregate_id:
-        return f"{tenant}/{aggregate_type}/{aggregate_id}".encode()
-    return f"unknown:{message.message_id}".encode()
 
 
 def _describe(error: BaseException) -> str:
