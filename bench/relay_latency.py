@@ -1,6 +1,6 @@
 """End-to-end latency of integration events: commit in one service -> effect in another.
 
-    python -m bench.relay_latency [--rate 1000] [--seconds 10]
+    python -m bench.relay_latency [--rate 1000] [--seconds 10] [--over-time]
 
 The publishing side (this process) appends one OrderPlaced per transaction at `--rate` events/s
 (paced) and runs an IntegrationRelay live (woken by NOTIFY); the consuming side (a process of its
@@ -62,7 +62,9 @@ async def _consume(url: str, domain: str, seconds: float) -> None:
     await store.close()
 
 
-async def _publish(orders_url: str, billing_url: str, domain: str, rate: float, seconds: float) -> None:
+async def _publish(
+    orders_url: str, billing_url: str, domain: str, rate: float, seconds: float, over_time: bool
+) -> None:
     store = await PostgresEventStore.open(orders_url, max_size=_WRITERS + 2)
     transport = await NatsTransport.connect(_settings().nats)
     relay = IntegrationRelay(store, transport, publisher(domain), REGISTRY, _settings())
@@ -120,6 +122,16 @@ async def _publish(orders_url: str, billing_url: str, domain: str, rate: float, 
         if key in effected and (at - first).total_seconds() >= 1.0
     )
     missing = len(committed) - len(effected)
+    if over_time:  # p50 and max per quarter second of commits: a backlog shows as a rising line
+        quarters: dict[int, list[float]] = {}
+        for key, at in committed.items():
+            if key in effected:
+                latency = (effected[key] - at).total_seconds() * 1000
+                quarters.setdefault(int((at - first).total_seconds() * 4), []).append(latency)
+        for quarter, values in sorted(quarters.items()):
+            values.sort()
+            p50, most = values[len(values) // 2], values[-1]
+            print(f"  {quarter / 4:5.2f} s  {len(values):4d} events  p50 {p50:7.1f} ms  max {most:7.1f} ms")
     quantiles = statistics.quantiles(latencies, n=100)
     print(
         f"relay latency, commit -> consumer effect, {achieved:,.0f} events/s for {seconds:g}s "
@@ -141,6 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--over-time", action="store_true", help="latency per quarter second")
     args = parser.parse_args()
     domain = f"latency_{uuid.uuid4().hex[:8]}"
     with database_url() as server:
@@ -149,7 +162,7 @@ def main() -> None:
             fresh_database(server, f"{name}_orders") as orders,
             fresh_database(server, f"{name}_billing") as billing,
         ):
-            asyncio.run(_publish(orders, billing, domain, args.rate, args.seconds))
+            asyncio.run(_publish(orders, billing, domain, args.rate, args.seconds, args.over_time))
 
 
 if __name__ == "__main__":
