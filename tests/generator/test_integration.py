@@ -160,6 +160,33 @@ def test_the_vendored_contract_of_the_example_is_the_publishers() -> None:
     ).read_text(encoding="utf-8")
 
 
+def test_the_contract_the_versions_case_consumes_is_the_integration_cases() -> None:
+    """cases/consume_versions reacts to shipping's ParcelPrepared v1 and v2: its vendored contract
+    is the integration case's output (copy it again after --update-golden changed that)."""
+    vendored = (
+        ROOT / "tests" / "generator" / "cases" / "consume_versions" / "contracts" / "shipping.asyncapi.yaml"
+    )
+    assert vendored.read_text(encoding="utf-8") == (
+        CASE / "expected" / "shipping" / "asyncapi.yaml"
+    ).read_text(encoding="utf-8")
+
+
+def test_one_public_type_consumed_at_two_versions_is_one_channel_with_an_operation_each() -> None:
+    path = (
+        ROOT / "tests" / "generator" / "cases" / "consume_versions" / "expected" / "packing" / "asyncapi.yaml"
+    )
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    channel = document["channels"]["shipping_ParcelPrepared"]
+    assert list(channel["messages"]) == ["ShippingParcelPreparedV1", "ShippingParcelPreparedV2"]
+    receive = {name: op["messages"] for name, op in document["operations"].items()}
+    assert receive["consumeShippingParcelPreparedV1"] == [
+        {"$ref": "#/channels/shipping_ParcelPrepared/messages/ShippingParcelPreparedV1"}
+    ]
+    assert receive["consumeShippingParcelPreparedV2"] == [
+        {"$ref": "#/channels/shipping_ParcelPrepared/messages/ShippingParcelPreparedV2"}
+    ]
+
+
 def test_the_generated_mappings_follow_the_domain_files() -> None:
     """ordering's publication (with its condition) and billing's reaction, as generated."""
     import uuid

@@ -87,7 +87,10 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
             message[CONSUMED_KEY] = consumption.domain
             messages[key] = message
             channel = f"{consumption.domain}_{consumed.name}"
-            channels[channel] = _channel(consumption.domain, consumed.name, [key], "")
+            # One channel per consumed type, with a message per version reacted to (a consumer
+            # migrating with its publisher reacts to v1 and v2 of one subject).
+            refs = [*channels[channel]["messages"], key] if channel in channels else [key]
+            channels[channel] = _channel(consumption.domain, consumed.name, refs, "")
             operations[f"consume{key}"] = {
                 "action": "receive",
                 "summary": f"Each message becomes the command {consumed.command}.",

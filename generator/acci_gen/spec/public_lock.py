@@ -140,8 +140,9 @@ def compare_public_with_lock(
                         f"fields). To change the shape, set 'version: {public.version + 1}' with the "
                         f"new fields, keep v{number} under 'versions: {number}:', and tell the teams "
                         f"that consume {name} to react to v{public.version + 1} ('version: "
-                        f"{public.version + 1}' in their 'consumes:' entry, after vendoring the new "
-                        "contract) before this is deployed."
+                        f"{public.version + 1}' in their 'consumes:' entry, or a list of reactions to "
+                        f"v{number} and v{public.version + 1} while the stream holds both, after "
+                        "vendoring the new contract) before this is deployed."
                     )
                     if in_current
                     else f"restore the fields of 'versions: {number}:' exactly as released.",

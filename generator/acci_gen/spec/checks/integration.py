@@ -354,8 +354,8 @@ def _consumption(
         )
         return
     consumption = Consumption(publisher, item.contract)
-    for name, reaction in item.on.items():
-        rpath = (*path, "on", name)
+    for name, reactions in item.on.items():
+        rpath: PathT = (*path, "on", name)
         versions = contract.events.get(name)
         if versions is None:
             ctx.error(
@@ -365,42 +365,83 @@ def _consumption(
                 key=True,
             )
             continue
-        version = reaction.version if reaction.version is not None else max(versions)
-        if version not in versions:
-            ctx.error(
-                (*rpath, "version"),
-                f"{publisher}'s contract has no version {version} of {name}.",
-                f"use one of: {', '.join(str(v) for v in sorted(versions))}.",
-            )
+        if isinstance(reactions, lang.Reaction):
+            consumed = _reaction(ctx, publisher, name, reactions, versions, rpath, domain)
+            if consumed is not None:
+                consumption.events.append(consumed)
             continue
-        fields = versions[version]
-        command = domain.command(reaction.command)
-        if command is None:
-            if not ctx.broken("commands", reaction.command):
+        # Several versions at once (a publisher migrating from v1 to v2): one reaction each.
+        seen: dict[int, int] = {}
+        for index, reaction in enumerate(reactions):
+            ipath: PathT = (*rpath, index)
+            if reaction.version is None:
                 ctx.error(
-                    (*rpath, "command"),
-                    f"'{reaction.command}' is not a command of this domain.",
-                    did_you_mean(reaction.command, [c.name for c in domain.commands], what="commands"),
+                    ipath,
+                    f"the reactions to {name} are a list, and reaction {index + 1} names no version.",
+                    f"add 'version: <n>' to each ({name}'s versions in the contract: "
+                    f"{', '.join(str(v) for v in sorted(versions))}).",
                 )
-            continue
-        envelope = {
-            key: Field(key, TypeRef(kind, kind), optional=key in ("occurred_at", "correlation_id"))
-            for key, kind in INTEGRATION_ENVELOPE_FIELDS.items()
-        }
-        scopes: Scopes = {"event": {f.name: f for f in fields}, "envelope": envelope}
-        consumed = ConsumedEvent(name, version, fields, command.name)
-        consumed.mapping = _mapping(
-            ctx,
-            command.fields,
-            reaction.map or {},
-            (*rpath, "map"),
-            scopes,
-            f"command {command.name}",
-            f"{name} v{version}",
-        )
-        consumed.conditions = _conditions(ctx, reaction.when or [], (*rpath, "when"), scopes)
-        consumption.events.append(consumed)
+                continue
+            if reaction.version in seen:
+                ctx.error(
+                    (*ipath, "version"),
+                    f"{name} v{reaction.version} has two reactions (items {seen[reaction.version] + 1} "
+                    f"and {index + 1}); a message of one version becomes one command.",
+                    "remove one of them, or give it the other version it was meant for.",
+                )
+                continue
+            seen[reaction.version] = index
+            consumed = _reaction(ctx, publisher, name, reaction, versions, ipath, domain)
+            if consumed is not None:
+                consumption.events.append(consumed)
     domain.consumes.append(consumption)
+
+
+def _reaction(
+    ctx: Context,
+    publisher: str,
+    name: str,
+    reaction: lang.Reaction,
+    versions: dict[int, list[Field]],
+    rpath: PathT,
+    domain: Domain,
+) -> ConsumedEvent | None:
+    """One reaction to one version of a consumed public event, checked against the contract."""
+    version = reaction.version if reaction.version is not None else max(versions)
+    if version not in versions:
+        ctx.error(
+            (*rpath, "version"),
+            f"{publisher}'s contract has no version {version} of {name}.",
+            f"use one of: {', '.join(str(v) for v in sorted(versions))}.",
+        )
+        return None
+    fields = versions[version]
+    command = domain.command(reaction.command)
+    if command is None:
+        if not ctx.broken("commands", reaction.command):
+            ctx.error(
+                (*rpath, "command"),
+                f"'{reaction.command}' is not a command of this domain.",
+                did_you_mean(reaction.command, [c.name for c in domain.commands], what="commands"),
+            )
+        return None
+    envelope = {
+        key: Field(key, TypeRef(kind, kind), optional=key in ("occurred_at", "correlation_id"))
+        for key, kind in INTEGRATION_ENVELOPE_FIELDS.items()
+    }
+    scopes: Scopes = {"event": {f.name: f for f in fields}, "envelope": envelope}
+    consumed = ConsumedEvent(name, version, fields, command.name)
+    consumed.mapping = _mapping(
+        ctx,
+        command.fields,
+        reaction.map or {},
+        (*rpath, "map"),
+        scopes,
+        f"command {command.name}",
+        f"{name} v{version}",
+    )
+    consumed.conditions = _conditions(ctx, reaction.when or [], (*rpath, "when"), scopes)
+    return consumed
 
 
 def reaction_function(publisher: str, name: str, version: int) -> str:
