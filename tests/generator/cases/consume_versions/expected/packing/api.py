@@ -15,6 +15,7 @@ from acci.http import routes as _http
 from . import registry as _registry
 from .aggregates import Slip, SlipState
 from .commands import OpenSlip, SendSlip
+from .events import Box, Mode
 from .handlers import OpenSlipHandler, SendSlipHandler
 
 router = _fastapi.APIRouter(prefix="/packing")
@@ -28,6 +29,9 @@ class OpenSlipBody(_pydantic.BaseModel):
     order_id: UUID
     carrier: str | None = None
     source_version: int
+    mode: Mode | None = None
+    box: Box | None = None
+    boxes: list[Box] | None = None
 
 
 @router.get(

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from acci import CommandData
 
+from .events import Box, Mode
+
 
 class OpenSlip(CommandData):
     command_type = "OpenSlip"
@@ -15,6 +17,9 @@ class OpenSlip(CommandData):
     order_id: UUID
     carrier: str | None = None
     source_version: int
+    mode: Mode | None = None
+    box: Box | None = None
+    boxes: list[Box] | None = None
 
 
 class SendSlip(CommandData):

@@ -28,6 +28,9 @@ class OpenSlipHandler(CommandHandler[OpenSlip, Slip]):
                 order_id=command.data.order_id,
                 carrier=command.data.carrier,
                 source_version=command.data.source_version,
+                mode=command.data.mode,
+                box=command.data.box,
+                boxes=command.data.boxes,
             )
         ]
 

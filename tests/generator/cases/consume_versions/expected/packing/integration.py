@@ -6,12 +6,28 @@ The contract other teams vendor is asyncapi.yaml beside this module."""
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
 from acci.integration import Consumes, Envelope, IntegrationEvent, Publisher, Reaction
+from pydantic import BaseModel, ConfigDict
 
-from . import commands, handlers
+from . import commands, events, handlers
+
+
+class ShippingService(StrEnum):
+    post = "post"
+    courier = "courier"
+    drone = "drone"
+
+
+class ShippingParcelSize(BaseModel):
+    # Like a public payload: a later version of the contract may add optional fields.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    length_cm: int
+    weight_grams: Decimal
 
 
 class ShippingParcelPreparedV1(IntegrationEvent):
@@ -30,6 +46,9 @@ class ShippingParcelPreparedV2(IntegrationEvent):
     channel: str
     order_id: UUID
     parcel_id: UUID
+    service: ShippingService | None = None
+    size: ShippingParcelSize | None = None
+    sizes: list[ShippingParcelSize] | None = None
     weight_kg: Decimal | None = None
 
 
@@ -58,7 +77,19 @@ def on_shipping_parcel_prepared_v2(
     if event.channel != "warehouse":
         return None
     return commands.OpenSlip(
-        slip_id=event.parcel_id, order_id=event.order_id, carrier=event.carrier, source_version=2
+        slip_id=event.parcel_id,
+        order_id=event.order_id,
+        carrier=event.carrier,
+        source_version=2,
+        mode=None if event.service is None else events.Mode(event.service.value),
+        box=None
+        if event.size is None
+        else events.Box(weight_grams=event.size.weight_grams, length_cm=event.size.length_cm),
+        boxes=None
+        if event.sizes is None
+        else [
+            events.Box(weight_grams=item0.weight_grams, length_cm=item0.length_cm) for item0 in event.sizes
+        ],
     )
 
 

@@ -15,6 +15,9 @@ test_event_round_trip = round_trip_test(
                 "order_id": "00000000-0000-4000-8000-000000000001",
                 "carrier": "x",
                 "source_version": 1,
+                "mode": "post",
+                "box": {"weight_grams": "1", "length_cm": 1},
+                "boxes": [{"weight_grams": "1", "length_cm": 1}],
             }
         },
         {"SlipSent": {"slip_id": "00000000-0000-4000-8000-000000000001"}},
