@@ -30,7 +30,7 @@ from acci_gen.model import (
     PublicVersion,
     TypeRef,
 )
-from acci_gen.names import pascal, snake, snake_problem
+from acci_gen.names import pascal, snake, snake_problem, template_names
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, mismatch
 from acci_gen.spec.checks.public_types import (
@@ -510,6 +510,25 @@ def _class_clashes(ctx: Context, domain: Domain) -> None:
                     key=True,
                 )
             functions[function] = f"{consumption.domain}'s {consumed.name}"
+    imported = template_names("integration.py.jinja2")
+    for named in domain.public_types:
+        if named.name in imported:
+            ctx.error(
+                ("public_types", named.name),
+                f"'{named.name}' is a name the generated integration module imports itself.",
+                f"rename the public type, e.g. '{named.name}Type'.",
+                key=True,
+            )
+    for consumption in domain.consumes:
+        for named in consumption.types:
+            if named.name in imported:
+                ctx.error(
+                    ("consumes", consumption.domain),
+                    f"{consumption.domain}'s public type becomes the class '{named.name}', a name the "
+                    "generated integration module imports itself.",
+                    "consume it under a publishing domain whose name does not run into the type name.",
+                    key=True,
+                )
     seen: dict[str, str] = {t.name: f"this domain's public type {t.name}" for t in domain.public_types}
     for public in domain.integration_events:
         for version in public.all_versions():

@@ -73,8 +73,11 @@ def on_shipping_parcel_prepared_v2(
     event: ShippingParcelPreparedV2, envelope: Envelope
 ) -> commands.OpenSlip | None:
     """shipping's ParcelPrepared v2 as OpenSlip, when:
-    - event.channel == 'warehouse'"""
+    - event.channel == 'warehouse'
+    - event.service != 'drone'"""
     if event.channel != "warehouse":
+        return None
+    if event.service == ShippingService.drone:
         return None
     return commands.OpenSlip(
         slip_id=event.parcel_id,
