@@ -50,6 +50,10 @@ class TypeRef:
     kind: str  # a scalar name, "enum", "object" or "list"
     name: str  # the scalar or named type; for lists the item's name
     item: TypeRef | None = None
+    #: A type of a contract (`public_types:`, or a publisher's as a consumer reads it), apart from
+    #: `types:` even when the names are equal: a value crosses between them only by a checked
+    #: conversion (an enum by value, an object field by field).
+    public: bool = False
 
     @property
     def text(self) -> str:
@@ -403,6 +407,9 @@ class Consumption:
     domain: str  # the publishing domain
     contract: str  # the contract's path as written in the domain file
     events: list[ConsumedEvent] = field(default_factory=list)
+    #: The publisher's public types the consumed versions use, named as this domain's classes
+    #: (`<Publisher><Type>`).
+    types: list[NamedType] = field(default_factory=list)
 
 
 @dataclass
@@ -421,6 +428,8 @@ class Domain:
     scenarios: list[Scenario] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     integration_events: list[IntegrationEvent] = field(default_factory=list)
+    #: Enums and objects of the public shapes (`public_types:`), apart from `types:`.
+    public_types: list[NamedType] = field(default_factory=list)
     consumes: list[Consumption] = field(default_factory=list)
 
     def type(self, name: str) -> NamedType | None:

@@ -155,6 +155,14 @@ def template_imports() -> tuple[frozenset[str], dict[str, frozenset[str]]]:
 
 
 @cache
+def template_names(template: str) -> frozenset[str]:
+    """The names one code template imports into its module (`integration.py.jinja2`: the classes
+    it declares must not take them)."""
+    text = (resources.files("acci_gen") / "templates" / template).read_text(encoding="utf-8")
+    return frozenset(_imports(text)[1])
+
+
+@cache
 def runtime_imports() -> frozenset[str]:
     """The top-level modules the runtime imports (generated code runs on it), read from its source
     without importing it."""

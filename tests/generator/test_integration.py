@@ -4,14 +4,18 @@ and the vendored contract of the example kept in step with its publisher."""
 
 from __future__ import annotations
 
+import copy
+import importlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from acci_gen.cli import main
 from acci_gen.spec.contract import read_contract
+from acci_gen.spec.public_lock import compatible_change
 from genhelp import ROOT
 
 CASE = ROOT / "tests" / "generator" / "cases" / "integration"
@@ -98,6 +102,55 @@ def test_a_required_field_added_to_a_released_version_breaks_it_an_optional_one_
     assert "integration event ParcelPrepared v2 changed after it was released: field 'depot' changed" in err
 
 
+def test_public_types_are_frozen_with_the_versions_that_use_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A released version holds its public enums' values and objects' fields, without their names:
+    a new enum value breaks it (consumers validate the values they read); an object's fields follow
+    the field rules."""
+    assert run(project, "generate", capsys=capsys)[0] == 0
+    lock = yaml.safe_load((project / "domains" / "shipping.lock.json").read_text(encoding="utf-8"))
+    released = lock["integration_events"]["ParcelPrepared"]["2"]["fields"]
+    assert released["service"] == {"type": {"enum": ["post", "courier", "drone"]}, "optional": True}
+    assert released["sizes"]["type"] == {
+        "list": {"object": {"length_cm": {"type": "int"}, "weight_grams": {"type": "decimal"}}}
+    }
+    # An optional field of an object: every consumer still reads it (and the lock now holds it).
+    edit(
+        project,
+        "      length_cm: int\n\n",
+        "      length_cm: int\n      depth_cm: {type: int, optional: true}\n\n",
+    )
+    code, _, err = run(project, "generate", capsys=capsys)
+    assert code == 0, err
+    lock = yaml.safe_load((project / "domains" / "shipping.lock.json").read_text(encoding="utf-8"))
+    held = lock["integration_events"]["ParcelPrepared"]["2"]["fields"]
+    assert held["size"]["type"]["object"]["depth_cm"] == {"type": "int", "optional": True}
+    # A required one breaks v2, named down to the object's field (here without the mapping, which
+    # would refuse it first: the internal object has no such field).
+    now = copy.deepcopy(held)
+    now["size"]["type"]["object"]["height_cm"] = {"type": "int"}
+    assert compatible_change(held, now) == (
+        "size.height_cm",
+        "the object field 'size': required field 'height_cm' was added",
+    )
+    now["size"]["type"]["object"]["length_cm"] = {"type": "decimal"}
+    assert compatible_change(held, now) is not None
+    # A value added to an enum breaks the versions that use it, with the fix for consumers.
+    edit(project, "    enum: [post, courier, drone]\n", "    enum: [post, courier, drone, bike]\n")
+    code, _, err = run(project, "check", capsys=capsys)
+    assert code == 2
+    assert "error (at integration_events.ParcelPrepared.fields): integration event ParcelPrepared v2" in err
+    assert "field 'service' changed from" in err and '"bike"' in err
+    assert "set 'version: 3' with the new fields" in err
+    # Renaming a public type changes nothing consumers read: the lock holds no names.
+    edit(project, "    enum: [post, courier, drone, bike]\n", "    enum: [post, courier, drone]\n")
+    path = project / "domains" / "shipping.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("Service", "Carrier2"), encoding="utf-8")
+    code, _, err = run(project, "check", capsys=capsys)
+    assert "ParcelPrepared" not in err, err
+
+
 def test_older_released_versions_stay_declared_unless_the_mode_is_backward(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,6 +213,33 @@ def test_the_vendored_contract_of_the_example_is_the_publishers() -> None:
     ).read_text(encoding="utf-8")
 
 
+def test_the_contract_the_versions_case_consumes_is_the_integration_cases() -> None:
+    """cases/consume_versions reacts to shipping's ParcelPrepared v1 and v2: its vendored contract
+    is the integration case's output (copy it again after --update-golden changed that)."""
+    vendored = (
+        ROOT / "tests" / "generator" / "cases" / "consume_versions" / "contracts" / "shipping.asyncapi.yaml"
+    )
+    assert vendored.read_text(encoding="utf-8") == (
+        CASE / "expected" / "shipping" / "asyncapi.yaml"
+    ).read_text(encoding="utf-8")
+
+
+def test_one_public_type_consumed_at_two_versions_is_one_channel_with_an_operation_each() -> None:
+    path = (
+        ROOT / "tests" / "generator" / "cases" / "consume_versions" / "expected" / "packing" / "asyncapi.yaml"
+    )
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    channel = document["channels"]["shipping_ParcelPrepared"]
+    assert list(channel["messages"]) == ["ShippingParcelPreparedV1", "ShippingParcelPreparedV2"]
+    receive = {name: op["messages"] for name, op in document["operations"].items()}
+    assert receive["consumeShippingParcelPreparedV1"] == [
+        {"$ref": "#/channels/shipping_ParcelPrepared/messages/ShippingParcelPreparedV1"}
+    ]
+    assert receive["consumeShippingParcelPreparedV2"] == [
+        {"$ref": "#/channels/shipping_ParcelPrepared/messages/ShippingParcelPreparedV2"}
+    ]
+
+
 def test_the_generated_mappings_follow_the_domain_files() -> None:
     """ordering's publication (with its condition) and billing's reaction, as generated."""
     import uuid
@@ -204,3 +284,54 @@ def test_the_generated_mappings_follow_the_domain_files() -> None:
     assert command == OpenInvoice(
         invoice_id=order_id, order_id=order_id, amount=Decimal("9.00"), opened_by="corr-9"
     )
+
+
+def test_public_types_cross_from_publisher_to_consumer_in_the_generated_code(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """The golden cases' generated modules, one domain publishing and one consuming: an internal
+    enum and objects become shipping's public Service and ParcelSize (by value, field by field,
+    an int into a decimal), travel as JSON, are read back as packing's ShippingService and
+    ShippingParcelSize, and become the command's own enum and objects."""
+    import uuid
+    from decimal import Decimal
+
+    monkeypatch.syspath_prepend(str(CASE / "expected"))
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "generator" / "cases" / "consume_versions" / "expected"))
+    # Imported by name: the golden packages are on the path only here (mypy does not see them),
+    # and dropped again afterwards, so that no other test imports these.
+    request.addfinalizer(
+        lambda: [sys.modules.pop(m) for m in list(sys.modules) if m.split(".")[0] in ("packing", "shipping")]
+    )
+    packing_events = importlib.import_module("packing.events")
+    packing = importlib.import_module("packing.integration")
+    shipping_events = importlib.import_module("shipping.events")
+    shipping = importlib.import_module("shipping.integration")
+
+    dims = shipping_events.Dimensions(weight_grams=1200, length_cm=30, note="internal")
+    event = shipping_events.ShipmentPrepared(
+        shipment_id=uuid.uuid4(),
+        order_id=uuid.uuid4(),
+        carrier=shipping_events.Carrier.courier,
+        source="depot",
+        correlation="c-1",
+        size=dims,
+        sizes=[dims, dims.model_copy(update={"length_cm": 5})],
+    )
+    public = shipping.publish_parcel_prepared(event)
+    assert public is not None
+    assert public.service is shipping.Service.courier
+    assert public.size == shipping.ParcelSize(weight_grams=Decimal(1200), length_cm=30)  # no internal note
+    wire = public.to_json()
+    assert b'"service":"courier"' in wire and b"note" not in wire
+
+    consumed = packing.ShippingParcelPreparedV2.model_validate_json(wire)
+    assert consumed.service is packing.ShippingService.courier
+    command = packing.on_shipping_parcel_prepared_v2(consumed, None)  # the envelope is not read
+    assert command is not None
+    assert command.mode is packing_events.Mode.courier
+    assert command.box == packing_events.Box(weight_grams=Decimal(1200), length_cm=30)
+    assert [b.length_cm for b in command.boxes or []] == [30, 5]
+    # A value the consumer's contract does not know is refused when read (it validates).
+    with pytest.raises(ValueError, match="service"):
+        packing.ShippingParcelPreparedV2.model_validate_json(wire.replace(b'"courier"', b'"rocket"'))

@@ -3,8 +3,10 @@ channel per public event (`<domain>.{tenant}.<EventType>`), a message with its J
 public version, the envelope headers, and the operations (send what it publishes, receive what
 it consumes).
 
-Each message also carries its shape as the lock file records it (`x-acci-fields`): a consuming
-service vendors this file and acci-gen generates its classes from that (acci_gen.spec.contract).
+Each message also carries its shape as the lock file records it (`x-acci-fields`, with the names
+of its public enums and objects): a consuming service vendors this file and acci-gen generates its
+classes from that (acci_gen.spec.contract). Public enums and objects are schemas of their own
+under components/schemas, referenced from the payloads.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from acci_gen.emit.docs.jsonschema import field_schema
 from acci_gen.emit.text import Code
-from acci_gen.model import Domain, Field
+from acci_gen.model import Domain, Field, NamedType
 from acci_gen.spec.checks.integration import consumed_class, public_class
 from acci_gen.spec.contract import CONSUMED_KEY, DOMAIN_KEY, FIELDS_KEY, TYPE_KEY, VERSION_KEY
 from acci_gen.spec.lock import shape
@@ -60,6 +62,9 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
+    public_types = {t.name: t for t in domain.public_types}
+    for named in domain.public_types:
+        schemas[named.name] = _type_schema(named)
     for public in domain.integration_events:
         refs = []
         for version in public.all_versions():
@@ -67,7 +72,9 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
             schemas[key] = payload_schema(
                 version.fields, f"{public.name} v{version.version}", version.description
             )
-            messages[key] = _message(public.name, version.version, key, version.fields, version.description)
+            messages[key] = _message(
+                public.name, version.version, key, version.fields, version.description, public_types
+            )
             refs.append(key)
         channel = public.name
         channels[channel] = _channel(domain.name, public.name, refs, public.description)
@@ -79,15 +86,21 @@ def render_asyncapi(domain: Domain, header: Code) -> str:
             "messages": [{"$ref": f"#/channels/{channel}/messages/{current}"}],
         }
     for consumption in domain.consumes:
+        consumed_types = {t.name: t for t in consumption.types}
+        for named in consumption.types:
+            schemas[named.name] = _type_schema(named)
         for consumed in consumption.events:
             key = consumed_class(consumption.domain, consumed.name, consumed.version)
             title = f"{consumption.domain} {consumed.name} v{consumed.version}"
             schemas[key] = payload_schema(consumed.fields, title, "")
-            message = _message(consumed.name, consumed.version, key, consumed.fields, "")
+            message = _message(consumed.name, consumed.version, key, consumed.fields, "", consumed_types)
             message[CONSUMED_KEY] = consumption.domain
             messages[key] = message
             channel = f"{consumption.domain}_{consumed.name}"
-            channels[channel] = _channel(consumption.domain, consumed.name, [key], "")
+            # One channel per consumed type, with a message per version reacted to (a consumer
+            # migrating with its publisher reacts to v1 and v2 of one subject).
+            refs = [*channels[channel]["messages"], key] if channel in channels else [key]
+            channels[channel] = _channel(consumption.domain, consumed.name, refs, "")
             operations[f"consume{key}"] = {
                 "action": "receive",
                 "summary": f"Each message becomes the command {consumed.command}.",
@@ -143,7 +156,9 @@ def _channel(publisher: str, name: str, refs: list[str], description: str) -> di
     return channel
 
 
-def _message(name: str, version: int, key: str, fields: list[Field], description: str) -> dict[str, Any]:
+def _message(
+    name: str, version: int, key: str, fields: list[Field], description: str, types: dict[str, NamedType]
+) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": name,
         "title": f"{name} v{version}",
@@ -155,7 +170,7 @@ def _message(name: str, version: int, key: str, fields: list[Field], description
         message["description"] = description
     message[TYPE_KEY] = name
     message[VERSION_KEY] = version
-    message[FIELDS_KEY] = shape(fields, {})
+    message[FIELDS_KEY] = shape(fields, types, named=True)
     return message
 
 
@@ -175,8 +190,18 @@ def payload_schema(fields: list[Field], title: str, description: str) -> dict[st
     return schema
 
 
+def _type_schema(named: NamedType) -> dict[str, Any]:
+    """A public enum (its values: consumers validate them) or object (it may gain optional fields)."""
+    if named.is_enum:
+        schema: dict[str, Any] = {"title": named.name, "type": "string", "enum": list(named.values or [])}
+        if named.description:
+            schema["description"] = named.description
+        return schema
+    return payload_schema(named.fields, named.name, named.description)
+
+
 def _field(field: Field) -> dict[str, Any]:
-    schema = field_schema(field, {})
+    schema: dict[str, Any] = _components(field_schema(field, {}))
     if field.type.kind == "decimal":  # pydantic writes a Decimal as a JSON string
         for key in ("minimum", "maximum"):
             schema.pop(key, None)
@@ -184,6 +209,18 @@ def _field(field: Field) -> dict[str, Any]:
         schema["type"] = kinds
         if "default" in schema and schema["default"] is not None:
             schema["default"] = str(schema["default"])
+    return schema
+
+
+def _components(schema: Any) -> Any:
+    """The schema with its references to named types pointing into components/schemas."""
+    if isinstance(schema, dict):
+        return {
+            k: v.replace("#/$defs/", "#/components/schemas/") if k == "$ref" else _components(v)
+            for k, v in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_components(item) for item in schema]
     return schema
 
 

@@ -3,7 +3,9 @@ publishing domain (generated/<domain>/asyncapi.yaml), vendored into the consumin
 
 Besides its JSON Schemas, each message of the file carries the version's shape as the lock file
 records it (`x-acci-fields`), so that the consumer's classes are generated from exactly what the
-publisher declared, without reading JSON Schema back.
+publisher declared, without reading JSON Schema back. A public enum or object is written in the
+shape where a field uses it, with its name (`{enum: [...], name: Carrier}`, `{object: {...},
+name: Parcel}`): the consumer generates a class of that name, prefixed with the publisher's.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from acci_gen.model import SCALARS, Field, TypeRef
-from acci_gen.names import field_problem
+from acci_gen.model import SCALARS, Field, NamedType, TypeRef
+from acci_gen.names import enum_value_problem, field_problem
 from acci_gen.spec.loader import load_file
 from acci_gen.spec.values import value_problem
 
@@ -43,9 +45,12 @@ class Contract:
     domain: str
     #: Public event type -> version -> fields.
     events: dict[str, dict[int, list[Field]]] = field(default_factory=dict)
+    #: The public types the fields name, by class name (`prefix` + the publisher's name).
+    types: dict[str, NamedType] = field(default_factory=dict)
 
 
-def read_contract(path: Path) -> Contract:
+def read_contract(path: Path, prefix: str = "") -> Contract:
+    """The contract of the file; its public types are named `prefix` + their name."""
     doc, problems = load_file(path)
     if doc is None or problems:
         first = problems[0] if problems else None
@@ -75,17 +80,63 @@ def read_contract(path: Path) -> Contract:
             raise ContractError(
                 f"its message {key} names the event {name!r} v{version}, which acci-gen never writes"
             )
-        contract.events.setdefault(name, {})[version] = [_field(n, s, key) for n, s in shape.items()]
+        reader = _Reader(contract.types, prefix, key)
+        contract.events.setdefault(name, {})[version] = [reader.field(n, s) for n, s in shape.items()]
     return contract
 
 
-def _field(name: Any, shape: Any, message: str) -> Field:
+@dataclass
+class _Reader:
+    """Reads the fields of one message, collecting the public types they name."""
+
+    types: dict[str, NamedType]
+    prefix: str
+    message: str
+
+    def field(self, name: Any, shape: Any) -> Field:
+        return _field(name, shape, self.message, self)
+
+    def type(self, value: Any) -> TypeRef | None:
+        if isinstance(value, dict) and set(value) in ({"enum", "name"}, {"object", "name"}):
+            name = value["name"]
+            if not isinstance(name, str) or not _PASCAL.match(name):
+                raise ContractError(f"its message {self.message} names a public type {name!r}")
+            named = NamedType(self.prefix + name)
+            if "enum" in value:
+                items = value["enum"]
+                if (
+                    not isinstance(items, list)
+                    or not items
+                    or not all(isinstance(v, str) and enum_value_problem(v) is None for v in items)
+                ):
+                    raise ContractError(
+                        f"the public enum {name} of message {self.message} has invalid values"
+                    )
+                named.values = list(items)
+            else:
+                if not isinstance(value["object"], dict):
+                    raise ContractError(
+                        f"the public object {name} of message {self.message} is not a mapping"
+                    )
+                named.fields = [self.field(n, s) for n, s in value["object"].items()]
+            known = self.types.setdefault(named.name, named)
+            if (known.values, _shapes(known.fields)) != (named.values, _shapes(named.fields)):
+                raise ContractError(f"the public type {name} has two different shapes in the contract")
+            return TypeRef("enum" if named.is_enum else "object", named.name, public=True)
+        return _type(value, self)
+
+
+def _shapes(fields: list[Field]) -> list[tuple[str, str, bool]]:
+    return [(f.name, f.type.text, f.optional) for f in fields]
+
+
+def _field(name: Any, shape: Any, message: str, reader: _Reader) -> Field:
     """A field of a message, every part checked: the vendored file becomes generated code."""
     if not isinstance(name, str) or field_problem(name) is not None:
         raise ContractError(f"its message {message} has a field {name!r} that cannot be a field name")
     if not isinstance(shape, dict):
         raise ContractError(f"the field {name} of message {message} is not a mapping")
-    ref = _type(shape.get("type"))
+    ref = reader.type(shape.get("type"))
     if ref is None:
         raise ContractError(f"the field {name} of message {message} has a type acci-gen cannot read")
     out = Field(name, ref, optional=shape.get("optional") is True)
@@ -95,7 +146,7 @@ def _field(name: Any, shape: Any, message: str) -> Field:
                 raise ContractError(f"the field {name} of message {message} has an invalid {key}")
             setattr(out, key, shape[key])
     if "default" in shape:
-        problem = value_problem(shape["default"], out, {})
+        problem = value_problem(shape["default"], out, reader.types)
         if problem:
             raise ContractError(
                 f"the default of the field {name} of message {message} does not fit: {problem}"
@@ -121,10 +172,10 @@ def _constraint_fits(key: str, value: Any) -> bool:
     return isinstance(value, int) and value >= 0
 
 
-def _type(value: Any) -> TypeRef | None:
+def _type(value: Any, reader: _Reader) -> TypeRef | None:
     if isinstance(value, str) and value in SCALARS:
         return TypeRef(value, value)
     if isinstance(value, dict) and set(value) == {"list"}:
-        item = _type(value["list"])
+        item = reader.type(value["list"])
         return TypeRef("list", item.name, item) if item is not None and item.kind != "list" else None
     return None

@@ -48,7 +48,7 @@ def locate(loc: tuple[Any, ...], error: str = "") -> Where:
         key_type = get_args(tp)[0] if get_origin(tp) is dict else None
         path.append(part)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            owner, owner_name = tp, str(path[-2]) if len(path) > 1 else ""
+            owner, owner_name = tp, _name_of(path[:-1])
             info = tp.model_fields.get(str(part))
             tp = info.annotation if info is not None else _extra_type(tp)
         elif get_origin(tp) is dict:
@@ -58,6 +58,15 @@ def locate(loc: tuple[Any, ...], error: str = "") -> Where:
         else:
             tp = None
     return Where(tuple(path), error, owner, owner_name, _bare(tp), at_key)
+
+
+def _name_of(path: list[str | int]) -> str:
+    """How a mapping at `path` is named in messages: its key; an item of a list, the list's key
+    (the reactions to 'OrderPlaced', not to '0')."""
+    for part in reversed(path):
+        if not isinstance(part, int):
+            return part
+    return ""
 
 
 def _bare(tp: Any) -> Any:

@@ -77,13 +77,15 @@ def _by_version(shapes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {name: dict(sorted(shapes[name].items(), key=lambda kv: int(kv[0]))) for name in sorted(shapes)}
 
 
-def shape(fields: list[Field], types: dict[str, NamedType]) -> dict[str, Any]:
-    """The canonical shape of a payload: what a reader depends on."""
-    return {f.name: _field_shape(f, types) for f in sorted(fields, key=lambda f: f.name)}
+def shape(fields: list[Field], types: dict[str, NamedType], *, named: bool = False) -> dict[str, Any]:
+    """The canonical shape of a payload: what a reader depends on. `named`: each enum and object
+    also says its name (a contract's `x-acci-fields`, from which a consumer names its classes;
+    the lock leaves names out, as renaming a type changes nothing a reader reads)."""
+    return {f.name: _field_shape(f, types, named) for f in sorted(fields, key=lambda f: f.name)}
 
 
-def _field_shape(field: Field, types: dict[str, NamedType]) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": _type_shape(field.type, types)}
+def _field_shape(field: Field, types: dict[str, NamedType], named: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": _type_shape(field.type, types, named)}
     if field.optional:
         out["optional"] = True
     if field.default is not MISSING:
@@ -96,15 +98,16 @@ def _field_shape(field: Field, types: dict[str, NamedType]) -> dict[str, Any]:
     return out
 
 
-def _type_shape(ref: TypeRef, types: dict[str, NamedType]) -> Any:
+def _type_shape(ref: TypeRef, types: dict[str, NamedType], named: bool = False) -> Any:
     if ref.kind == "list":
         assert ref.item is not None
-        return {"list": _type_shape(ref.item, types)}
-    named = types.get(ref.name)
-    if ref.kind == "enum" and named is not None:
-        return {"enum": list(named.values or [])}
-    if ref.kind == "object" and named is not None:
-        return {"object": shape(named.fields, types)}
+        return {"list": _type_shape(ref.item, types, named)}
+    declared = types.get(ref.name)
+    name = {"name": ref.name} if named else {}
+    if ref.kind == "enum" and declared is not None:
+        return {"enum": list(declared.values or []), **name}
+    if ref.kind == "object" and declared is not None:
+        return {"object": shape(declared.fields, types, named=named), **name}
     return ref.name
 
 

@@ -26,9 +26,11 @@ LOCK_KEY = "integration_events"
 
 def public_shapes(domain: Domain) -> dict[str, dict[str, Any]]:
     """{public event: {version (str): {"fields": shape}}} as the YAML declares them now."""
+    types = {t.name: t for t in domain.public_types}
     return {
         public.name: {
-            str(version.version): {"fields": shape(version.fields, {})} for version in public.all_versions()
+            str(version.version): {"fields": shape(version.fields, types)}
+            for version in public.all_versions()
         }
         for public in domain.integration_events
     }
@@ -65,8 +67,32 @@ def compatible_change(released: dict[str, Any], now: dict[str, Any]) -> tuple[st
                 return name, f"required field '{name}' was added"
             continue
         if released[name] != now[name]:
+            inner = _object_change(released[name], now[name])
+            if inner is not None:
+                if inner == ("", ""):
+                    continue
+                return f"{name}.{inner[0]}", f"the object field '{name}': {inner[1]}"
             return name, f"field '{name}' changed from {_brief(released[name])} to {_brief(now[name])}"
     return None
+
+
+def _object_change(released: dict[str, Any], now: dict[str, Any]) -> tuple[str, str] | None:
+    """For a field that is a public object (or a list of them) on both sides, and otherwise the
+    same: its fields follow the field rules, ("", "") when they do. None for any other field (an
+    enum that gained a value is a change: consumers validate the values they read)."""
+    before, after = released.get("type"), now.get("type")
+    while isinstance(before, dict) and isinstance(after, dict) and "list" in before and "list" in after:
+        before, after = before["list"], after["list"]
+    rest = {k: v for k, v in released.items() if k != "type"} == {k: v for k, v in now.items() if k != "type"}
+    if not (
+        rest
+        and isinstance(before, dict)
+        and isinstance(after, dict)
+        and "object" in before
+        and "object" in after
+    ):
+        return None
+    return compatible_change(before["object"], after["object"]) or ("", "")
 
 
 def _brief(value: dict[str, Any]) -> str:
@@ -140,8 +166,9 @@ def compare_public_with_lock(
                         f"fields). To change the shape, set 'version: {public.version + 1}' with the "
                         f"new fields, keep v{number} under 'versions: {number}:', and tell the teams "
                         f"that consume {name} to react to v{public.version + 1} ('version: "
-                        f"{public.version + 1}' in their 'consumes:' entry, after vendoring the new "
-                        "contract) before this is deployed."
+                        f"{public.version + 1}' in their 'consumes:' entry, or a list of reactions to "
+                        f"v{number} and v{public.version + 1} while the stream holds both, after "
+                        "vendoring the new contract) before this is deployed."
                     )
                     if in_current
                     else f"restore the fields of 'versions: {number}:' exactly as released.",

@@ -277,6 +277,15 @@ def _emits_form(e: _Error) -> Said:
     )
 
 
+def _reactions_form(e: _Error) -> Said:
+    return Said(
+        e.where.path,
+        f"the reaction to '{e.name}' must be a mapping, or a list of them (one per version), not {e.kind}.",
+        f"write '{e.name}: {{command: ..., map: ...}}' or "
+        f"'{e.name}: [{{version: 1, command: ...}}, {{version: 2, command: ...}}]'.",
+    )
+
+
 def _emit_form(e: _Error) -> Said:
     return Said(
         e.where.path,
@@ -419,6 +428,7 @@ _BY_TYPE: dict[str, Callable[[_Error], Said]] = {
     "type_form": _type_form,
     "emits_form": _emits_form,
     "emit_form": _emit_form,
+    "reactions_form": _reactions_form,
     "value_form": _value_form,
     "apply_form": _apply_form,
     "handler_form": _handler_form,

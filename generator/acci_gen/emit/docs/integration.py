@@ -25,6 +25,14 @@ def integration_section(domain: Domain, fields_table: Callable[[list[Field]], li
         "with `python -m <service> consume`.",
         "",
     ]
+    for named in domain.public_types:
+        lines += [f"### {named.name} (public type)", ""]
+        if named.description:
+            lines += [md_text(named.description), ""]
+        if named.is_enum:
+            lines += [f"Values: {', '.join(md_code(v) for v in named.values or [])}.", ""]
+        else:
+            lines += fields_table(named.fields)
     for public in domain.integration_events:
         lines += [f"### {public.name} (published)", ""]
         if public.description:

@@ -377,7 +377,7 @@ class _Doc:
     def type_text(self, ref: TypeRef) -> str:
         if ref.item is not None:
             return f"list of {self.type_text(ref.item)}"
-        if ref.name in self.named:
+        if ref.name in self.named and not ref.public:  # a public type is not the one of types:
             return f"[{ref.name}]({_anchor(ref.name)})"
         return ref.name
 

@@ -11,8 +11,9 @@ from acci_gen.emit.python.exprs import expr_source
 from acci_gen.emit.python.pytypes import declaration, value_of
 from acci_gen.emit.templating import render
 from acci_gen.emit.text import Code, py_docstring
-from acci_gen.model import Condition, Domain, Expr, Field, TypeRef
+from acci_gen.model import Condition, Domain, Expr, Field, NamedType, TypeRef
 from acci_gen.spec.checks.integration import consumed_class, consumer_name, public_class, reaction_function
+from acci_gen.spec.checks.public_types import crosses
 
 #: The test that refuses a condition: its operator inverted.
 _INVERSE = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
@@ -24,6 +25,9 @@ def has_integration(domain: Domain) -> bool:
 
 def render_integration(domain: Domain, header: Code) -> str:
     classes: list[dict[str, Any]] = []
+    types = [_type(t) for t in domain.public_types]
+    internal = {t.name: t for t in domain.types}
+    public_types = {t.name: t for t in domain.public_types}
     publications = []
     for public in domain.integration_events:
         event = domain.event(public.event)
@@ -40,12 +44,14 @@ def render_integration(domain: Domain, header: Code) -> str:
                 "public": cls,
                 "doc": py_docstring(f"{event.name} as the public {public.name} v{public.version}{when}"),
                 "tests": [_refusal(c, scopes, "events") for c in public.conditions],
-                "arguments": _arguments(public.mapping, targets, scopes, "events"),
+                "arguments": _arguments(public.mapping, targets, scopes, "events", (internal, public_types)),
             }
         )
     consumers = []
     for consumption in domain.consumes:
         reactions = []
+        types += [_type(t) for t in consumption.types]
+        consumed_types = {t.name: t for t in consumption.types}
         for consumed in consumption.events:
             command = domain.command(consumed.command)
             assert command is not None
@@ -66,7 +72,11 @@ def render_integration(domain: Domain, header: Code) -> str:
                     ),
                     "tests": [_refusal(c, scopes, "events") for c in consumed.conditions],
                     "arguments": _arguments(
-                        consumed.mapping, {f.name: f for f in command.fields}, scopes, "events"
+                        consumed.mapping,
+                        {f.name: f for f in command.fields},
+                        scopes,
+                        "events",
+                        (consumed_types, internal),
                     ),
                 }
             )
@@ -91,6 +101,7 @@ def render_integration(domain: Domain, header: Code) -> str:
         header=header,
         domain=domain,
         summary=summary,
+        types=types,
         classes=classes,
         publications=publications,
         consumers=consumers,
@@ -108,6 +119,16 @@ def _class(name: str, event_type: str, version: int, fields: list[Field], descri
     }
 
 
+def _type(named: NamedType) -> dict[str, Any]:
+    """A public enum or object of the integration module (this domain's, or a publisher's)."""
+    return {
+        "name": named.name,
+        "doc": py_docstring(named.description) if named.description else None,
+        "members": named.values,
+        "fields": [declaration(f) for f in named.fields],
+    }
+
+
 def _conditions_text(conditions: list[Condition]) -> str:
     """The conditions, one per line (they are the domain file's text)."""
     return "".join(f"\n- {c.text}" for c in conditions)
@@ -116,7 +137,8 @@ def _conditions_text(conditions: list[Condition]) -> str:
 def _qualified(value: Any, ref: TypeRef, module: str) -> Code:
     """A literal of the type, its enum named through the module that has it in scope."""
     text = value_of(value, ref)
-    return Code(f"{module}.{text}") if ref.kind == "enum" and value is not None else text
+    local = ref.public  # a public type is a class of the integration module itself
+    return Code(f"{module}.{text}") if ref.kind == "enum" and value is not None and not local else text
 
 
 def _refusal(condition: Condition, scopes: dict[str, dict[str, Field]], module: str) -> Code:
@@ -141,13 +163,63 @@ def _arguments(
     targets: dict[str, Field],
     scopes: dict[str, dict[str, Field]],
     module: str,
+    types: tuple[dict[str, NamedType], dict[str, NamedType]],
 ) -> list[Code]:
     out = []
     for name, expr in mapping:
         target = targets[name]
+        source = scopes.get(expr.source, {}).get(expr.name)
         if expr.source == "literal":
             value = _qualified(expr.literal, target.type, module)
+        elif source is not None and (crosses(source.type) or crosses(target.type)):
+            value = _converted(Code(f"{expr.source}.{expr.name}"), source, target, types, module, 0)
         else:
-            value = expr_source(expr, target, scopes.get(expr.source, {}).get(expr.name))
+            value = expr_source(expr, target, source)
         out.append(Code(f"{name}={value}"))
     return out
+
+
+def _converted(
+    value: Code,
+    source: Field,
+    target: Field,
+    types: tuple[dict[str, NamedType], dict[str, NamedType]],
+    module: str,
+    depth: int,
+) -> Code:
+    """`value` (of `source`) as a value of `target`, across public and internal types: an enum by
+    its value, an object field by field, a list item by item (the checks made sure each fits)."""
+    converted = _converted_type(value, source.type, target.type, types, module, depth)
+    if source.optional and converted != value:
+        return Code(f"None if {value} is None else {converted}")
+    return converted
+
+
+def _converted_type(
+    value: Code,
+    source: TypeRef,
+    target: TypeRef,
+    types: tuple[dict[str, NamedType], dict[str, NamedType]],
+    module: str,
+    depth: int,
+) -> Code:
+    if source.item is not None and target.item is not None:
+        item = Code(f"item{depth}")
+        converted = _converted_type(item, source.item, target.item, types, module, depth + 1)
+        return value if converted == item else Code(f"[{converted} for {item} in {value}]")
+    cls = target.name if target.public else f"{module}.{target.name}"
+    if source.kind == "enum" and target.kind == "string":
+        return Code(f"{value}.value")
+    if source.kind == "enum" and target.kind == "enum":
+        return Code(f"{cls}({value}.value)")
+    if source.kind == "object" and target.kind == "object":
+        fields = {f.name: f for f in types[0][source.name].fields}
+        parts = [
+            f"{f.name}={_converted(Code(f'{value}.{f.name}'), fields[f.name], f, types, module, depth)}"
+            for f in types[1][target.name].fields
+            if f.name in fields
+        ]
+        return Code(f"{cls}({', '.join(parts)})")
+    if (source.kind, target.kind) == ("int", "decimal"):
+        return Code(f"Decimal({value})")
+    return value

@@ -36,6 +36,9 @@ class Context:
     rejected: dict[str, list[str]] = field(default_factory=dict)
     #: Commands some of whose emitted events were refused (what they emit is not known).
     incomplete: set[str] = field(default_factory=set)
+    #: Types that exist but may not be named where fields are being read (this domain's `types:`
+    #: while a public shape is read), with why and the fix.
+    hidden: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def error(self, path: PathT, message: str, fix: str, *, key: bool = False) -> None:
         if not self.doc.said(path):  # an unreadable value: the loader reported it

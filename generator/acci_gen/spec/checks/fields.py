@@ -44,7 +44,9 @@ def parse_type(ctx: Context, text: str, path: PathT) -> TypeRef | None:
     named = ctx.types.get(text)
     if named is not None:
         return TypeRef("enum" if named.is_enum else "object", text)
-    if not ctx.broken("types", text):
+    if text in ctx.hidden:
+        ctx.error(path, *ctx.hidden[text])
+    elif not ctx.broken("types", text):
         ctx.error(path, f"unknown type '{text}'.", did_you_mean(text, known, what="types"))
     return TypeRef(UNCHECKED, text)
 
@@ -193,7 +195,7 @@ def check_types(ctx: Context, types: dict[str, lang.EnumType | lang.ObjectType],
         ctx.claim(name, "type", path)
         named = NamedType(name, spec.description or "")
         if isinstance(spec, lang.EnumType):
-            named.values = _enum_values(ctx, spec.enum, (*path, "enum"))
+            named.values = enum_values(ctx, spec.enum, (*path, "enum"))
         else:
             pending.append((named, spec.fields, (*path, "fields")))
         ctx.types[name] = named
@@ -209,7 +211,7 @@ def check_types(ctx: Context, types: dict[str, lang.EnumType | lang.ObjectType],
                 )
 
 
-def _enum_values(ctx: Context, items: list[str], path: PathT) -> list[str]:
+def enum_values(ctx: Context, items: list[str], path: PathT) -> list[str]:
     values: list[str] = []
     for index, item in enumerate(items):
         problem = enum_value_problem(item)

@@ -2,8 +2,9 @@
 `publish: true`), and other domains' public events turned into commands (`consumes:`, read from
 the publisher's vendored AsyncAPI contract).
 
-Public fields are scalars or lists of scalars: a contract other teams generate code from cannot
-name this domain's enums or objects. Mappings and conditions read `event.<field>` (the internal
+Public fields are scalars, public types (`public_types:`, acci_gen.spec.checks.public_types) or
+lists of them: a contract other teams generate code from names none of this domain's `types:`,
+so that those can change. Mappings and conditions read `event.<field>` (the internal
 event when publishing, the public one when consuming) and, when consuming, `envelope.<field>`.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
 
 from acci_gen.model import (
     INTEGRATION_ENVELOPE_FIELDS,
@@ -26,14 +26,20 @@ from acci_gen.model import (
     Expr,
     Field,
     IntegrationEvent,
+    NamedType,
     PublicVersion,
     TypeRef,
 )
-from acci_gen.names import pascal, snake, snake_problem
+from acci_gen.names import pascal, snake, snake_problem, template_names
 from acci_gen.spec import language as lang
 from acci_gen.spec.checks.context import Context, Scopes, compatible, is_ref, literal_problem, mismatch
-from acci_gen.spec.checks.fields import parse_fields
-from acci_gen.spec.contract import ContractError, read_contract
+from acci_gen.spec.checks.public_types import (
+    check_public_types,
+    conversion_problem,
+    crosses,
+    parse_public_fields,
+)
+from acci_gen.spec.contract import Contract, ContractError, read_contract
 from acci_gen.spec.loader import PathT, load_text
 from acci_gen.spec.suggest import did_you_mean
 from acci_gen.spec.values import fits
@@ -57,13 +63,15 @@ def consumed_class(publisher: str, name: str, version: int) -> str:
 
 
 def check_integration(ctx: Context, spec: lang.Domain, domain: Domain, base: Path | None) -> None:
+    public = check_public_types(ctx, spec.public_types or {})
+    domain.public_types = list(public.values())
     published: dict[str, PathT] = {}
     for name, event_spec in (spec.events or {}).items():
         event = domain.event(name)
         if event_spec.publish and event is not None:
             _shorthand(ctx, event, spec, published, domain)
     for name, item in (spec.integration_events or {}).items():
-        _integration_event(ctx, name, item, published, domain)
+        _integration_event(ctx, name, item, published, domain, public)
     for publisher, consumption in (spec.consumes or {}).items():
         _consumption(ctx, publisher, consumption, domain, base)
     _class_clashes(ctx, domain)
@@ -89,9 +97,10 @@ def _shorthand(
             ctx.error(
                 path,
                 f"{event.name} cannot be published as it is: its field '{field.name}' is a "
-                f"{field.type.text}, and a public event holds only scalars and lists of scalars.",
-                f"declare a public shape under 'integration_events: {event.name}:' with scalar fields "
-                "and a 'map' from the event.",
+                f"{field.type.text}, and 'publish: true' publishes only scalars and lists of scalars "
+                "(a contract names none of this domain's types).",
+                f"declare a public shape under 'integration_events: {event.name}:' (its enums and objects "
+                "under 'public_types:', mapped by value and field by field) with a 'map' from the event.",
             )
             return
     published[event.name] = path
@@ -113,15 +122,20 @@ def _copy(field: Field) -> Field:
 
 
 def _integration_event(
-    ctx: Context, name: str, item: lang.IntegrationEvent, published: dict[str, PathT], domain: Domain
+    ctx: Context,
+    name: str,
+    item: lang.IntegrationEvent,
+    published: dict[str, PathT],
+    domain: Domain,
+    public_types: dict[str, NamedType],
 ) -> None:
     path: PathT = ("integration_events", name)
     if not ctx.check_pascal(name, "integration event", path):
         return
     if any(e.name == name for e in domain.integration_events):  # a publish: true of the same name
         return
-    fields = _public_fields(ctx, item.fields, (*path, "fields"))
-    versions = _public_versions(ctx, item, path)
+    fields = parse_public_fields(ctx, item.fields, (*path, "fields"), public_types)
+    versions = _public_versions(ctx, item, path, public_types)
     event = domain.event(item.event)
     if event is None:
         if not ctx.broken("events", item.event):
@@ -146,23 +160,17 @@ def _integration_event(
         name, event.name, item.version, fields, versions=versions, description=item.description or ""
     )
     public.mapping = _mapping(
-        ctx, fields, item.map or {}, (*path, "map"), scopes, f"integration event {name}", event.name
+        ctx,
+        fields,
+        item.map or {},
+        (*path, "map"),
+        scopes,
+        f"integration event {name}",
+        event.name,
+        (ctx.types, public_types),
     )
-    public.conditions = _conditions(ctx, item.when or [], (*path, "when"), scopes)
+    public.conditions = _conditions(ctx, item.when or [], (*path, "when"), scopes, ctx.types)
     domain.integration_events.append(public)
-
-
-def _public_fields(ctx: Context, fields: dict[str, Any] | None, path: PathT) -> list[Field]:
-    parsed = parse_fields(ctx, fields, path)
-    for field in parsed:
-        if not _public_type(field.type):
-            ctx.error(
-                (*path, field.name),
-                f"the public field '{field.name}' is a {field.type.text}; a public event holds only "
-                "scalars and lists of scalars (its contract names none of this domain's types).",
-                f"use one of: {', '.join(SCALARS)} (an enum's value as a string, an object as its fields).",
-            )
-    return [f for f in parsed if _public_type(f.type)]
 
 
 def _public_type(ref: TypeRef) -> bool:
@@ -170,7 +178,9 @@ def _public_type(ref: TypeRef) -> bool:
     return item.kind in SCALARS
 
 
-def _public_versions(ctx: Context, item: lang.IntegrationEvent, path: PathT) -> list[PublicVersion]:
+def _public_versions(
+    ctx: Context, item: lang.IntegrationEvent, path: PathT, public_types: dict[str, NamedType]
+) -> list[PublicVersion]:
     versions: list[PublicVersion] = []
     for key, older in (item.versions or {}).items():
         vpath = (*path, "versions", key)
@@ -186,7 +196,7 @@ def _public_versions(ctx: Context, item: lang.IntegrationEvent, path: PathT) -> 
                 key=True,
             )
             continue
-        fields = _public_fields(ctx, older.fields, (*vpath, "fields"))
+        fields = parse_public_fields(ctx, older.fields, (*vpath, "fields"), public_types)
         versions.append(PublicVersion(number, fields, older.description or ""))
     return sorted(versions, key=lambda v: v.version)
 
@@ -199,8 +209,10 @@ def _mapping(
     scopes: Scopes,
     what: str,
     source_name: str,
+    types: tuple[dict[str, NamedType], dict[str, NamedType]],
 ) -> list[tuple[str, Expr]]:
-    """Each target field's source: mapped, or the same-named event field."""
+    """Each target field's source: mapped, or the same-named event field. `types`: the named types
+    of the sources' fields and of the targets' (one side public, the other this domain's)."""
     by_name = {f.name: f for f in targets}
     for key in mapping:
         if key not in by_name:
@@ -216,7 +228,7 @@ def _mapping(
         if field.name in mapping:
             spec = mapping[field.name]
             if isinstance(spec, lang.ValueOf):
-                problem = literal_problem(spec.value, field, ctx.types)
+                problem = literal_problem(spec.value, field, types[1])
                 if problem:
                     ctx.error(
                         (*fpath, "value"),
@@ -241,29 +253,38 @@ def _mapping(
                 )
             continue
         source = scopes[expr.source][expr.name]
-        why = mismatch(source, field)
+        converted = crosses(source.type) or crosses(field.type)
+        why = conversion_problem(source, field, *types) if converted else mismatch(source, field)
         if why is not None:
             ctx.error(
                 fpath if field.name in mapping else path[:-1],
                 f"{expr.source}.{expr.name} {why}, but '{field.name}' is "
                 f"{'an optional ' if field.optional else 'a required '}{field.type.text}.",
-                f"map a {field.type.text} to it, or change one of the field types.",
+                "make the types fit: an enum needs every value of the one it is mapped from, an object "
+                "each required field (public types under 'public_types:', a command's under 'types:'), "
+                "or map another field."
+                if converted and why != "may be None"
+                else f"map a {field.type.text} to it, or change one of the field types.",
             )
             continue
         result.append((field.name, expr))
     return result
 
 
-def _conditions(ctx: Context, texts: list[str], path: PathT, scopes: Scopes) -> list[Condition]:
+def _conditions(
+    ctx: Context, texts: list[str], path: PathT, scopes: Scopes, types: dict[str, NamedType]
+) -> list[Condition]:
     conditions = []
     for index, text in enumerate(texts):
-        condition = _condition(ctx, text, (*path, index), scopes)
+        condition = _condition(ctx, text, (*path, index), scopes, types)
         if condition is not None:
             conditions.append(condition)
     return conditions
 
 
-def _condition(ctx: Context, text: str, path: PathT, scopes: Scopes) -> Condition | None:
+def _condition(
+    ctx: Context, text: str, path: PathT, scopes: Scopes, types: dict[str, NamedType]
+) -> Condition | None:
     match = _CONDITION_RE.match(text)
     if not match:
         ctx.error(
@@ -294,7 +315,7 @@ def _condition(ctx: Context, text: str, path: PathT, scopes: Scopes) -> Conditio
         doc, problems = load_text(right_text, "condition")
         literal = right_text if doc is None or problems else doc.data
         probe = Field("value", lfield.type, optional=op in ("==", "!="))
-        problem = literal_problem(literal, probe, ctx.types)
+        problem = literal_problem(literal, probe, types)
         if problem:
             ctx.error(
                 path,
@@ -328,7 +349,7 @@ def _consumption(
         return
     file = (base or Path.cwd()) / item.contract
     try:
-        contract = read_contract(file)
+        contract = read_contract(file, prefix=pascal(publisher))
     except ContractError as error:
         ctx.error(
             (*path, "contract"),
@@ -354,8 +375,8 @@ def _consumption(
         )
         return
     consumption = Consumption(publisher, item.contract)
-    for name, reaction in item.on.items():
-        rpath = (*path, "on", name)
+    for name, reactions in item.on.items():
+        rpath: PathT = (*path, "on", name)
         versions = contract.events.get(name)
         if versions is None:
             ctx.error(
@@ -365,42 +386,106 @@ def _consumption(
                 key=True,
             )
             continue
-        version = reaction.version if reaction.version is not None else max(versions)
-        if version not in versions:
-            ctx.error(
-                (*rpath, "version"),
-                f"{publisher}'s contract has no version {version} of {name}.",
-                f"use one of: {', '.join(str(v) for v in sorted(versions))}.",
-            )
+        if isinstance(reactions, lang.Reaction):
+            consumed = _reaction(ctx, publisher, name, reactions, contract, rpath, domain)
+            if consumed is not None:
+                consumption.events.append(consumed)
             continue
-        fields = versions[version]
-        command = domain.command(reaction.command)
-        if command is None:
-            if not ctx.broken("commands", reaction.command):
+        # Several versions at once (a publisher migrating from v1 to v2): one reaction each.
+        seen: dict[int, int] = {}
+        for index, reaction in enumerate(reactions):
+            ipath: PathT = (*rpath, index)
+            if reaction.version is None:
                 ctx.error(
-                    (*rpath, "command"),
-                    f"'{reaction.command}' is not a command of this domain.",
-                    did_you_mean(reaction.command, [c.name for c in domain.commands], what="commands"),
+                    ipath,
+                    f"the reactions to {name} are a list, and reaction {index + 1} names no version.",
+                    f"add 'version: <n>' to each ({name}'s versions in the contract: "
+                    f"{', '.join(str(v) for v in sorted(versions))}).",
                 )
-            continue
-        envelope = {
-            key: Field(key, TypeRef(kind, kind), optional=key in ("occurred_at", "correlation_id"))
-            for key, kind in INTEGRATION_ENVELOPE_FIELDS.items()
-        }
-        scopes: Scopes = {"event": {f.name: f for f in fields}, "envelope": envelope}
-        consumed = ConsumedEvent(name, version, fields, command.name)
-        consumed.mapping = _mapping(
-            ctx,
-            command.fields,
-            reaction.map or {},
-            (*rpath, "map"),
-            scopes,
-            f"command {command.name}",
-            f"{name} v{version}",
-        )
-        consumed.conditions = _conditions(ctx, reaction.when or [], (*rpath, "when"), scopes)
-        consumption.events.append(consumed)
+                continue
+            if reaction.version in seen:
+                ctx.error(
+                    (*ipath, "version"),
+                    f"{name} v{reaction.version} has two reactions (items {seen[reaction.version] + 1} "
+                    f"and {index + 1}); a message of one version becomes one command.",
+                    "remove one of them, or give it the other version it was meant for.",
+                )
+                continue
+            seen[reaction.version] = index
+            consumed = _reaction(ctx, publisher, name, reaction, contract, ipath, domain)
+            if consumed is not None:
+                consumption.events.append(consumed)
+    consumption.types = _used_types(consumption, contract.types)
     domain.consumes.append(consumption)
+
+
+def _used_types(consumption: Consumption, types: dict[str, NamedType]) -> list[NamedType]:
+    """The contract's public types the consumed versions name, each before the objects using it."""
+    used: dict[str, NamedType] = {}
+
+    def visit(ref: TypeRef) -> None:
+        named = types.get(ref.item.name if ref.item is not None else ref.name)
+        if named is None or named.name in used or not (ref.public or (ref.item and ref.item.public)):
+            return
+        for field in named.fields:
+            visit(field.type)
+        used[named.name] = named
+
+    for consumed in consumption.events:
+        for field in consumed.fields:
+            visit(field.type)
+    return list(used.values())
+
+
+def _reaction(
+    ctx: Context,
+    publisher: str,
+    name: str,
+    reaction: lang.Reaction,
+    contract: Contract,
+    rpath: PathT,
+    domain: Domain,
+) -> ConsumedEvent | None:
+    """One reaction to one version of a consumed public event, checked against the contract."""
+    versions = contract.events[name]
+    version = reaction.version if reaction.version is not None else max(versions)
+    if version not in versions:
+        ctx.error(
+            (*rpath, "version"),
+            f"{publisher}'s contract has no version {version} of {name}.",
+            f"use one of: {', '.join(str(v) for v in sorted(versions))}.",
+        )
+        return None
+    fields = versions[version]
+    command = domain.command(reaction.command)
+    if command is None:
+        if not ctx.broken("commands", reaction.command):
+            ctx.error(
+                (*rpath, "command"),
+                f"'{reaction.command}' is not a command of this domain.",
+                did_you_mean(reaction.command, [c.name for c in domain.commands], what="commands"),
+            )
+        return None
+    envelope = {
+        key: Field(key, TypeRef(kind, kind), optional=key in ("occurred_at", "correlation_id"))
+        for key, kind in INTEGRATION_ENVELOPE_FIELDS.items()
+    }
+    scopes: Scopes = {"event": {f.name: f for f in fields}, "envelope": envelope}
+    consumed = ConsumedEvent(name, version, fields, command.name)
+    consumed.mapping = _mapping(
+        ctx,
+        command.fields,
+        reaction.map or {},
+        (*rpath, "map"),
+        scopes,
+        f"command {command.name}",
+        f"{name} v{version}",
+        (contract.types, ctx.types),
+    )
+    consumed.conditions = _conditions(
+        ctx, reaction.when or [], (*rpath, "when"), scopes, {**ctx.types, **contract.types}
+    )
+    return consumed
 
 
 def reaction_function(publisher: str, name: str, version: int) -> str:
@@ -425,7 +510,26 @@ def _class_clashes(ctx: Context, domain: Domain) -> None:
                     key=True,
                 )
             functions[function] = f"{consumption.domain}'s {consumed.name}"
-    seen: dict[str, str] = {}
+    imported = template_names("integration.py.jinja2")
+    for named in domain.public_types:
+        if named.name in imported:
+            ctx.error(
+                ("public_types", named.name),
+                f"'{named.name}' is a name the generated integration module imports itself.",
+                f"rename the public type, e.g. '{named.name}Type'.",
+                key=True,
+            )
+    for consumption in domain.consumes:
+        for named in consumption.types:
+            if named.name in imported:
+                ctx.error(
+                    ("consumes", consumption.domain),
+                    f"{consumption.domain}'s public type becomes the class '{named.name}', a name the "
+                    "generated integration module imports itself.",
+                    "consume it under a publishing domain whose name does not run into the type name.",
+                    key=True,
+                )
+    seen: dict[str, str] = {t.name: f"this domain's public type {t.name}" for t in domain.public_types}
     for public in domain.integration_events:
         for version in public.all_versions():
             seen[public_class(public.name, version.version)] = (
@@ -445,3 +549,14 @@ def _class_clashes(ctx: Context, domain: Domain) -> None:
                     key=True,
                 )
             seen[name] = what
+        for named in consumption.types:
+            if named.name in seen and not seen[named.name].startswith(f"{consumption.domain}'s"):
+                type_name = named.name.removeprefix(pascal(consumption.domain))
+                ctx.error(
+                    ("consumes", consumption.domain),
+                    f"{seen[named.name]} and {consumption.domain}'s public type {type_name} both "
+                    f"become the class '{named.name}'.",
+                    "rename this domain's public type or integration event.",
+                    key=True,
+                )
+            seen[named.name] = f"{consumption.domain}'s public type"

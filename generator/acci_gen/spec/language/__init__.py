@@ -177,6 +177,9 @@ class Domain(Spec):
     """Policies (process managers) by name: events that lead to commands, now or later."""
     scenarios: list[Scenario] | None = None
     """Examples of what each command does; each becomes a generated test."""
+    public_types: dict[Pascal, NamedType] | None = None
+    """Enums and nested objects of the public shapes (`integration_events` fields), apart from
+    `types:` so that internal types can change without breaking consumers."""
     integration_events: dict[Pascal, IntegrationEvent] | None = None
     """Public events other services consume, each mapped from an internal event."""
     consumes: dict[Snake, Consumption] | None = None
@@ -192,6 +195,7 @@ SECTIONS = (
     "projections",
     "queries",
     "policies",
+    "public_types",
     "integration_events",
     "consumes",
 )

@@ -8,11 +8,11 @@ event is named by the publisher's contract, its AsyncAPI file vendored beside th
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Union
 
-from pydantic import Field
+from pydantic import Field, Tag
 
-from acci_gen.spec.language.base import Given, Snake, Spec
+from acci_gen.spec.language.base import Given, Snake, Spec, form, kind_of
 from acci_gen.spec.language.commands import ValueDef
 from acci_gen.spec.language.fields import Fields
 
@@ -59,7 +59,8 @@ class Reaction(Spec):
     what: ClassVar[str] = "the reaction to '{name}'"
 
     version: Given[Annotated[int, Field(ge=1)]] = None
-    """The public version it reacts to. Absent: the contract's current version."""
+    """The public version it reacts to. Absent: the contract's current version (in a list of
+    reactions each names its version)."""
     command: str
     """The command of this domain each message becomes (its id is derived from the message id)."""
     map: dict[Snake, ValueDef] | None = None
@@ -70,6 +71,20 @@ class Reaction(Spec):
     is acknowledged without a command."""
 
 
+def _reactions_form(value: Any) -> str | None:
+    return {"mapping": "one", "list": "many"}.get(kind_of(value) or "")
+
+
+#: One reaction, or one per version (during a publisher's migration from v1 to v2 a consumer
+#: reacts to both; the versions of a list differ).
+ReactionsDef = Annotated[
+    Union[  # noqa: UP007
+        Annotated[Reaction, Tag("one")], Annotated[list[Reaction], Field(min_length=1), Tag("many")]
+    ],
+    form(_reactions_form, "reactions_form"),
+]
+
+
 class Consumption(Spec):
     """What this domain takes from one publishing domain."""
 
@@ -78,5 +93,5 @@ class Consumption(Spec):
     contract: str
     """The publisher's AsyncAPI file (generated/<domain>/asyncapi.yaml), vendored into this
     service; relative to this domain file."""
-    on: Annotated[dict[str, Reaction], Field(min_length=1)]
-    """Public event type: the command it becomes."""
+    on: Annotated[dict[str, ReactionsDef], Field(min_length=1)]
+    """Public event type: the command it becomes, or a list of reactions, one per version."""

@@ -15,7 +15,7 @@ from acci.http import routes as _http
 from . import registry as _registry
 from .aggregates import Shipment, ShipmentState
 from .commands import PrepareShipment, SendShipment
-from .events import Carrier
+from .events import Carrier, Dimensions
 from .handlers import PrepareShipmentHandler, SendShipmentHandler
 
 router = _fastapi.APIRouter(prefix="/shipping")
@@ -30,6 +30,8 @@ class PrepareShipmentBody(_pydantic.BaseModel):
     carrier: Carrier
     source: str
     correlation: str | None = None
+    size: Dimensions | None = None
+    sizes: list[Dimensions] = []
 
 
 class SendShipmentBody(_pydantic.BaseModel):

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from acci import CommandData
 
-from .events import Carrier
+from .events import Carrier, Dimensions
 
 
 class PrepareShipment(CommandData):
@@ -18,6 +18,8 @@ class PrepareShipment(CommandData):
     carrier: Carrier
     source: str
     correlation: str | None = None
+    size: Dimensions | None = None
+    sizes: list[Dimensions] = []
 
 
 class SendShipment(CommandData):

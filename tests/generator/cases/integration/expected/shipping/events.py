@@ -7,11 +7,20 @@ from enum import StrEnum
 from uuid import UUID
 
 from acci import DomainEvent
+from pydantic import BaseModel, ConfigDict
 
 
 class Carrier(StrEnum):
     post = "post"
     courier = "courier"
+
+
+class Dimensions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weight_grams: int
+    length_cm: int
+    note: str | None = None
 
 
 class ShipmentPrepared(DomainEvent):
@@ -23,6 +32,8 @@ class ShipmentPrepared(DomainEvent):
     carrier: Carrier
     source: str
     correlation: str | None = None
+    size: Dimensions | None = None
+    sizes: list[Dimensions] = []
 
 
 class ShipmentSent(DomainEvent):

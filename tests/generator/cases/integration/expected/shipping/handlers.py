@@ -29,6 +29,8 @@ class PrepareShipmentHandler(CommandHandler[PrepareShipment, Shipment]):
                 carrier=command.data.carrier,
                 source=command.data.source,
                 correlation=command.data.correlation,
+                size=command.data.size,
+                sizes=command.data.sizes,
             )
         ]
 

@@ -6,13 +6,30 @@ The contract other teams vendor is asyncapi.yaml beside this module."""
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
 from acci.integration import Consumes, Envelope, IntegrationEvent, Publication, Publisher, Reaction
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from . import commands, events, handlers
+
+
+class Service(StrEnum):
+    """Who carries the parcel."""
+
+    post = "post"
+    courier = "courier"
+    drone = "drone"
+
+
+class ParcelSize(BaseModel):
+    # Like a public payload: a later version of the contract may add optional fields.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    weight_grams: Decimal
+    length_cm: int
 
 
 class ShipmentSentV1(IntegrationEvent):
@@ -38,6 +55,9 @@ class ParcelPreparedV2(IntegrationEvent):
     carrier: str
     channel: str
     weight_kg: Decimal | None = None
+    service: Service | None = None
+    size: ParcelSize | None = None
+    sizes: list[ParcelSize] | None = None
 
 
 class OrderingOrderPlacedV1(IntegrationEvent):
@@ -65,7 +85,18 @@ def publish_parcel_prepared(event: events.ShipmentPrepared) -> ParcelPreparedV2 
     if event.correlation is None:
         return None
     return ParcelPreparedV2(
-        parcel_id=event.shipment_id, order_id=event.order_id, carrier=event.source, channel="warehouse"
+        parcel_id=event.shipment_id,
+        order_id=event.order_id,
+        carrier=event.source,
+        channel="warehouse",
+        service=Service(event.carrier.value),
+        size=None
+        if event.size is None
+        else ParcelSize(weight_grams=Decimal(event.size.weight_grams), length_cm=event.size.length_cm),
+        sizes=[
+            ParcelSize(weight_grams=Decimal(item0.weight_grams), length_cm=item0.length_cm)
+            for item0 in event.sizes
+        ],
     )
 
 

@@ -16,6 +16,8 @@ test_event_round_trip = round_trip_test(
                 "carrier": "post",
                 "source": "x",
                 "correlation": "x",
+                "size": {"weight_grams": 1, "length_cm": 1, "note": "x"},
+                "sizes": [{"weight_grams": 1, "length_cm": 1, "note": "x"}],
             }
         },
         {
