@@ -172,6 +172,7 @@ async def test_a_segmented_projection_is_rebuilt_and_checked(store: PostgresEven
     ) == [(1, 2)]
 
 
+@pytest.mark.slow  # writers and a rebuild under load
 async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_events_arrive(
     store: PostgresEventStore,
 ) -> None:
@@ -193,6 +194,7 @@ async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_even
     assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
 
 
+@pytest.mark.slow  # about 4 s of resplits under load
 async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothing(
     store: PostgresEventStore,
 ) -> None:
