@@ -287,6 +287,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+@pytest.mark.slow  # generates two domains (OpenAPI child)
 def test_a_lock_file_that_cannot_be_read_is_a_diagnostic(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -95,6 +95,7 @@ async def history_in_order(store: PostgresEventStore, total: int) -> None:
     assert sorted(seen) == list(range(total))
 
 
+@pytest.mark.slow  # 1,000 events through four segments
 async def test_four_segments_apply_each_event_once_and_each_stream_in_order(
     store: PostgresEventStore,
 ) -> None:
