@@ -11,6 +11,9 @@ The second half runs acci-gen's generated tests, which are data: scenarios (give
 command, then events or an error), sample events that must survive a round trip, stored payloads
 of older event versions and what they read as, projection and query cases. Each `*_test` function
 returns one parametrized pytest test over its table (ids: the names in the table).
+
+A project that registers a `slow` marker gets, at the end of each run, the tests without it that
+took more than a second (acci._slowtests; the ini option `acci_slow_seconds` moves the limit).
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ from acci.store.memory import InMemoryEventStore
 from acci.store.postgres import PostgresEventStore
 from acci.streams import NO_STREAM, Position, StreamId
 
+#: With a `slow` marker registered, the end of a run lists the tests that are slow without it.
+pytest_plugins = ["acci._slowtests"]
+
 _counter = itertools.count()
 
 #: The embedded server of a test session is thrown away afterwards: it need not survive a crash,
@@ -100,13 +106,18 @@ class _Templates:
         key = tuple((m.component, m.version, m.checksum) for m in migrations)
         name = self.names.get(key)
         if name is None:
+            # Imported here: pytest loads acci._slowtests as a plugin (pytest_plugins above) and
+            # rewrites its asserts only if nothing imported it before.
+            from acci._slowtests import shared
+
             name = f"acci_template_{os.getpid()}_{len(self.names)}"
-            _create_database(self.server_url, name)
-            # In a thread of its own: fixtures may be set up from inside a running event loop.
-            url = with_database(self.server_url, name)
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                pool.submit(asyncio.run, migrate(url, migrations)).result()
-            self._clean[name] = clean_state(url)
+            with shared(f"template database {name} ({len(migrations)} migrations)"):
+                _create_database(self.server_url, name)
+                # In a thread of its own: fixtures may be set up from inside a running event loop.
+                url = with_database(self.server_url, name)
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    pool.submit(asyncio.run, migrate(url, migrations)).result()
+                self._clean[name] = clean_state(url)
             self.names[key] = name
         return name
 
@@ -165,6 +176,31 @@ def acci_database_url(
         yield with_database(acci_server_url, name)
     finally:
         acci_templates.give_back(acci_template_database, name)
+
+
+@pytest.fixture
+def acci_database_with(
+    acci_server_url: str, acci_templates: _Templates, acci_migrations: list[Migration]
+) -> Iterator[Callable[[Sequence[Migration]], str]]:
+    """`acci_database_with(more)`: the URL of a database of its own for one test, migrated with
+    `acci_migrations` and then `more` (a domain's read models). It is a copy of a template with
+    those migrations, emptied afterwards for a later test like `acci_database_url`'s: a test that
+    migrated its `acci_database_url` further would get it dropped and a new copy migrated anew."""
+    taken: list[tuple[str, str]] = []
+    have = {(m.component, m.version) for m in acci_migrations}
+
+    def database(more: Sequence[Migration]) -> str:
+        wanted = [*acci_migrations, *(m for m in more if (m.component, m.version) not in have)]
+        template = acci_templates.get(wanted)
+        name = acci_templates.take(template)
+        taken.append((template, name))
+        return with_database(acci_server_url, name)
+
+    try:
+        yield database
+    finally:
+        for template, name in reversed(taken):
+            acci_templates.give_back(template, name)
 
 
 @pytest_asyncio.fixture
@@ -605,10 +641,12 @@ def projection_test(
     """One test per projection case, on a database migrated with the domain's read models."""
 
     @pytest.mark.parametrize("case", cases, ids=[c.name for c in cases])
-    async def test_projection(acci_database_url: str, case: ProjectionCase) -> None:
-        await migrate(acci_database_url, list(migrations))
+    async def test_projection(
+        acci_database_with: Callable[[Sequence[Migration]], str], case: ProjectionCase
+    ) -> None:
+        url = acci_database_with(migrations)
         inline = [case.projection] if case.inline else []
-        async with await PostgresEventStore.open(acci_database_url, projections=inline) as store:
+        async with await PostgresEventStore.open(url, projections=inline) as store:
             *earlier, last = case.given
             before = await _project(store, registry, streams, case.projection, earlier, inline=case.inline)
             after = await _project(store, registry, streams, case.projection, [last], inline=case.inline)
@@ -630,9 +668,8 @@ def query_test(
     """One test per query: it answers from the rows its projection wrote, within the tenant only."""
 
     @pytest.mark.parametrize("case", cases, ids=[c.query for c in cases])
-    async def test_query(acci_database_url: str, case: QueryCase) -> None:
-        await migrate(acci_database_url, list(migrations))
-        async with await PostgresEventStore.open(acci_database_url) as store:
+    async def test_query(acci_database_with: Callable[[Sequence[Migration]], str], case: QueryCase) -> None:
+        async with await PostgresEventStore.open(acci_database_with(migrations)) as store:
             await _project(store, registry, streams, case.projection, case.given, inline=False)
             method = getattr(handler_class.of(store), case.query)
             mine = await method(TENANT, **case.parameters)

@@ -56,6 +56,7 @@ def test_schema_prints_the_shipped_schema(capsys: pytest.CaptureFixture[str]) ->
     assert Path(out.strip()).read_text() == shipped
 
 
+@pytest.mark.slow  # generates two domains (OpenAPI child); ./dev lint runs acci-gen check
 def test_generate_then_check(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(project, "generate", capsys=capsys)
     assert code == 0, err
@@ -75,6 +76,7 @@ def test_generate_then_check(project: Path, capsys: pytest.CaptureFixture[str]) 
     assert tree(project / "generated") == before
 
 
+@pytest.mark.slow  # generates twice, the second time a changed domain (OpenAPI child)
 def test_check_fails_when_stale(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(project, "generate", capsys=capsys)
     domain = project / "domains" / "shop.yaml"
@@ -97,6 +99,7 @@ def test_errors_exit_2_and_write_nothing(project: Path, capsys: pytest.CaptureFi
     assert code == 2
 
 
+@pytest.mark.slow  # generates twice, the second time a changed domain (OpenAPI child)
 def test_removed_items_are_deleted(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(project, "generate", capsys=capsys)
     (project / "domains" / "bank.yaml").unlink()
@@ -111,6 +114,7 @@ def test_removed_items_are_deleted(project: Path, capsys: pytest.CaptureFixture[
     ]
 
 
+@pytest.mark.slow  # generates a changed domain again (OpenAPI child)
 def test_hand_edits_are_reported_not_overwritten(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(project, "generate", capsys=capsys)
     events = project / "generated" / "shop" / "events.py"
@@ -129,6 +133,7 @@ def test_hand_edits_are_reported_not_overwritten(project: Path, capsys: pytest.C
     assert "# my edit" not in events.read_text()
 
 
+@pytest.mark.slow  # generates a changed domain again (OpenAPI child)
 def test_stubs_are_never_overwritten(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(project, "generate", capsys=capsys)
     stub = project / "generated" / "bank" / "custom" / "close_account.py"
@@ -143,11 +148,13 @@ def test_stubs_are_never_overwritten(project: Path, capsys: pytest.CaptureFixtur
     assert "bank/custom/close_account.py" not in manifest["files"]
 
 
+@pytest.mark.slow  # a subprocess
 def test_the_console_script_entry_point_runs() -> None:
     result = acci_gen("check", cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # generates a changed domain again (OpenAPI child)
 def test_an_interrupted_write_leaves_whole_files(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +187,7 @@ def test_an_interrupted_write_leaves_whole_files(
     assert code == 0
 
 
+@pytest.mark.slow  # generates a changed domain again (OpenAPI child)
 def test_a_stub_no_longer_used_is_kept_and_reported(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -199,6 +207,7 @@ def test_a_stub_no_longer_used_is_kept_and_reported(
     assert "CloseAccount" not in (project / "generated" / "bank" / "handlers.py").read_text()
 
 
+@pytest.mark.slow  # a subprocess
 @pytest.mark.parametrize("module", ["yaml", "jinja2"])
 def test_without_the_generator_extra_it_says_which_extra_to_install(module: str) -> None:
     """Installed without `acci[gen]`, acci-gen said `ModuleNotFoundError: yaml` with exit 1."""
@@ -216,6 +225,7 @@ def test_without_the_generator_extra_it_says_which_extra_to_install(module: str)
     assert {"yaml": "pyyaml", "jinja2": "jinja2"}[module] in result.stderr
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 def test_new_and_upgrade_generate_through_the_same_function_as_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -277,6 +287,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+@pytest.mark.slow  # generates two domains (OpenAPI child)
 def test_a_lock_file_that_cannot_be_read_is_a_diagnostic(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

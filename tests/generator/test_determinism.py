@@ -26,6 +26,7 @@ def test_two_hash_seeds_give_identical_output(tmp_path: Path) -> None:
     assert any(path.endswith("events.py") for path in first)
 
 
+@pytest.mark.slow  # generates every example domain
 def test_output_has_headers_and_no_timestamps(tmp_path: Path) -> None:
     files = _generate(tmp_path, "0")
     stamp = re.compile(rb"20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d(?!\+00:00\")")

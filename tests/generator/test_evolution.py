@@ -26,13 +26,21 @@ def run(project: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[
     return code, out.replace(str(project) + "/", ""), err.replace(str(project) + "/", "")
 
 
+@pytest.fixture(scope="module")
+def released_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The base domain, generated (its lock file records the released shapes) once per module."""
+    project = tmp_path_factory.mktemp("released")
+    (project / "domains").mkdir()
+    shutil.copy(HERE / "base.yaml", project / "domains" / "people.yaml")
+    code = main(["generate", "--domains-dir", str(project / "domains"), "--out", str(project / "generated")])
+    assert code == 0
+    return project
+
+
 @pytest.fixture
-def released(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    (tmp_path / "domains").mkdir()
-    shutil.copy(HERE / "base.yaml", tmp_path / "domains" / "people.yaml")
-    code, _, err = run(tmp_path, "generate", capsys=capsys)
-    assert code == 0, err
-    return tmp_path
+def released(released_once: Path, tmp_path: Path) -> Path:
+    """A copy of its own of the generated base project for each test."""
+    return Path(shutil.copytree(released_once, tmp_path / "project"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
@@ -48,6 +56,7 @@ def test_a_breaking_change_is_caught(
     assert err == expected.read_text()
 
 
+@pytest.mark.slow  # generates a new version (OpenAPI child)
 def test_the_lock_records_each_version_once_and_never_changes_it(
     released: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,6 +90,7 @@ def test_the_lock_records_each_version_once_and_never_changes_it(
     assert code == 0
 
 
+@pytest.mark.slow  # generates a new version (OpenAPI child)
 def test_backward_checks_only_the_previous_version(
     released: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -180,9 +180,20 @@ def test_random_bytes_get_diagnostics(tmp_path: Path, content: bytes) -> None:
     run(tmp_path, content)
 
 
+@pytest.mark.slow  # about 2 s: 40 documents; its quick twin below tries a few
 @FUZZ
 @given(data=values)
 def test_any_value_as_a_whole_file_gets_diagnostics_or_a_domain(data: Any) -> None:
+    check_any_value(data)
+
+
+@settings(FUZZ, max_examples=5)
+@given(data=values)
+def test_a_few_values_as_a_whole_file_get_diagnostics_or_a_domain(data: Any) -> None:
+    check_any_value(data)
+
+
+def check_any_value(data: Any) -> None:
     text = yaml.safe_dump(data, allow_unicode=True)
     doc, problems = load_text(text, "fuzz.yaml")
     if doc is not None:

@@ -16,6 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.slow  # a subprocess; ./dev lint runs acci-gen check too
 def test_generated_is_up_to_date() -> None:
     result = acci_gen("check", cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr

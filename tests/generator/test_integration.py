@@ -48,6 +48,7 @@ def edit(project: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 def test_the_lock_records_released_public_shapes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(project, "generate", capsys=capsys)
     assert code == 0, err
@@ -59,6 +60,7 @@ def test_the_lock_records_released_public_shapes(project: Path, capsys: pytest.C
     assert run(project, "check", capsys=capsys)[0] == 0
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 def test_a_breaking_change_to_a_released_public_shape_fails_check(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -78,6 +80,7 @@ def test_a_breaking_change_to_a_released_public_shape_fails_check(
     assert run(project, "generate", capsys=capsys)[0] == 2
 
 
+@pytest.mark.slow  # generates twice (OpenAPI child)
 def test_a_required_field_added_to_a_released_version_breaks_it_an_optional_one_does_not(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -102,6 +105,7 @@ def test_a_required_field_added_to_a_released_version_breaks_it_an_optional_one_
     assert "integration event ParcelPrepared v2 changed after it was released: field 'depot' changed" in err
 
 
+@pytest.mark.slow  # generates three times (OpenAPI child)
 def test_public_types_are_frozen_with_the_versions_that_use_them(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -151,6 +155,7 @@ def test_public_types_are_frozen_with_the_versions_that_use_them(
     assert "ParcelPrepared" not in err, err
 
 
+@pytest.mark.slow  # generates twice (OpenAPI child)
 def test_older_released_versions_stay_declared_unless_the_mode_is_backward(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +174,7 @@ def test_older_released_versions_stay_declared_unless_the_mode_is_backward(
     assert "ParcelPrepared v1" not in err
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 def test_a_released_integration_event_cannot_disappear(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -215,6 +215,7 @@ def test_a_column_cannot_take_a_postgresql_reserved_word(tmp_path: Path) -> None
     assert not wrong, "\n".join(wrong)
 
 
+@pytest.mark.slow  # checks a domain for each of hundreds of module names
 def test_a_domain_cannot_shadow_a_module_it_runs_with(tmp_path: Path) -> None:
     wrong: list[str] = []
     for name in sorted(names.module_reserved()):

@@ -27,6 +27,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 @pytest.mark.usefixtures("umask")
 @pytest.mark.parametrize("mask", [0o022, 0o007])
 def test_written_files_follow_the_umask(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from acci_gen.app import generate
 from test_names import BASE, DEFAULTS
 
@@ -17,6 +18,7 @@ def generated_projections(tmp_path: Path, yaml: str) -> str:
     return (tmp_path / "out" / "shop" / "projections.py").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # generates (OpenAPI child)
 def test_segments_reach_the_generated_projection(tmp_path: Path) -> None:
     plain = BASE.format(**DEFAULTS)
     assert "segments" not in generated_projections(tmp_path / "plain", plain)

@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import pytest
 import pytest_asyncio
+from acci.examples import users
 from acci.http import HeaderIdentity, IdentityProvider, create_app
-from acci.migrations import migrate, runtime_migrations
+from acci.migrations import Migration, migrate, runtime_migrations
 from acci.service import Service
 from acci.settings import HttpSettings, Settings
 from acci.store.postgres import PostgresEventStore
@@ -53,3 +55,13 @@ async def open_api(acci_database_url: str) -> AsyncIterator[Callable[..., Awaita
     for store, client in opened:
         await client.aclose()
         await store.close()
+
+
+@pytest.fixture(scope="session")
+def acci_migrations() -> list[Migration]:
+    """Test databases have the read models of the domains these tests serve (the User example's
+    too, as everywhere in tests/): open_api's migrate then finds nothing to apply, and a test's
+    database is emptied for the next test instead of dropped for having more tables than the
+    template."""
+    read_models = [m for domain in ("identity", "ordering") for m in domain_service(domain).migrations]
+    return runtime_migrations() + users.migrations() + read_models

@@ -35,6 +35,7 @@ def tenants_in(url: str) -> set[str]:
         return {row[0] for row in conn.execute("SELECT DISTINCT tenant_id FROM acci.events").fetchall()}
 
 
+@pytest.mark.slow  # creates a database per tenant
 async def test_each_request_is_served_from_its_tenants_database(
     acci_database_url: str, second_database: str
 ) -> None:

@@ -30,6 +30,7 @@ def test_consume_of_an_unknown_consumer(acci_database_url: str, capsys: pytest.C
     assert "service 'billing' has no consumer 'billing'; it has: billing_from_ordering." in err
 
 
+@pytest.mark.slow  # waits out the 5 s connect timeout
 def test_relay_without_a_nats_server(
     acci_database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

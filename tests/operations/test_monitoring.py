@@ -153,6 +153,7 @@ async def test_a_busy_port_is_one_clear_error() -> None:
     assert "ACCI_MONITORING__PORT" in message
 
 
+@pytest.mark.slow  # waits out the probe's timeout
 async def test_a_stuck_event_loop_fails_the_probe() -> None:
     async def readiness() -> HealthReport:
         return HealthReport([])

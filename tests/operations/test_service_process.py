@@ -159,6 +159,7 @@ def _one_line_failure(*args: str, **env: str) -> tuple[int, str]:
     return code, log
 
 
+@pytest.mark.slow  # starts the service in a subprocess
 def test_a_wrong_database_url_is_one_line(acci_database_url: str) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -175,6 +176,7 @@ def test_a_wrong_database_url_is_one_line(acci_database_url: str) -> None:
     assert code == 1 and 'database "no_such_database" does not exist' in log
 
 
+@pytest.mark.slow  # starts the service in a subprocess
 def test_a_busy_port_is_one_line(acci_database_url: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -188,6 +190,7 @@ def test_a_busy_port_is_one_line(acci_database_url: str) -> None:
     assert log.startswith(f"acci: error: cannot serve health and metrics on 127.0.0.1:{port}")
 
 
+@pytest.mark.slow  # starts the service in a subprocess
 def test_a_bad_setting_is_one_line() -> None:
     code, log = _one_line_failure(
         "--app", "identity.service:service", "run", ACCI_MONITORING__PORT="http", ACCI_LOG__FORMAT="console"

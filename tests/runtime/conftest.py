@@ -5,8 +5,21 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from acci import EventStore, InMemoryEventStore, PostgresEventStore
+from acci.examples import users
+from acci.migrations import Migration, runtime_migrations
 from acci.store._pg_append import Outcome
 from acci.store._prepare import PreparedAppend
+
+from tests.runtime.projection_fixtures import APPLIED_TABLE, HISTORY_TABLE
+
+
+@pytest.fixture(scope="session")
+def acci_migrations() -> list[Migration]:
+    """The runtime's, the User example's, and the tables of the projections in projection_fixtures:
+    in the template already, the tests' CREATE TABLE IF NOT EXISTS leaves a database as its
+    template made it, and it is emptied for the next test instead of dropped and copied anew."""
+    tables = Migration("test_projections", 1, "tables", APPLIED_TABLE + ";\n" + HISTORY_TABLE, __file__)
+    return [*runtime_migrations(), *users.migrations(), tables]
 
 
 class BatchedEventStore(PostgresEventStore):

@@ -154,6 +154,7 @@ async def test_a_duplicate_event_id_names_its_stream_and_writes_nothing(store: E
     assert await store.stream_version(SOURCE) == 0 and await store.stream_version(TARGET) == 0
 
 
+@pytest.mark.slow  # a concurrency stress loop
 @pytest.mark.parametrize("kind", POSTGRES_STORES)
 async def test_concurrent_transfers_never_lose_or_half_write(acci_database_url: str, kind: str) -> None:
     """Many writers move amounts between a few streams at once, each append to two streams with

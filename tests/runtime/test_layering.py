@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "acci.upgrade",
             "acci.testing",
             "acci._testdb",
+            "acci._slowtests",
             "acci._progress",
             "acci.monitoring",
             "acci.run",

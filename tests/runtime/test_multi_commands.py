@@ -190,6 +190,7 @@ class PatientMoveStockHandler(MoveStockHandler):
     retries_on_conflict: ClassVar[int] = 50
 
 
+@pytest.mark.slow  # a concurrency stress loop
 async def test_concurrent_moves_keep_the_total(acci_database_url: str, coalesce: bool) -> None:
     """Moves in both directions at once, retrying their conflicts: no stock appears or vanishes,
     and each move's two events are in one transaction."""

@@ -215,6 +215,7 @@ async def test_the_pool_hands_out_no_connection_the_server_has_ended(store: Post
     assert await rows(store, "SELECT count(*) FROM acci.events") == [(20,)]
 
 
+@pytest.mark.slow  # waits out a pool timeout
 async def test_step_and_catch_up_wait_out_a_pool_with_no_free_connection(acci_database_url: str) -> None:
     async with await PostgresEventStore.open(acci_database_url, max_size=1, pool_timeout=0.2) as small:
         async with small.pool.connection() as conn:

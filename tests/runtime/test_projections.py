@@ -128,6 +128,7 @@ async def test_a_halting_projection_stops_at_the_poison_until_replayed(store: Po
     assert await rows(store, "SELECT id FROM examples.user_view ORDER BY id") == [("a",), ("bad",), ("c",)]
 
 
+@pytest.mark.slow  # two runners race over many events
 async def test_two_runners_at_once_have_no_double_effects(store: PostgresEventStore) -> None:
     writing = asyncio.create_task(count_events(store, 2000))
     runners = [ProjectionRunner(store, CountingProjection(), RunnerSettings(batch_size=50)) for _ in range(3)]

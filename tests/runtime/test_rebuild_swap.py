@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import psycopg
+import pytest
 import pytest_asyncio
 from acci import Command, CommandMetadata, PostgresEventStore
 from acci.examples.users import CreateUser, CreateUserHandler, UpdateUser, UpdateUserHandler, UserProjection
@@ -59,6 +60,7 @@ async def table_oid(store: PostgresEventStore) -> int:
     return int(str(oid))
 
 
+@pytest.mark.slow  # readers race a rebuild
 async def test_readers_never_see_an_empty_or_partial_table_and_grants_are_kept(
     store: PostgresEventStore, acci_database_url: str, reader_role: str
 ) -> None:
@@ -154,6 +156,7 @@ async def test_a_table_a_view_reads_is_swapped_by_copying(store: PostgresEventSt
     assert await rows(store, "SELECT to_regclass('examples.user_view__rebuild')") == [(None,)]
 
 
+@pytest.mark.slow  # writers race a rebuild
 async def test_an_inline_projection_is_rebuilt_by_renaming_while_commands_write(
     acci_database_url: str,
 ) -> None:

@@ -5,12 +5,13 @@ open sessions say otherwise is not reused."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
 import pytest
 from acci._testdb import CleanState, clean_state, reset
 from acci.database import with_database
+from acci.migrations import Migration
 from psycopg import sql
 
 
@@ -110,3 +111,25 @@ def test_a_database_changed_beyond_its_rows_is_not_reused(
     with psycopg.connect(copy, autocommit=True) as conn:
         conn.execute(change)
     assert not reset(copy, template[1])
+
+
+#: A read model of a test's own: acci_database_with puts it into a template of its own.
+EXTRA = Migration("reuse_extra", 1, "extra", "CREATE TABLE public.extra (n int)", __file__)
+
+
+def test_a_database_with_more_migrations_has_them_and_each_call_a_database_of_its_own(
+    acci_database_with: Callable[[Sequence[Migration]], str], acci_database_url: str
+) -> None:
+    url = acci_database_with([EXTRA])
+    table = sql.SQL("SELECT to_regclass('public.extra')::text")
+    assert _scalar(url, table) == "extra"
+    assert (
+        _scalar(url, sql.SQL("SELECT count(*) FROM acci.schema_migrations WHERE component = 'reuse_extra'"))
+        == 1
+    )
+    assert _scalar(acci_database_url, table) is None
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO public.extra VALUES (1)")
+    again = acci_database_with([EXTRA])
+    assert again != url
+    assert _scalar(again, sql.SQL("SELECT count(*) FROM public.extra")) == 0

@@ -95,6 +95,7 @@ async def history_in_order(store: PostgresEventStore, total: int) -> None:
     assert sorted(seen) == list(range(total))
 
 
+@pytest.mark.slow  # 1,000 events through four segments
 async def test_four_segments_apply_each_event_once_and_each_stream_in_order(
     store: PostgresEventStore,
 ) -> None:
@@ -172,6 +173,7 @@ async def test_a_segmented_projection_is_rebuilt_and_checked(store: PostgresEven
     ) == [(1, 2)]
 
 
+@pytest.mark.slow  # writers and a rebuild under load
 async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_events_arrive(
     store: PostgresEventStore,
 ) -> None:
@@ -193,6 +195,7 @@ async def test_a_segmented_projection_is_rebuilt_while_its_segments_run_and_even
     assert report.consistent, (report.only_live[:3], report.only_replayed[:3])
 
 
+@pytest.mark.slow  # about 4 s of resplits under load
 async def test_a_resplit_from_2_to_4_and_to_3_under_load_loses_and_doubles_nothing(
     store: PostgresEventStore,
 ) -> None:

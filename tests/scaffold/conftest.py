@@ -1,6 +1,9 @@
 """Fixtures of the scaffold's tests: a home directory of its own for every test (acci-gen keeps its
 template source and wheel cache there), the ACCI wheel built once per session (ACCI_WHEEL), and
-a temporary template repository with tags."""
+a temporary template repository with tags.
+
+A module whose tests never scaffold a service sets `SCAFFOLDS = False`: its tests then run without
+the wheel, and a run of only those tests does not build it."""
 
 from __future__ import annotations
 
@@ -19,14 +22,17 @@ def acci_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, acci_wheel: Path) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
     """Every test runs with a home of its own, and acci-gen takes the session's wheel."""
     path = tmp_path / "home"
     path.mkdir()
     monkeypatch.setenv("HOME", str(path))
     for name in ("XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ACCI_WHEEL", str(acci_wheel))
+    if getattr(request.module, "SCAFFOLDS", True):
+        monkeypatch.setenv("ACCI_WHEEL", str(request.getfixturevalue("acci_wheel")))
+    else:  # a test that scaffolds after all fails on this instead of building a wheel of its own
+        monkeypatch.setenv("ACCI_WHEEL", str(path / "no-wheel-in-a-module-with-SCAFFOLDS-False.whl"))
     return path
 
 

@@ -19,6 +19,8 @@ from tests.scaffold.helpers import ROOT
 DOMAINS = sorted((ROOT / "domains").glob("*.yaml"))
 COMMITTED = ROOT / "docs" / "generated"
 STARTER = ROOT / "templates" / "service" / "domains" / "notes.yaml"
+#: No test here makes a service: they run without the session's ACCI wheel (conftest.py).
+SCAFFOLDS = False
 
 
 def _blocks(text: str, language: str) -> list[str]:
@@ -43,6 +45,7 @@ def test_committed_docs_are_current(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow  # renders every example domain's docs four times
 def test_output_is_deterministic_and_headed(tmp_path: Path) -> None:
     first = render_docs(DOMAINS)
     again = render_docs(list(reversed(DOMAINS)))

@@ -25,6 +25,9 @@ from acci_gen.scaffold_wheel import repack, wheel_template
 
 from tests.scaffold.helpers import ROOT, copy_source, copy_template, env, git, run
 
+# copier, git and the session's ACCI wheel (built on first use): seconds before the first test.
+pytestmark = pytest.mark.slow
+
 
 def test_a_new_service_carries_its_runtime_and_nothing_of_this_machine(
     tmp_path: Path, home: Path, acci_wheel: Path

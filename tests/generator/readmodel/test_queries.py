@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,7 +20,7 @@ from acci import (
     PostgresEventStore,
     StreamId,
 )
-from acci.migrations import migrate
+from acci.migrations import Migration
 from acci.projections import ProjectionRunner, RunnerSettings
 from acci.testing import catch_up_past
 from identity.events import UserCreated
@@ -38,9 +38,11 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest_asyncio.fixture
-async def store(acci_database_url: str) -> AsyncIterator[PostgresEventStore]:
-    await migrate(acci_database_url, identity_migrations() + ordering_migrations())
-    async with await PostgresEventStore.open(acci_database_url) as opened:
+async def store(
+    acci_database_with: Callable[[Sequence[Migration]], str],
+) -> AsyncIterator[PostgresEventStore]:
+    url = acci_database_with(identity_migrations() + ordering_migrations())
+    async with await PostgresEventStore.open(url) as opened:
         yield opened
 
 

@@ -89,6 +89,7 @@ def other_billing_database_url(
         _drop_database(acci_server_url, name)
 
 
+@pytest.mark.slow  # creates two more databases
 async def test_a_consumer_sends_each_command_to_its_tenants_database(
     postgres_store: PostgresEventStore,
     billing_database_url: str,
