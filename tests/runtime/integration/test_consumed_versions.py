@@ -35,7 +35,7 @@ from tests.runtime.integration.domains import (
 )
 from tests.runtime.integration.helpers import billing_effects, bounded, place_order, stream_messages
 
-pytestmark = pytest.mark.nats
+pytestmark = [pytest.mark.nats, pytest.mark.slow]  # about a second: two relays and a consumer
 
 
 class OrderPlacedV2(IntegrationEvent):

@@ -18,7 +18,7 @@ from tests.runtime.integration.helpers import (
     write_orders,
 )
 
-pytestmark = pytest.mark.nats
+pytestmark = [pytest.mark.nats, pytest.mark.slow]  # about a second: fetches that wait out their poll
 
 
 async def test_a_batch_fetched_ahead_comes_again_at_once_after_a_stop(
