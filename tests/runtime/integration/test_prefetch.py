@@ -43,6 +43,9 @@ async def test_a_batch_fetched_ahead_comes_again_at_once_after_a_stop(
     await bounded(source.close())  # ... and dropped here
 
     second = make_consumer(billing_store, transport, domain, settings)
-    assert await bounded(second.catch_up(), 20) == 6
+    # At least the 6 not handled come again (the batch fetched ahead among them: not acknowledged);
+    # one of the first 4 may come too when its acknowledgement, sent without waiting, had not
+    # reached the server yet: a replay of its command, without effect.
+    assert await bounded(second.catch_up(), 20) >= 6
     effects = await billing_effects(billing_store)
-    assert sum(len(e) for e in effects.values()) == 10, effects
+    assert sum(len(e) for e in effects.values()) == 10, effects  # each once, long before ack_wait
