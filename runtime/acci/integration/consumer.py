@@ -39,7 +39,7 @@ from acci.integration.dead_letters import (
 )
 from acci.integration.envelope import EVENT_TYPE, SCHEMA_VERSION, Envelope, parse_envelope
 from acci.integration.errors import IntegrationError, TransportError
-from acci.integration.lanes import BlockedOrigins, LanePipeline, lanes_of
+from acci.integration.lanes import BlockedOrigins, LanePipeline
 from acci.integration.leadership import active_instance, sleep_or_stop
 from acci.integration.model import Consumes, Reaction
 from acci.integration.naming import domain_subjects, stream_name_for
@@ -261,24 +261,13 @@ class IntegrationConsumer:
     async def step(self, source: MessageSource, stop: asyncio.Event | None = None) -> int:
         """Fetch one batch, handle it in lanes (each stream of origin in order, in one lane) and
         acknowledge each message once handled; return how many."""
-        settings = self.settings.consumer
-        messages = await source.fetch(settings.batch_size, settings.poll_interval)
-        if not messages:
-            return 0
-        blocked = await self._read_blocked()
-        lanes = lanes_of(messages, settings.lanes)
-        if len(lanes) == 1:
-            await self._lane(lanes[0], blocked, stop)
-            return len(messages)
-        # Every lane runs to its end even when another one fails: what a lane handled is acknowledged,
-        # what it did not is delivered again (first, in order) when the consumer is opened again.
-        results = await asyncio.gather(
-            *(self._lane(lane, blocked, stop) for lane in lanes), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return len(messages)
+        pipeline, blocked = self._pipeline(stop)
+        try:
+            handled = await self._dispatch(source, pipeline, blocked)
+            await pipeline.drain()
+        finally:
+            await pipeline.abort()
+        return handled
 
     async def _lane(
         self, messages: Sequence[IncomingMessage], blocked: set[str], stop: asyncio.Event | None

@@ -64,7 +64,8 @@ def _statement(head: str, param: Callable[[str], str], order: str) -> str:
     return f"{head}{reads}\n ORDER BY {order}"
 
 
-#: One stream: its command record (when asked), its usable snapshot and the events after it.
+#: One stream: its command record (when asked), its newest usable snapshot (its state on the first
+#: row only) and the events after it; a row with no event columns means there were none.
 LOAD_STREAM = _statement(
     f"SELECT {_COLUMNS}\n  FROM (SELECT 1) AS one",  # noqa: S608 - constant text, no input
     lambda name: f"%({name})s",
@@ -107,7 +108,7 @@ class LoadRequest:
         }
 
 
-def batch_params(requests: Sequence[LoadRequest]) -> dict[str, list[Any]]:
+def load_params(requests: Sequence[LoadRequest]) -> dict[str, list[Any]]:
     """LOAD_STREAMS' parameters: one array per value, one element per request."""
     columns: dict[str, list[Any]] = {name: [] for name in _PARAMS}
     for request in requests:

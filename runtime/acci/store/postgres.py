@@ -38,8 +38,15 @@ from acci.store._pg_append import (
     single_params,
 )
 from acci.store._pg_errors import database_errors, other_streams, translate
-from acci.store._pg_load import FAR_FUTURE, LOAD_STREAM, LOAD_STREAMS, MAX_VERSION, LoadRequest, split_rows
-from acci.store._pg_load import batch_params as load_batch_params
+from acci.store._pg_load import (
+    FAR_FUTURE,
+    LOAD_STREAM,
+    LOAD_STREAMS,
+    MAX_VERSION,
+    LoadRequest,
+    load_params,
+    split_rows,
+)
 from acci.store._prepare import PreparedAppend, prepare_append, prepare_many
 from acci.store.base import EventStore, InlineProjection, Snapshot, StreamAppend, StreamLoad, Waiter
 from acci.streams import ANY, START, CommandRecord, ExpectedVersion, Position, StreamId
@@ -88,11 +95,6 @@ def _read_all_query(*, types: int, tenant: bool, below_horizon: bool, segmented:
         + " ORDER BY events.transaction_id, events.global_position\n"
         " LIMIT %(limit)s"
     )
-
-
-# Everything an aggregate load needs, in one statement (one round trip, one snapshot of the
-# data): the command record, the newest usable snapshot (its state on the first row only), and
-# the events after it. A row with no event columns means there were no events.
 
 
 _NOTIFY_CHANNEL = "acci_events"
@@ -567,7 +569,7 @@ class PostgresEventStore(EventStore):
 
     async def _load_together(self, requests: list[LoadRequest]) -> list[StreamLoad]:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(LOAD_STREAMS, load_batch_params(requests), prepare=True)
+            cur = await conn.execute(LOAD_STREAMS, load_params(requests), prepare=True)
             answers = split_rows(await cur.fetchall(), len(requests))
         return [_stream_load(r.stream, r.command, rows) for r, rows in zip(requests, answers, strict=True)]
 
