@@ -36,18 +36,23 @@ _COLUMNS = """
        e.data, e.user_id, e.correlation_id, e.causation_id, e.metadata, e."timestamp", e.xid,
        e.global_position"""
 
-# The three reads of one load, on the values named in _PARAMS.
+# The three reads of one load, on the values named in _PARAMS. `OFFSET 0` keeps the command record
+# and snapshot reads as lookups by key for each request: without it PostgreSQL may merge them into
+# the join and hash-join the requests with a whole scan of the table, and a prepared statement
+# keeps that plan once it chose it on small tables (18 ms per load at 100,000 command records).
+# The events read is a lookup already (its window function keeps it apart).
 _READS = """
   LEFT JOIN LATERAL (
         SELECT command_type, aggregate_type, aggregate_id, first_version, last_version, command_hash,
                other_streams::text AS other_streams
-          FROM acci.commands WHERE tenant_id = {tenant} AND command_id = {command}) AS c ON true
+          FROM acci.commands WHERE tenant_id = {tenant} AND command_id = {command}
+        OFFSET 0) AS c ON true
   LEFT JOIN LATERAL (
         SELECT version, state::text AS state, schema_hash, event_timestamp, "timestamp" AS taken_at
           FROM acci.snapshots
          WHERE tenant_id = {tenant} AND aggregate_type = {aggregate_type} AND aggregate_id = {aggregate_id}
            AND schema_hash = {hash} AND version <= {to_version} AND event_timestamp <= {as_of}
-       ) AS s ON true
+        OFFSET 0) AS s ON true
   LEFT JOIN LATERAL (
         SELECT row_number() OVER (ORDER BY version) AS n, id, tenant_id, aggregate_type, aggregate_id,
                event_type, version, schema_version, data::text AS data, user_id, correlation_id,
