@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
@@ -46,6 +47,33 @@ if TYPE_CHECKING:
 log = logging.getLogger("acci.integration")
 
 
+# Any character str.isspace() calls white space (re's \s in a str pattern is the same class).
+_SPACE = re.compile(r"\s")
+
+
+class _Client(nats.aio.client.Client):
+    """nats-py's client, with its header parser made cheaper: the same result, but each header
+    name is checked for white space by one regular-expression search instead of a generator over
+    its characters. The envelope's 13 headers made that check about a twentieth of an integration
+    consumer's CPU per message (see tests/runtime/integration/test_header_parser.py)."""
+
+    @staticmethod
+    def _parse_header_lines(raw: bytes) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in raw.split(b"\r\n"):
+            name, sep, value = line.partition(b":")
+            if not sep:
+                continue
+            try:
+                key = name.strip().decode("ascii")
+            except UnicodeDecodeError:
+                continue
+            if _SPACE.search(key):
+                continue
+            out[key] = value.strip().decode("utf-8", "replace")
+        return out
+
+
 class NatsTransport(Transport):
     """Integration events over NATS JetStream. `await NatsTransport.connect(settings)`."""
 
@@ -74,7 +102,7 @@ class NatsTransport(Transport):
             reconnects[0] += 1
             log.info("NATS at %s: reconnected", settings.url)
 
-        client = nats.aio.client.Client()
+        client = _Client()
         try:
             # nats-py retries a first connection for ever too (max_reconnect_attempts=-1), logging
             # each failure: bound it, so that a server that is not there is one clear error.
