@@ -11,6 +11,7 @@ in order, when the consumer is opened again.
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -54,20 +55,31 @@ def _origin_key(message: IncomingMessage) -> bytes:
 class BlockedOrigins(set[str]):
     """The streams of origin with an unresolved dead letter, shared by every lane: parking adds to
     it at once; `refresh` reads the dead letters again (a replay resolves some) without losing an
-    origin a lane parked while the read was under way."""
+    origin a lane parked while the read was under way.
 
-    def __init__(self) -> None:
+    Only the active instance parks, and it adds what it parks here, while a replay (another process)
+    only resolves letters: so while no origin is blocked, a read can find nothing new, and
+    `refresh` reads only every `interval` seconds (for letters an instance that lost its lock
+    parked while it ended its lanes). While some origin is blocked, it reads every time, so that a
+    replay unblocks at once. That spares the consumer a round trip per batch."""
+
+    def __init__(self, interval: float = 0.0) -> None:
         super().__init__()
         self._recent: set[str] = set()
+        self._interval = interval
+        self._read_at: float | None = None
 
     def add(self, origin: str) -> None:
         super().add(origin)
         self._recent.add(origin)
 
     async def refresh(self, read: Callable[[], Awaitable[set[str]]]) -> None:
+        if not self and self._read_at is not None and time.monotonic() - self._read_at < self._interval:
+            return
         # A lane parks (commits) before it adds: an origin is in the read, or added after this.
         self._recent.clear()
         current = await read()
+        self._read_at = time.monotonic()
         self.intersection_update(current | self._recent)
         self.update(current)
 

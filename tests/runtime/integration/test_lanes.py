@@ -88,3 +88,21 @@ async def test_a_refresh_keeps_an_origin_parked_while_it_read() -> None:
 
     await blocked.refresh(read)
     assert blocked == {"still", "parked meanwhile"}
+
+
+async def test_a_refresh_reads_while_an_origin_is_blocked_and_otherwise_only_now_and_then() -> None:
+    blocked = BlockedOrigins(interval=60)
+    reads: list[set[str]] = [{"old"}, set(), {"parked"}]
+
+    async def read() -> set[str]:
+        return reads.pop(0)
+
+    await blocked.refresh(read)  # the first refresh reads: letters a former instance parked
+    assert blocked == {"old"}
+    await blocked.refresh(read)  # blocked: reads again (a replay resolved "old")
+    assert blocked == set() and len(reads) == 1
+    await blocked.refresh(read)  # nothing blocked, read a moment ago: nothing new can be there
+    assert len(reads) == 1
+    blocked.add("parked")  # after its dead letter was written
+    await blocked.refresh(read)  # blocked: reads
+    assert blocked == {"parked"} and reads == []
