@@ -50,9 +50,8 @@ def _settings() -> IntegrationSettings:
 
 
 async def _consume(url: str, domain: str, seconds: float) -> None:
-    store = await PostgresEventStore.open(
-        url, max_size=_settings().consumer.lanes + 2
-    )  # a connection per lane
+    # The lanes share a few connections: their loads and appends are coalesced (docs/runtime.md).
+    store = await PostgresEventStore.open(url, max_size=8)
     transport = await NatsTransport.connect(_settings().nats)
     consumer = IntegrationConsumer(store, transport, consumes(domain), _settings(), name="billing")
     stop = asyncio.Event()
