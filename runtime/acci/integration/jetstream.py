@@ -96,6 +96,8 @@ class NatsTransport(Transport):
             log.warning("NATS at %s: %s", settings.url, error or type(error).__name__)
 
         async def on_disconnect() -> None:
+            if client.is_closed:  # closed on purpose (close()): nothing to reconnect
+                return
             log.warning("NATS at %s: disconnected; reconnecting", settings.url)
 
         async def on_reconnect() -> None:

@@ -5,6 +5,7 @@ billing's consumer turns them into its own commands, once in effect."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 from decimal import Decimal
 
@@ -219,3 +220,12 @@ async def test_live_relay_and_consumer_with_a_standby_relay(
         stop_rest.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
     assert len(await stream_messages(transport, domain)) == 12
+
+
+async def test_closing_the_transport_is_not_reported_as_a_lost_connection(
+    settings: IntegrationSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = await NatsTransport.connect(settings.nats)
+    with caplog.at_level(logging.INFO, logger="acci.integration"):
+        await transport.close()
+    assert "disconnected" not in caplog.text
