@@ -5,8 +5,8 @@ billing's consumer turns them into its own commands, once in effect."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 from decimal import Decimal
 
 import pytest
