@@ -1,14 +1,17 @@
 """The NATS JetStream transport (nats-py, the `acci[nats]` extra).
 
-Publishes go out pipelined (`publish_async`) with `Nats-Msg-Id` set to the event id, so that
-JetStream drops a message it already stored within the stream's duplicate window. The consumers
-are durable pull consumers with explicit acknowledgements.
+Publishes go out pipelined, each with `Nats-Msg-Id` set to the event id, so that JetStream drops
+a message it already stored within the stream's duplicate window, and their acknowledgements come
+back on one inbox of the transport (see NatsTransport.publish). The consumers are durable pull
+consumers with explicit acknowledgements.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -47,6 +50,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("acci.integration")
 
 
+# JetStream's headers: the stream a publish must land in, and the status of a reply without body.
+_EXPECTED_STREAM = "Nats-Expected-Stream"
+_STATUS = "Status"
+_NO_RESPONDERS = "503"
+
 # Any character str.isspace() calls white space (re's \s in a str pattern is the same class).
 _SPACE = re.compile(r"\s")
 
@@ -82,8 +90,12 @@ class NatsTransport(Transport):
         self.settings = settings
         #: How often the client has reconnected (one counter, shared with the callback).
         self._reconnects = reconnects if reconnects is not None else [0]
-        # The pipeline bound is the relay's window; nats-py's own default (4,000) is no limit here.
         self.js: JetStreamContext = client.jetstream(timeout=settings.publish_timeout)
+        # The acknowledgements of publish(): one inbox, a token per message (see publish).
+        self._ack_inbox = client.new_inbox()
+        self._ack_subscription: Any = None
+        self._awaited: dict[str, asyncio.Future[Ack]] = {}
+        self._tokens = itertools.count()
 
     @classmethod
     async def connect(cls, settings: NatsSettings | None = None) -> Self:
@@ -164,20 +176,34 @@ class NatsTransport(Transport):
     async def publish(
         self, stream: str, messages: Sequence[OutgoingMessage], ack_within: float
     ) -> list[Ack | TransportError]:
-        futures: list[asyncio.Future[api.PubAck] | TransportError] = []
+        """Publish `messages` pipelined and wait up to `ack_within` for JetStream's acknowledgements.
+
+        Each goes out as a plain NATS publish whose reply subject is a token under one inbox of
+        this transport, and one subscription to that inbox settles the acknowledgements: this is
+        what JetStream's publish is on the wire. nats-py's `publish_async` does the same, but per
+        message it also waits for a semaphore through `asyncio.wait_for`, draws a random token from
+        the operating system and builds a dataclass of the acknowledgement: about a third of the
+        CPU of a publish (measured: 38 against 51 to 58 µs per message)."""
+        acks = await self._acks()
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Ack] | TransportError] = []
         for message in messages:
             headers = dict(message.headers)
             headers[MSG_ID] = message.message_id
+            # A subject captured by another stream is refused rather than stored there.
+            headers[_EXPECTED_STREAM] = stream
+            token = str(next(self._tokens))
+            future: asyncio.Future[Ack] = loop.create_future()
+            acks[token] = future
             try:
-                # `stream` sets Nats-Expected-Stream: a subject captured by another stream is refused.
-                # No `wait_stall`: with it, each call waits in a task of its own, which lets the
-                # client's flusher send every message alone (a quarter of the throughput, measured);
-                # the window (max_in_flight) stays under nats-py's bound of 4,000 pending.
-                futures.append(
-                    await self.js.publish_async(message.subject, message.data, stream=stream, headers=headers)
+                await self.client.publish(
+                    message.subject, message.data, reply=f"{self._ack_inbox}.{token}", headers=headers
                 )
             except (nats.errors.Error, OSError) as error:
+                del acks[token]
                 futures.append(_transport_error(f"publishing {message.subject}", error))
+                continue
+            futures.append(future)
         waiting = [f for f in futures if isinstance(f, asyncio.Future)]
         if waiting:
             _, late = await asyncio.wait(waiting, timeout=ack_within)
@@ -196,9 +222,41 @@ class NatsTransport(Transport):
             elif (failure := outcome.exception()) is not None:
                 results.append(_transport_error(f"publishing {message.subject}", failure))
             else:
-                ack = outcome.result()
-                results.append(Ack(ack.seq, bool(ack.duplicate)))
+                results.append(outcome.result())
+        for token in [t for t, f in acks.items() if f.done()]:  # answered, or given up above
+            del acks[token]
         return results
+
+    async def _acks(self) -> dict[str, asyncio.Future[Ack]]:
+        """The acknowledgements awaited, by token; subscribes to the inbox on the first publish
+        (nats-py subscribes again by itself after a reconnect)."""
+        if self._ack_subscription is None:
+            try:
+                self._ack_subscription = await self.client.subscribe(f"{self._ack_inbox}.*", cb=self._on_ack)
+            except nats.errors.Error as error:
+                raise _transport_error("subscribing to the acknowledgements", error) from error
+        return self._awaited
+
+    async def _on_ack(self, msg: Msg) -> None:
+        future = self._awaited.get(msg.subject[len(self._ack_inbox) + 1 :])
+        if future is None or future.done():  # given up on (timed out), or answered already
+            return
+        if msg.headers and msg.headers.get(_STATUS) == _NO_RESPONDERS:
+            future.set_exception(TransportError(f"no JetStream stream takes the subject {msg.subject!r}"))
+            return
+        try:
+            answer = json.loads(msg.data)
+            error = answer.get("error")
+            if error is not None:
+                future.set_exception(
+                    TransportError(f"JetStream refused the message: {error.get('description', error)}")
+                )
+            else:
+                future.set_result(Ack(int(answer["seq"]), bool(answer.get("duplicate", False))))
+        except (ValueError, KeyError, TypeError, AttributeError) as problem:
+            future.set_exception(
+                TransportError(f"JetStream answered what is not an acknowledgement: {problem}")
+            )
 
     # -- consuming -------------------------------------------------------------------------
 

@@ -12,7 +12,10 @@ from decimal import Decimal
 import pytest
 from acci import Command, CommandMetadata, ConfigurationError, PostgresEventStore
 from acci.integration import (
+    Ack,
     IntegrationSettings,
+    OutgoingMessage,
+    TransportError,
     command_id_for,
     fetch_dead_letters,
     relay_status,
@@ -229,3 +232,27 @@ async def test_closing_the_transport_is_not_reported_as_a_lost_connection(
     with caplog.at_level(logging.INFO, logger="acci.integration"):
         await transport.close()
     assert "disconnected" not in caplog.text
+
+
+async def test_each_publish_hears_its_own_acknowledgement_or_error(
+    transport: NatsTransport, domain: str
+) -> None:
+    stream = stream_name_for(domain)
+    await transport.js.add_stream(name=stream, subjects=[f"{domain}.>"])
+    other = f"{stream}_OTHER"
+    await transport.js.add_stream(name=other, subjects=[f"{domain}_other.>"])
+    try:
+        message = OutgoingMessage(f"{domain}.acme.Thing", b"{}", {"Acci-Event-Type": "Thing"}, "m-1")
+        stored, again = await transport.publish(stream, [message, message], 5.0)
+        assert isinstance(stored, Ack) and isinstance(again, Ack)
+        assert (stored.duplicate, again.duplicate, again.sequence) == (False, True, stored.sequence)
+        nowhere = OutgoingMessage(f"{domain}_nowhere.acme.Thing", b"{}", {}, "m-2")
+        elsewhere = OutgoingMessage(f"{domain}_other.acme.Thing", b"{}", {}, "m-3")
+        after = OutgoingMessage(f"{domain}.acme.Thing", b"{}", {}, "m-4")
+        refused, wrong_stream, fine = await transport.publish(stream, [nowhere, elsewhere, after], 5.0)
+        assert isinstance(refused, TransportError) and "no JetStream stream takes" in str(refused)
+        assert isinstance(wrong_stream, TransportError) and "JetStream refused" in str(wrong_stream)
+        assert isinstance(fine, Ack) and fine.sequence == stored.sequence + 1
+        assert transport._awaited == {}  # nothing left behind
+    finally:
+        await transport.js.delete_stream(other)
