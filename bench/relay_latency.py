@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from acci import NewEvent, PostgresEventStore, StreamId
+from acci._gcpause import freeze_startup_objects
 from acci.database import database_url
 from acci.integration import (
     ConsumerSettings,
@@ -56,6 +57,7 @@ async def _consume(url: str, domain: str, seconds: float) -> None:
     consumer = IntegrationConsumer(store, transport, consumes(domain), _settings(), name="billing")
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(seconds, stop.set)
+    freeze_startup_objects()  # as `python -m <service> consume` does
     await consumer.run(stop)
     await transport.close()
     await store.close()
@@ -79,6 +81,7 @@ async def _publish(
         cwd=ROOT,
     )
     stop = asyncio.Event()
+    freeze_startup_objects()  # as `python -m <service> relay` does
     relaying = asyncio.create_task(relay.run(stop))
     await asyncio.sleep(2.0)  # the consumer process starts
     started = time.perf_counter()

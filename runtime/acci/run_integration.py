@@ -18,6 +18,7 @@ import socket
 from collections.abc import Coroutine, Sequence
 from typing import Any, Literal
 
+from acci._gcpause import freeze_startup_objects
 from acci.errors import ConfigurationError
 from acci.integration import IntegrationConsumer, IntegrationRelay, IntegrationSettings, Transport
 from acci.run import check_database
@@ -127,6 +128,7 @@ async def run_integration(
                     for name in consumers
                 ]
             log.info("%s: %s started (%d)", service.name, mode, len(runs))
+            freeze_startup_objects()  # full collections then skip them (see acci._gcpause)
             await _until_one_fails(runs, stop)
         finally:
             await transport.close()
