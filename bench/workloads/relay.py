@@ -3,8 +3,8 @@ the sample) published to NATS JetStream and acknowledged.
 
 ACCI's IntegrationRelay reads them from the log in pages of 500 below the horizon, decodes each,
 maps it to its public event, publishes the page in windows of 500
-(reading the next page meanwhile) (`publish_async`, Nats-Msg-Id =
-the event id), waits for every acknowledgement and moves its checkpoint. The raw side is plain
+(reading the next page meanwhile; plain publishes whose acknowledgements come back to one inbox,
+Nats-Msg-Id = the event id), waits for every acknowledgement and moves its checkpoint. The raw side is plain
 nats-py in the same process: the same messages (subjects, payloads, headers, built before the
 clock starts) published with `publish_async` in windows of 500, waiting for the acknowledgements.
 Each sample publishes into a new stream (created before the clock starts, deleted after), on the
