@@ -184,9 +184,10 @@ class NatsTransport(Transport):
         message it also waits for a semaphore through `asyncio.wait_for`, draws a random token from
         the operating system and builds a dataclass of the acknowledgement: about a third of the
         CPU of a publish (measured: 38 against 51 to 58 µs per message)."""
-        acks = await self._acks()
+        await self._subscribe_to_acks()
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Ack] | TransportError] = []
+        tokens: list[str] = []
         for message in messages:
             headers = dict(message.headers)
             headers[MSG_ID] = message.message_id
@@ -194,13 +195,13 @@ class NatsTransport(Transport):
             headers[_EXPECTED_STREAM] = stream
             token = str(next(self._tokens))
             future: asyncio.Future[Ack] = loop.create_future()
-            acks[token] = future
+            self._awaited[token] = future
+            tokens.append(token)
             try:
                 await self.client.publish(
                     message.subject, message.data, reply=f"{self._ack_inbox}.{token}", headers=headers
                 )
             except (nats.errors.Error, OSError) as error:
-                del acks[token]
                 futures.append(_transport_error(f"publishing {message.subject}", error))
                 continue
             futures.append(future)
@@ -223,19 +224,18 @@ class NatsTransport(Transport):
                 results.append(_transport_error(f"publishing {message.subject}", failure))
             else:
                 results.append(outcome.result())
-        for token in [t for t, f in acks.items() if f.done()]:  # answered, or given up above
-            del acks[token]
+        for token in tokens:  # answered, failed or given up on above
+            del self._awaited[token]
         return results
 
-    async def _acks(self) -> dict[str, asyncio.Future[Ack]]:
-        """The acknowledgements awaited, by token; subscribes to the inbox on the first publish
-        (nats-py subscribes again by itself after a reconnect)."""
+    async def _subscribe_to_acks(self) -> None:
+        """Subscribe to the acknowledgements' inbox on the first publish (nats-py subscribes
+        again by itself after a reconnect)."""
         if self._ack_subscription is None:
             try:
                 self._ack_subscription = await self.client.subscribe(f"{self._ack_inbox}.*", cb=self._on_ack)
             except nats.errors.Error as error:
                 raise _transport_error("subscribing to the acknowledgements", error) from error
-        return self._awaited
 
     async def _on_ack(self, msg: Msg) -> None:
         future = self._awaited.get(msg.subject[len(self._ack_inbox) + 1 :])
