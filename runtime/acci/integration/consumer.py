@@ -83,14 +83,15 @@ class _Stopped(Exception):
 
 
 def command_id_for(consumer: str, message_id: str) -> uuid.UUID:
-    """The id of the command a consumer makes of a message: the same for every delivery."""
-    return uuid.uuid5(COMMAND_ID_NAMESPACE, f"{consumer}/{message_id}")
+    """The id of the command a consumer makes of a message: the same for every delivery,
+    `uuid5(COMMAND_ID_NAMESPACE, "<consumer>/<message id>")`."""
+    return _CommandIds(consumer)(message_id)
 
 
 class _CommandIds:
-    """command_id_for of one consumer, cheaper: the SHA-1 of the namespace and the consumer's name
-    is taken once and copied for each message (uuid.uuid5 looks the hash up in OpenSSL anew
-    every time)."""
+    """command_id_for of one consumer, computed as uuid5 does (SHA-1 of the namespace and the name,
+    version 5), with the hash of the namespace and the consumer's name taken once and copied for
+    each message: uuid.uuid5 looks the hash up in OpenSSL anew every time."""
 
     def __init__(self, consumer: str) -> None:
         self._prefix = hashlib.sha1(

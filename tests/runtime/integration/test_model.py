@@ -4,10 +4,9 @@ concurrent publishes, configuration errors, command ids."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import pytest
-from acci import ConfigurationError, EventMetadata, Position, RecordedEvent
+from acci import ConfigurationError
 from acci.integration import (
     Consumes,
     IntegrationError,
@@ -16,7 +15,7 @@ from acci.integration import (
     command_id_for,
     parse_envelope,
 )
-from acci.integration.consumer import _CommandIds
+from acci.integration.consumer import COMMAND_ID_NAMESPACE, _CommandIds
 from acci.integration.envelope import envelope_headers
 from acci.integration.naming import subject_for, tenant_token
 from acci.integration.relay import _windows
@@ -28,6 +27,7 @@ from tests.runtime.integration.domains import (
     billing_consumes,
     order_placed_v1,
 )
+from tests.runtime.integration.helpers import recorded_order_placed
 
 
 def test_tenants_become_one_subject_token_each() -> None:
@@ -40,18 +40,7 @@ def test_tenants_become_one_subject_token_each() -> None:
 
 
 def test_the_envelope_survives_its_headers() -> None:
-    event = RecordedEvent(
-        id=uuid.uuid4(),
-        aggregate_type="Order",
-        aggregate_id="o-1",
-        event_type="OrderPlaced",
-        version=3,
-        schema_version=1,
-        data_json="{}",
-        metadata=EventMetadata(correlation_id="corr", causation_id="cause", tenant_id="acme"),
-        timestamp=datetime(2026, 1, 2, tzinfo=UTC),
-        position=Position(7, 9),
-    )
+    event = recorded_order_placed()
     envelope = parse_envelope(envelope_headers("ordering", event, "OrderPlaced", 2))
     assert (envelope.event_id, envelope.schema_version, envelope.origin) == (event.id, 2, "acme/Order/o-1")
     assert (envelope.aggregate_version, envelope.correlation_id, envelope.causation_id) == (
@@ -95,5 +84,6 @@ def test_command_ids_are_the_same_for_every_delivery_and_differ_by_consumer() ->
 
 
 @pytest.mark.parametrize("message_id", ["m-1", "", "ORDERS:17", "8c0f…ü", str(uuid.uuid4())])
-def test_a_consumer_derives_the_command_ids_command_id_for_gives(message_id: str) -> None:
-    assert _CommandIds("billing")(message_id) == command_id_for("billing", message_id)
+def test_a_consumer_derives_the_command_ids_uuid5_gives(message_id: str) -> None:
+    expected = uuid.uuid5(COMMAND_ID_NAMESPACE, f"billing/{message_id}")
+    assert _CommandIds("billing")(message_id) == command_id_for("billing", message_id) == expected
