@@ -94,31 +94,36 @@ DEADLINES = Gauge(
     ["policy", "state"],
     registry=REGISTRY,
 )
+
+# The buckets of the coalescers' histograms (appends and loads alike): requests per flush, and
+# seconds per flush.
+_PER_FLUSH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+_FLUSH_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 APPEND_BATCH_SIZE = Histogram(
     "acci_append_batch_size",
     "Appends per flush of a PostgresEventStore: 1 when an append was committed alone, more when "
     "concurrent appends were coalesced into one statement and one commit.",
     registry=REGISTRY,
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    buckets=_PER_FLUSH,
 )
 APPEND_FLUSH_SECONDS = Histogram(
     "acci_append_flush_seconds",
     "Time of one flush of appends: the round trip and the commit its appends share.",
     registry=REGISTRY,
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    buckets=_FLUSH_SECONDS,
 )
 LOAD_BATCH_SIZE = Histogram(
     "acci_load_batch_size",
     "Aggregate loads per flush of a PostgresEventStore: 1 when a load went alone, more when "
     "concurrent loads (of commands handled at once) were read in one statement.",
     registry=REGISTRY,
-    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+    buckets=_PER_FLUSH,
 )
 LOAD_FLUSH_SECONDS = Histogram(
     "acci_load_flush_seconds",
     "Time of one flush of aggregate loads: the round trip its loads share.",
     registry=REGISTRY,
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    buckets=_FLUSH_SECONDS,
 )
 APPEND_BATCH_FALLBACKS = Counter(
     "acci_append_batch_fallbacks",
