@@ -50,6 +50,11 @@ def fast_settings(url: str | None = None, **stream: object) -> IntegrationSettin
     )
 
 
+def with_consumer(settings: IntegrationSettings, **changes: object) -> IntegrationSettings:
+    """`settings` with some of the consumer's settings changed."""
+    return settings.model_copy(update={"consumer": settings.consumer.model_copy(update=changes)})
+
+
 @pytest.fixture
 def settings() -> IntegrationSettings:
     return fast_settings()

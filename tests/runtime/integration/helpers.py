@@ -1,15 +1,17 @@
 """What the integration-event tests (and their subprocesses) share: writing orders, reading the
-effects in billing's database and the messages in the stream."""
+effects in billing's database and the messages in the stream, a recorded event to publish."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from acci import Command, CommandMetadata, PostgresEventStore
+from acci import Command, CommandMetadata, EventMetadata, Position, PostgresEventStore, RecordedEvent
 from acci.integration import IntegrationConsumer, IntegrationRelay, IntegrationSettings
 from acci.integration.jetstream import NatsTransport
 from acci.integration.naming import domain_subjects, stream_name_for
@@ -26,6 +28,24 @@ from tests.runtime.integration.domains import (
 )
 
 TENANTS = ("acme", "globex.eu")
+
+
+def recorded_order_placed(aggregate_id: str = "o-1", user_id: str | None = None) -> RecordedEvent:
+    """An OrderPlaced as the relay reads it from the log: version 3 of its order, tenant acme."""
+    return RecordedEvent(
+        id=uuid.uuid4(),
+        aggregate_type="Order",
+        aggregate_id=aggregate_id,
+        event_type="OrderPlaced",
+        version=3,
+        schema_version=1,
+        data_json="{}",
+        metadata=EventMetadata(
+            correlation_id="corr", causation_id="cause", tenant_id="acme", user_id=user_id
+        ),
+        timestamp=datetime(2026, 1, 2, tzinfo=UTC),
+        position=Position(7, 9),
+    )
 
 
 async def place_order(store: PostgresEventStore, tenant: str, order_id: str, amount: str = "10.00") -> None:

@@ -9,7 +9,6 @@ import pytest
 from acci import PostgresEventStore
 from acci.integration import (
     IntegrationConsumer,
-    IntegrationSettings,
     command_id_for,
     fetch_dead_letters,
 )
@@ -17,7 +16,7 @@ from acci.integration.consumer import Outcome
 from acci.integration.jetstream import NatsTransport
 from acci.integration.transport import IncomingMessage
 
-from tests.runtime.integration.conftest import fast_settings
+from tests.runtime.integration.conftest import fast_settings, with_consumer
 from tests.runtime.integration.domains import billing_consumes
 from tests.runtime.integration.helpers import bounded, confirm_order, make_relay, write_orders
 
@@ -49,12 +48,7 @@ async def test_lanes_run_at_once_and_keep_the_order_of_each_stream_of_origin(
 ) -> None:
     # One try only: a confirmation that overtook its account's opening would be parked at once,
     # not rescued by a retry.
-    base = fast_settings()
-    settings = IntegrationSettings(
-        nats=base.nats,
-        relay=base.relay,
-        consumer=base.consumer.model_copy(update={"lanes": 8, "max_attempts": 1, "batch_size": 60}),
-    )
+    settings = with_consumer(fast_settings(), lanes=8, max_attempts=1, batch_size=60)
     # 30 orders of two tenants, each placed and confirmed right after (adjacent in the stream),
     # then all confirmed again in reverse: every batch interleaves many streams of origin.
     orders = await write_orders(postgres_store, "o", 30)

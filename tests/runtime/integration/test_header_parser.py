@@ -5,15 +5,14 @@ still be the one nats-py calls."""
 from __future__ import annotations
 
 import inspect
-import uuid
-from datetime import UTC, datetime
 
-from acci import EventMetadata, Position, RecordedEvent
 from acci.integration.envelope import envelope_headers
 from acci.integration.jetstream import _Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nats.aio.client import Client
+
+from tests.runtime.integration.helpers import recorded_order_placed
 
 # Header lines as they come, and as they might come broken: names with white space of every kind
 # str.isspace() knows (\x1c..\x1f among them), non-ASCII names, missing colons, empty lines.
@@ -35,18 +34,7 @@ def test_it_reads_any_header_block_as_nats_py_does(lines: list[bytes]) -> None:
 
 
 def test_it_reads_the_envelope() -> None:
-    event = RecordedEvent(
-        id=uuid.uuid4(),
-        aggregate_type="Order",
-        aggregate_id="o-1 ü",
-        event_type="OrderPlaced",
-        version=3,
-        schema_version=1,
-        data_json="{}",
-        metadata=EventMetadata(correlation_id="corr", causation_id="cause", tenant_id="acme", user_id="Zoë"),
-        timestamp=datetime(2026, 1, 2, tzinfo=UTC),
-        position=Position(7, 9),
-    )
+    event = recorded_order_placed(aggregate_id="o-1 ü", user_id="Zoë")
     headers = envelope_headers("orders", event, "OrderPlaced", 1)
     raw = b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items()) + b"\r\n"
     assert _Client._parse_header_lines(raw) == Client._parse_header_lines(raw) == headers

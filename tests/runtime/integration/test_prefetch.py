@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 from acci import PostgresEventStore
-from acci.integration import IntegrationSettings
 from acci.integration.jetstream import NatsTransport
 
-from tests.runtime.integration.conftest import fast_settings
+from tests.runtime.integration.conftest import fast_settings, with_consumer
 from tests.runtime.integration.helpers import (
     billing_effects,
     bounded,
@@ -27,13 +26,8 @@ async def test_a_batch_fetched_ahead_comes_again_at_once_after_a_stop(
     transport: NatsTransport,
     domain: str,
 ) -> None:
-    base = fast_settings()
     # ack_wait far beyond the test's bound: a message left unacknowledged would not come back in time.
-    settings = IntegrationSettings(
-        nats=base.nats,
-        relay=base.relay,
-        consumer=base.consumer.model_copy(update={"batch_size": 4, "ack_wait": 120.0}),
-    )
+    settings = with_consumer(fast_settings(), batch_size=4, ack_wait=120.0)
     await write_orders(postgres_store, "p", 5)  # 10 events: placed and confirmed
     await bounded(make_relay(postgres_store, transport, domain, settings).catch_up())
 
